@@ -1,0 +1,131 @@
+"""Plain data types passed between refkeeper's modules."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def _first(value: Any) -> str | None:
+    if isinstance(value, list):
+        return str(value[0]).strip() if value else None
+    return str(value).strip() if value else None
+
+
+def record_year(record: dict) -> int | None:
+    """Publication year of a Crossref record, trying the date fields in Crossref's order."""
+    for key in ("issued", "published", "published-print", "published-online", "created"):
+        parts = (record.get(key) or {}).get("date-parts") or []
+        if parts and parts[0] and parts[0][0]:
+            try:
+                return int(parts[0][0])
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def person_name(person: dict) -> str:
+    """'Family, Given' for people, the whole name for organisations."""
+    if person.get("family"):
+        given = person.get("given")
+        return f"{person['family']}, {given}" if given else person["family"]
+    return person.get("name") or person.get("literal") or ""
+
+
+@dataclass
+class Work:
+    """A bibliographic work as Crossref describes it; ``record`` keeps the full message."""
+
+    doi: str
+    title: str | None = None
+    authors: list[str] = field(default_factory=list)
+    year: int | None = None
+    container: str | None = None
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
+    type: str | None = None
+    publisher: str | None = None
+    record: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_crossref(cls, record: dict) -> Work:
+        return cls(
+            doi=normalize_doi(record["DOI"]),
+            title=_first(record.get("title")),
+            authors=[person_name(a) for a in record.get("author") or [] if person_name(a)],
+            year=record_year(record),
+            container=_first(record.get("container-title")),
+            volume=_first(record.get("volume")),
+            issue=_first(record.get("issue")),
+            pages=_first(record.get("page")),
+            type=record.get("type"),
+            publisher=record.get("publisher"),
+            record=record,
+        )
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("record")
+        return d
+
+
+def normalize_doi(doi: str) -> str:
+    """DOIs are case-insensitive; refkeeper stores and compares them lower-cased."""
+    return doi.strip().lower()
+
+
+@dataclass
+class Evidence:
+    """How one candidate's fields compare with the citation."""
+
+    agree: list[str] = field(default_factory=list)
+    disagree: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Candidate:
+    """A work that might be the one a citation means, with the validation's verdict."""
+
+    doi: str
+    score: float
+    title: str | None
+    evidence: Evidence = field(default_factory=Evidence)
+    work: Work | None = field(default=None, repr=False)
+    engine_score: float | None = None
+
+    def to_json(self) -> dict:
+        return {"doi": self.doi, "score": round(self.score, 4), "title": self.title}
+
+
+MATCHED, AMBIGUOUS, UNMATCHED, ERROR = "matched", "ambiguous", "unmatched", "error"
+
+
+@dataclass
+class Resolution:
+    """The answer for one citation: matched, ambiguous, unmatched or error."""
+
+    input: str
+    status: str
+    doi: str | None = None
+    score: float | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    error: str | None = None
+    method: str | None = None
+    cached: bool = False
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+    def to_json(self) -> dict:
+        """The stable JSON contract of ``refkeeper resolve --json``."""
+        return {
+            "input": self.input,
+            "status": self.status,
+            "doi": self.doi,
+            "score": None if self.score is None else round(self.score, 4),
+            "candidates": [c.to_json() for c in self.candidates],
+            "error": self.error,
+        }
