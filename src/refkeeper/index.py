@@ -15,7 +15,7 @@ from .text import content_words, fold, strip_markup
 COLUMNS = ("title", "authors", "container", "numbers")
 # bm25 weights per column: a shared title word says more than a shared number.
 WEIGHTS = (4.0, 3.0, 1.0, 1.0)
-MAX_QUERY_TERMS = 32
+MAX_QUERY_TERMS = 48
 
 
 def create(conn: sqlite3.Connection, table: str) -> None:
@@ -58,7 +58,9 @@ def match_expression(text: str, column: str | None = None) -> str | None:
     """
     seen: dict[str, None] = {}
     for w in content_words(text):
-        if len(w) > 40:
+        # Two-letter tokens are mostly initials: a long author list would otherwise
+        # use up the terms before the title starts.
+        if len(w) > 40 or len(w) < 3:
             continue
         seen.setdefault(w, None)
         if len(seen) >= MAX_QUERY_TERMS:

@@ -1,0 +1,314 @@
+"""A polite, robust client for the Crossref REST API (or a stand-in at another URL).
+
+habanero builds the query: its filter and field-query helpers turn Python dicts
+into Crossref's parameter syntax and reject unknown field queries. The HTTP call
+itself is made here with ``requests`` because habanero 2.9 hides response headers
+(so it cannot follow Crossref's announced rate limits), retries nothing and sends
+one request at a time; refkeeper must pace itself, retry 429/5xx with backoff and
+run several requests at once within the concurrency limit.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import random
+import re
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+
+import requests
+from habanero.field_queries import validate_field_queries
+from habanero.filterhandler import filter_handler
+from habanero.habanero_utils import rename_query_filters
+
+from . import __version__
+from .errors import CrossrefError, CrossrefUnavailableError, InputError, RateLimitedError
+
+DEFAULT_URL = "https://api.crossref.org"
+SINGLE, LIST = "single", "list"
+
+# Crossref's announced limits (Dec 2025) before any response has told us better:
+# (single works per second, list queries per second, concurrent requests).
+POLITE_LIMITS = (10, 3, 3)
+PUBLIC_LIMITS = (5, 1, 1)
+
+# Stay a little under an announced limit: clocks and windows never line up exactly.
+SAFETY = 0.9
+
+
+class RateLimiter:
+    """Paces request starts per class and caps requests in flight; thread-safe.
+
+    Limits start from Crossref's announced defaults and follow the
+    ``X-Rate-Limit-*`` and ``X-Concurrency-Limit`` headers of every response.
+    """
+
+    def __init__(self, per_second: dict[str, float], concurrency: int) -> None:
+        self._rates = dict(per_second)
+        self._next = {k: 0.0 for k in per_second}
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._in_flight = 0
+        self.concurrency = concurrency
+        self._paused_until = 0.0
+
+    def acquire(self, kind: str) -> None:
+        with self._cond:
+            while self._in_flight >= self.concurrency:
+                self._cond.wait()
+            self._in_flight += 1
+            now = time.monotonic()
+            start = max(now, self._next[kind], self._paused_until)
+            self._next[kind] = start + 1.0 / (self._rates[kind] * SAFETY)
+        delay = start - now
+        if delay > 0:
+            time.sleep(delay)
+
+    def release(self) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify()
+
+    def pause(self, seconds: float) -> None:
+        """Hold every new request for ``seconds`` (after a 429)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def update(self, kind: str, headers: requests.structures.CaseInsensitiveDict) -> None:
+        limit = _int(headers.get("x-rate-limit-limit"))
+        interval = _seconds(headers.get("x-rate-limit-interval"))
+        conc = _int(headers.get("x-concurrency-limit"))
+        with self._cond:
+            if limit and interval:
+                self._rates[kind] = limit / interval
+            if conc and conc != self.concurrency:
+                self.concurrency = conc
+                self._cond.notify_all()
+
+    def rate(self, kind: str) -> float:
+        return self._rates[kind]
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(str(value).strip()) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*", value)
+    if not m:
+        return None
+    n = float(m.group(1))
+    return {"ms": n / 1000, "m": n * 60}.get(m.group(2) or "s", n)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    retries: int = 0
+    refused_429: int = 0
+    server_errors: int = 0
+
+
+class CrossrefClient:
+    """Talks to Crossref; every method either returns data or raises a ``CrossrefError``.
+
+    ``base_url`` defaults to ``REFKEEPER_CROSSREF_URL`` or the real API; ``mailto``
+    to ``REFKEEPER_MAILTO`` (it puts requests in Crossref's polite pool).
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        mailto: str | None = None,
+        timeout: float = 20.0,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+    ) -> None:
+        self.base_url = (base_url or os.environ.get("REFKEEPER_CROSSREF_URL") or DEFAULT_URL)
+        self.base_url = self.base_url.rstrip("/")
+        self.mailto = mailto or os.environ.get("REFKEEPER_MAILTO") or None
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        single, lst, conc = POLITE_LIMITS if self.mailto else PUBLIC_LIMITS
+        self.limiter = RateLimiter({SINGLE: single, LIST: lst}, conc)
+        self.stats = ClientStats()
+        self._stats_lock = threading.Lock()
+        self._local = threading.local()
+        contact = f"; mailto:{self.mailto}" if self.mailto else ""
+        self.user_agent = (
+            f"refkeeper/{__version__} (https://github.com/refkeeper/refkeeper{contact})"
+        )
+
+    # -- HTTP -------------------------------------------------------------------
+
+    def _session(self) -> requests.Session:
+        # requests.Session is not documented as thread-safe: one per thread.
+        s = getattr(self._local, "session", None)
+        if s is None:
+            s = requests.Session()
+            s.headers["User-Agent"] = self.user_agent
+            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=8)
+            s.mount("http://", adapter)
+            s.mount("https://", adapter)
+            self._local.session = s
+        return s
+
+    def _count(self, **inc: int) -> None:
+        with self._stats_lock:
+            for k, v in inc.items():
+                setattr(self.stats, k, getattr(self.stats, k) + v)
+
+    def get(self, path: str, params: dict | None = None, kind: str = LIST) -> dict | None:
+        """GET ``path`` and return the parsed JSON; None for a 404.
+
+        Retries 429, 5xx, timeouts, dropped connections and unreadable JSON with
+        exponential backoff (honouring ``Retry-After``), then raises.
+        """
+        params = dict(params or {})
+        if self.mailto:
+            params["mailto"] = self.mailto
+        url = self.base_url + path
+        last_error = "no attempt made"
+        unreachable = True
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                self._count(retries=1)
+            self.limiter.acquire(kind)
+            try:
+                resp = self._session().get(url, params=params, timeout=self.timeout)
+            except requests.exceptions.RequestException as exc:
+                resp = None
+                last_error = f"{type(exc).__name__}: {exc}"
+            finally:
+                self.limiter.release()
+            if resp is None:
+                self._sleep(attempt, None)
+                continue
+            unreachable = False
+            self._count(requests=1)
+            self.limiter.update(kind, resp.headers)
+            if resp.status_code == 404:
+                return None
+            if resp.status_code == 429:
+                self._count(refused_429=1)
+                wait = _retry_after(resp.headers.get("retry-after"))
+                # A 429 without Retry-After still means "slow down": back off for
+                # at least one rate interval before anyone sends again.
+                self.limiter.pause(wait if wait is not None else self._delay(attempt))
+                last_error = "HTTP 429 Too Many Requests"
+                continue
+            if resp.status_code >= 500:
+                self._count(server_errors=1)
+                last_error = f"HTTP {resp.status_code}"
+                self._sleep(attempt, _retry_after(resp.headers.get("retry-after")))
+                continue
+            if resp.status_code >= 400:
+                raise CrossrefError(
+                    f"Crossref rejected the request (HTTP {resp.status_code}): "
+                    f"{_error_message(resp)}",
+                    status=resp.status_code,
+                )
+            try:
+                return resp.json()
+            except ValueError:
+                last_error = "response was not valid JSON"
+                self._sleep(attempt, None)
+                continue
+        if unreachable:
+            raise CrossrefUnavailableError(f"Crossref unreachable at {self.base_url}: {last_error}")
+        if last_error.startswith("HTTP 429"):
+            raise RateLimitedError(f"Crossref kept refusing for rate: {last_error}", status=429)
+        raise CrossrefError(
+            f"Crossref request failed after {self.max_retries + 1} attempts: {last_error}"
+        )
+
+    def _delay(self, attempt: int) -> float:
+        return self.backoff * (2**attempt) * (0.5 + random.random())
+
+    def _sleep(self, attempt: int, retry_after: float | None) -> None:
+        if attempt < self.max_retries:
+            time.sleep(retry_after if retry_after is not None else self._delay(attempt))
+
+    # -- API --------------------------------------------------------------------
+
+    def work(self, doi: str) -> dict | None:
+        """The Crossref record for ``doi``, or None when Crossref does not know it."""
+        doi = doi.strip()
+        if not doi.startswith("10.") or "/" not in doi:
+            raise InputError(f"not a DOI: {doi!r}")
+        # DOIs may contain '/', '?', '#', ';', '<'...: quote all but '/' so the
+        # server sees the DOI, not a query string or fragment.
+        data = self.get("/works/" + urllib.parse.quote(doi, safe="/"), kind=SINGLE)
+        return data["message"] if data else None
+
+    def search(
+        self,
+        query_bibliographic: str | None = None,
+        rows: int = 5,
+        filter: dict | None = None,  # noqa: A002 - Crossref's own name
+        select: list[str] | None = None,
+        **field_queries: str,
+    ) -> list[dict]:
+        """Items of ``/works`` for a bibliographic query and/or field queries and filters.
+
+        ``field_queries`` use habanero's spelling: ``query_author="Murakami"``.
+        """
+        if not 0 < rows <= 1000:
+            raise InputError("rows must be between 1 and 1000")
+        fq = {k: v for k, v in field_queries.items() if v}
+        if query_bibliographic:
+            fq["query_bibliographic"] = query_bibliographic
+        params: dict[str, str] = rename_query_filters(fq)
+        validate_field_queries(list(params) or None)
+        if filter:
+            params["filter"] = filter_handler(dict(filter))
+        if select:
+            params["select"] = ",".join(select)
+        params["rows"] = str(rows)
+        data = self.get("/works", params, kind=LIST)
+        if not data:
+            return []
+        return list(data.get("message", {}).get("items") or [])
+
+    def works_by_doi(self, dois: list[str]) -> list[dict]:
+        """Many works in one request (``filter=doi:A,doi:B``); missing ones are simply absent."""
+        if not dois:
+            return []
+        data = self.get(
+            "/works",
+            {"filter": ",".join(f"doi:{d}" for d in dois), "rows": str(len(dois))},
+            kind=LIST,
+        )
+        return list((data or {}).get("message", {}).get("items") or [])
+
+
+def _error_message(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text.strip()[:200]
+    msg = body.get("message") if isinstance(body, dict) else body
+    if isinstance(msg, list):
+        return "; ".join(m.get("message", json.dumps(m)) if isinstance(m, dict) else str(m)
+                         for m in msg)[:200]
+    return str(msg)[:200]

@@ -1,0 +1,260 @@
+"""Resolve free-text citations to works: the orchestration around ``match``.
+
+For each citation: a DOI written in it is confirmed by fetching that work;
+otherwise candidates come from a search (Crossref's ``query.bibliographic`` online,
+the local FTS index offline) and ``match`` validates them field by field. Short
+mentions ("Murakami et al. 2007") search by author and year and rank by the
+surrounding sentence. Every answer is stored, so a citation is sent once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from . import match
+from .crossref import CrossrefClient
+from .errors import CrossrefError, RefkeeperError
+from .models import AMBIGUOUS, ERROR, MATCHED, UNMATCHED, Candidate, Resolution, Work
+from .store import Store
+from .text import content_words, fold
+
+MAX_INPUT = 10_000
+SEARCH_ROWS = 5
+MENTION_ROWS = 20
+
+_NAME = r"[^\W\d_][^\W\d_'’\-]*(?:[-'’][^\W\d_]+)*"
+_MENTION = re.compile(
+    rf"^\s*(?P<family>(?:(?:van|von|de|der|den|del|da|di|le|la|du)\s+)*{_NAME})"
+    rf"(?:\s+(?:et\s+al\.?|and\s+{_NAME}|&\s+{_NAME}))?"
+    rf"\s*,?\s*\(?\s*(?P<year>(?:1[6-9]|20)\d\d)[a-z]?\s*\)?\s*[.;,]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_mention(text: str) -> tuple[str, int] | None:
+    """('Murakami', 2007) for 'Murakami et al. (2007)'; None for anything longer."""
+    m = _MENTION.match(text)
+    if not m:
+        return None
+    return m.group("family"), int(m.group("year"))
+
+
+def check_input(text: str) -> str | None:
+    """Why a citation line cannot be resolved, or None when it can."""
+    if not text or not text.strip():
+        return "empty citation"
+    if len(text) > MAX_INPUT:
+        return f"citation longer than {MAX_INPUT} characters"
+    if "\ufffd" in text or "\x00" in text:
+        return "citation is not valid UTF-8 text"
+    return None
+
+
+class Resolver:
+    """Turns citations into ``Resolution`` answers, online or from the local store.
+
+    ``store`` caches every answer and holds the offline index; ``client`` is the
+    Crossref client (made from the environment when omitted). With ``offline=True``
+    nothing leaves the machine.
+    """
+
+    def __init__(
+        self,
+        store: Store | None = None,
+        client: CrossrefClient | None = None,
+        offline: bool = False,
+        refresh: bool = False,
+    ) -> None:
+        self.store = store
+        self.offline = offline
+        self.client = None if offline else (client or CrossrefClient())
+        self.refresh = refresh
+
+    # -- public ---------------------------------------------------------------------
+
+    def resolve(self, text: str, context: str | None = None) -> Resolution:
+        """Resolve one citation (or short mention with its ``context`` sentence)."""
+        return next(self.resolve_many([text], context=context, workers=1))
+
+    def resolve_many(
+        self,
+        texts: Iterable[str],
+        context: str | None = None,
+        workers: int | None = None,
+    ) -> Iterator[Resolution]:
+        """Resolutions in input order; network look-ups run concurrently.
+
+        The store is only touched from the calling thread (SQLite connections are
+        not shared across threads); workers only talk to Crossref and validate.
+        """
+        if self.offline or workers == 1:
+            for t in texts:
+                yield self._cached_or(t, context, self._lookup)
+            return
+        n = workers or max(1, self.client.limiter.concurrency) * 2
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            pending = []
+            for t in texts:
+                cached = self._cached(t, context)
+                fut = None if cached else pool.submit(self._lookup_safe, t, context)
+                pending.append((t, cached, fut))
+                # Bound memory and keep output flowing: yield finished heads.
+                while pending and (pending[0][1] or pending[0][2].done() or len(pending) > 4 * n):
+                    yield self._finish(*pending.pop(0), context)
+            while pending:
+                yield self._finish(*pending.pop(0), context)
+
+    # -- internals ------------------------------------------------------------------
+
+    def _cached(self, text: str, context: str | None) -> Resolution | None:
+        if self.refresh or self.store is None or check_input(text):
+            return None
+        return self.store.cached_resolution(text, context)
+
+    def _cached_or(self, text, context, lookup) -> Resolution:
+        cached = self._cached(text, context)
+        if cached:
+            return cached
+        res = self._lookup_safe(text, context)
+        self._save(res, context)
+        return res
+
+    def _finish(self, text, cached, fut, context) -> Resolution:
+        if cached:
+            return cached
+        res = fut.result()
+        self._save(res, context)
+        return res
+
+    def _save(self, res: Resolution, context: str | None) -> None:
+        if self.store is not None:
+            self.store.save_resolution(res, context, "offline" if self.offline else "crossref")
+
+    def _lookup_safe(self, text: str, context: str | None) -> Resolution:
+        problem = check_input(text)
+        if problem:
+            return Resolution(input=text, status=ERROR, error=problem)
+        try:
+            return self._lookup(text, context)
+        except RefkeeperError as exc:
+            return Resolution(input=text, status=ERROR, error=str(exc))
+
+    def _lookup(self, text: str, context: str | None) -> Resolution:
+        mention = parse_mention(text)
+        if mention:
+            return self._resolve_mention(text, mention, context)
+        cit = match.CitationFeatures.parse(text)
+        notes: list[str] = []
+        for doi in cit.dois:
+            work = self._fetch(doi)
+            if work is None:
+                notes.append(f"DOI {doi} not found")
+                continue
+            res = self._confirm_doi(text, cit, work)
+            if res:
+                return res
+            notes.append(f"DOI {doi} does not fit the rest of the citation")
+        works = self._search(text)
+        cands = match.rank(works, cit)
+        status, best = match.decide(cands)
+        res = self._answer(text, status, best, cands, "search")
+        if notes:
+            res.error = None
+            for c in res.candidates:
+                c.evidence.details.setdefault("notes", notes)
+        return res
+
+    def _answer(self, text, status, best, cands, method) -> Resolution:
+        shown = [c for c in cands if c.evidence.details.get("points", 0) > 0][:5]
+        if status == MATCHED:
+            return Resolution(text, MATCHED, best.doi, best.score, [best, *[
+                c for c in shown if c is not best]], method=method)
+        if status == AMBIGUOUS:
+            return Resolution(text, AMBIGUOUS, None, shown[0].score if shown else None,
+                              shown, method=method)
+        return Resolution(text, UNMATCHED, None, None, [], method=method)
+
+    def _confirm_doi(self, text: str, cit: match.CitationFeatures, work: Work) -> Resolution | None:
+        """A written DOI is trusted unless the rest of the citation contradicts its record."""
+        verdict = match.validate(work, cit)
+        ev = verdict.evidence
+        ev.agree.insert(0, "doi")
+        ev.details["points"] = round(verdict.points, 2)
+        ev.details["acceptable"] = True
+        hard = {"title", "author", "year"} & set(ev.disagree)
+        rest = text
+        for d in cit.dois:
+            rest = rest.replace(d, "")
+        bare = len(content_words(rest)) < 3  # nothing but the DOI (and a prefix)
+        if not bare and len(hard) >= 2:
+            return None
+        score = max(verdict.score, 0.9) if not hard else 0.75
+        cand = Candidate(work.doi, score, work.title, ev, work)
+        return Resolution(text, MATCHED, work.doi, score, [cand], method="doi")
+
+    def _fetch(self, doi: str) -> Work | None:
+        if self.offline:
+            return self.store.get_work(doi) if self.store else None
+        rec = self.client.work(doi)
+        return Work.from_crossref(rec) if rec else None
+
+    def _search(self, text: str) -> list[Work]:
+        if self.offline:
+            return self.store.search(text, limit=10) if self.store else []
+        items = self.client.search(query_bibliographic=text, rows=SEARCH_ROWS)
+        return [Work.from_crossref(i) for i in items if i.get("DOI")]
+
+    def _resolve_mention(self, text: str, mention: tuple[str, int], context: str | None) -> Resolution:
+        family, year = mention
+        if self.offline:
+            pool = self.store.search(family, limit=200, column="authors") if self.store else []
+        else:
+            pool = [
+                Work.from_crossref(i)
+                for i in self.client.search(
+                    query_bibliographic=context or None,
+                    query_author=family,
+                    filter={"from_pub_date": str(year), "until_pub_date": str(year)},
+                    rows=MENTION_ROWS,
+                )
+            ]
+        cands = rank_mention(pool, family, year, context)
+        if not cands:
+            return Resolution(text, UNMATCHED, method="mention")
+        best = cands[0]
+        second = cands[1].score if len(cands) > 1 else 0.0
+        # Crossref holds many works by any surname in any year: a bare mention is
+        # only "matched" when the sentence around it names this work's subject.
+        if context and best.score >= 0.5 and best.score - second >= 0.25:
+            return Resolution(text, MATCHED, best.doi, best.score, cands[:5], method="mention")
+        return Resolution(text, AMBIGUOUS, None, best.score, cands[:10], method="mention")
+
+
+def rank_mention(works: list[Work], family: str, year: int, context: str | None) -> list[Candidate]:
+    """Works whose first author is ``family`` and year is ``year``, best fit to ``context`` first."""
+    fam = fold(family)
+    ctx = set(content_words(context or ""))
+    out = []
+    for w in works:
+        people = w.record.get("author") or []
+        first = people[0].get("family", "") if people else ""
+        if fold(first) != fam or w.year != year:
+            continue
+        title_words = set(content_words(w.title or ""))
+        overlap = len(title_words & ctx) / len(title_words) if title_words and ctx else 0.0
+        ev = match.Evidence(agree=["author", "year"], details={"context_overlap": round(overlap, 3)})
+        if overlap >= 0.5:
+            ev.agree.append("context")
+        out.append(Candidate(w.doi, 0.2 + 0.8 * overlap if ctx else 0.2, w.title, ev, w))
+    out.sort(key=lambda c: -c.score)
+    return out
+
+
+def resolve(text: str, context: str | None = None, **kwargs) -> Resolution:
+    """Resolve one citation with a Resolver built from ``kwargs`` (store, client, offline)."""
+    return Resolver(**kwargs).resolve(text, context)
+
+
+__all__ = ["Resolver", "resolve", "parse_mention", "rank_mention", "CrossrefError"]
