@@ -134,7 +134,7 @@ def resolve(ctx: Context, citations, as_json, context, offline, refresh, workers
     if not citations:
         raise UsageError("give a citation, or - to read citations from stdin (see --help)")
     if citations == ("-",):
-        texts: Iterator[str] = _read_lines(click.get_binary_stream("stdin"))
+        texts: Iterator[str] = _read_lines(sys.stdin.buffer)
     elif "-" in citations:
         raise UsageError("'-' (stdin) cannot be combined with citations on the command line")
     else:
@@ -205,7 +205,7 @@ def add(ctx: Context, dois, as_json) -> None:
     if not dois:
         raise UsageError("give one or more DOIs, or - to read them from stdin")
     if dois == ("-",):
-        dois = tuple(d.strip() for d in _read_lines(click.get_binary_stream("stdin")) if d.strip())
+        dois = tuple(d.strip() for d in _read_lines(sys.stdin.buffer) if d.strip())
     client = CrossrefClient()
     missing = 0
     for doi in dois:

@@ -212,6 +212,27 @@ def _prefix_eq(full: str, abbrev: str) -> bool:
     return False
 
 
+def _has_title_text(rec: dict, cit: CitationFeatures) -> bool:
+    """Does the citation carry words beyond names, journal and numbers (i.e. a title)?
+
+    'M. Greiner et al., Phys. Rev. Lett. 96, 010401 (2006)' has none, so a title
+    mismatch there is no evidence against the candidate.
+    """
+    known = {w for p in rec.get("author") or [] for w in words(p.get("family") or "")}
+    journal = [
+        w
+        for name in (rec.get("container-title") or []) + (rec.get("short-container-title") or [])
+        for w in words(name)
+    ]
+    rest = [
+        w
+        for w in cit.word_list
+        if len(w) > 1 and w.isalpha() and w not in STOPWORDS and w not in known
+        and not any(_prefix_eq(j, w) for j in journal)
+    ]
+    return len(rest) >= 3
+
+
 @dataclass
 class Verdict:
     """The validation of one candidate: evidence, a points total and whether it may match."""
@@ -235,7 +256,6 @@ def validate(work: Work, cit: CitationFeatures) -> Verdict:
     ev = Evidence()
     pts = 0.0
     rec = work.record
-    has_title_text = len(cit.word_list) >= 8
 
     # Title.
     titles = [work.title or ""]
@@ -255,7 +275,7 @@ def validate(work: Work, cit: CitationFeatures) -> Verdict:
     elif tlen >= 12 and tsim >= 0.75:
         pts += 0.5
         ev.details["title"] = "partial"
-    elif tlen and has_title_text and not (tlen < 12 and tsim >= 0.95):
+    elif tlen and _has_title_text(rec, cit) and not (tlen < 12 and tsim >= 0.95):
         # (A very short title found verbatim is no evidence either way: PMC-derived
         # records often keep only the words before an italic species name.)
         pts -= 2.0 if tsim < 0.6 else 1.0

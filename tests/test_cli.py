@@ -1,0 +1,110 @@
+"""The command line, run as a user runs it: CliRunner for most, a real process for stdin bytes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from conftest import READER_REFERENCES, SAMPLE
+
+from refkeeper.cli import cli
+
+MURAKAMI_DOI = "10.1007/s00776-007-1126-1"
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = str(tmp_path / "refs.db")
+    result = CliRunner().invoke(cli, ["--db", path, "snapshot", "import", str(SAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert "imported 302 works" in result.output
+    return path
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli, list(args), input=input)
+
+
+def test_help_teaches_the_commands():
+    out = run("--help").output
+    for word in ("resolve", "add", "show", "export", "snapshot", "REFKEEPER_CROSSREF_URL"):
+        assert word in out
+    assert "matched" in run("resolve", "--help").output
+
+
+def test_resolve_prints_status_doi_and_evidence(db):
+    result = run("--db", db, "resolve", "--offline", READER_REFERENCES[1])
+    assert result.exit_code == 0
+    assert f"MATCHED  {MURAKAMI_DOI}" in result.output
+    assert "agree: title, author, year" in result.output
+
+
+def test_resolve_json_from_stdin_keeps_order_and_contract(db):
+    result = run("--db", db, "resolve", "--offline", "--json", "-",
+                 input="\n".join(READER_REFERENCES) + "\n")
+    lines = [json.loads(x) for x in result.output.splitlines()]
+    assert [x["status"] for x in lines] == ["unmatched", "matched", "unmatched"]
+    assert [x["input"] for x in lines] == READER_REFERENCES
+    for x in lines:
+        assert set(x) == {"input", "status", "doi", "score", "candidates", "error"}
+    assert lines[1]["candidates"][0] == {
+        "doi": MURAKAMI_DOI, "score": lines[1]["score"], "title": lines[1]["candidates"][0]["title"]
+    }
+    assert result.exit_code == 0
+
+
+def test_bad_stdin_lines_become_error_lines_in_place(db, tmp_path):
+    """Empty, undecodable and huge lines each get their own error answer; nothing is lost."""
+    data = b"\n".join(
+        [
+            READER_REFERENCES[1].encode(),
+            b"",
+            b"Caf\xe9 au lait \xff\xfe 2001",
+            b"x" * 20_000,
+            READER_REFERENCES[0].encode(),
+        ]
+    ) + b"\n"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REFKEEPER_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "refkeeper.cli", "--db", db, "resolve", "--offline", "--json", "-"],
+        input=data, capture_output=True, env=env, timeout=60,
+    )
+    lines = [json.loads(x) for x in proc.stdout.decode().splitlines()]
+    assert [x["status"] for x in lines] == ["matched", "error", "error", "error", "unmatched"]
+    assert "empty" in lines[1]["error"]
+    assert "UTF-8" in lines[2]["error"]
+    assert "longer than" in lines[3]["error"]
+    assert proc.returncode == 1  # finished, with findings
+    assert b"Traceback" not in proc.stderr
+
+
+def test_usage_errors_exit_2_with_one_line(db):
+    for args in (["resolve"], ["show", "10.1/not-stored"], ["show", "not a doi"], ["add"]):
+        result = run("--db", db, *args)
+        assert result.exit_code == 2, args
+        assert len(result.output.strip().splitlines()) == 1, result.output
+        assert "Traceback" not in result.output
+
+
+def test_show_and_export_a_stored_work(db, tmp_path):
+    shown = run("--db", db, "show", f"https://doi.org/{MURAKAMI_DOI}")
+    assert shown.exit_code == 0 and "Journal of Orthopaedic Science" in shown.output
+    out = tmp_path / "refs.bib"
+    result = run("--db", db, "export", "--format", "bibtex", "-o", str(out), MURAKAMI_DOI)
+    assert result.exit_code == 0
+    text = out.read_text()
+    assert "@article{murakami2007effect," in text
+    assert "pages = \"274--280\"" in text
+    # The key is stored: a second export of everything keeps it.
+    again = run("--db", db, "export")
+    assert "@article{murakami2007effect," in again.output
+    assert again.output.count("@") == 302
+
+
+def test_database_path_comes_from_the_environment(db):
+    result = CliRunner(env={"REFKEEPER_DB": db}).invoke(cli, ["show", MURAKAMI_DOI])
+    assert result.exit_code == 0
