@@ -108,3 +108,40 @@ def test_show_and_export_a_stored_work(db, tmp_path):
 def test_database_path_comes_from_the_environment(db):
     result = CliRunner(env={"REFKEEPER_DB": db}).invoke(cli, ["show", MURAKAMI_DOI])
     assert result.exit_code == 0
+
+
+def test_resolve_and_add_talk_to_the_crossref_url_from_the_environment(standin_clean, tmp_path):
+    db = str(tmp_path / "refs.db")
+    env = {"REFKEEPER_CROSSREF_URL": standin_clean.url, "REFKEEPER_MAILTO": "ed@example.org"}
+    runner = CliRunner(env=env)
+    text = "Miles SH, Ololo H: Traditional surgeons in sub-Saharan Africa: images from south Sudan. "
+    text += "Int J STD AIDS 2003, 14(8):505-8."
+    result = runner.invoke(cli, ["--db", db, "resolve", "--json", "-"], input=text + "\n")
+    assert json.loads(result.output)["doi"] == "10.1258/095646203767869057"
+    added = runner.invoke(cli, ["--db", db, "add", "--json", "10.1016/S0140-6736(05)67402-8",
+                                "10.9999/missing"])
+    assert added.exit_code == 1  # one DOI was not found: a finding
+    statuses = [json.loads(x)["status"] for x in added.output.splitlines()]
+    assert statuses == ["added", "not-found"]
+    assert "requests" in str(standin_clean.stats) and standin_clean.stats["works_doi"] == 2
+
+
+def test_crossref_down_is_a_one_line_error_answer(tmp_path):
+    env = {"REFKEEPER_CROSSREF_URL": "http://127.0.0.1:9"}  # discard port: nothing answers
+    result = CliRunner(env=env).invoke(
+        cli, ["--db", str(tmp_path / "r.db"), "add", "10.1007/s00776-007-1126-1"]
+    )
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: Crossref unreachable")
+
+
+def test_a_batch_against_a_crossref_that_is_down_answers_every_line(tmp_path):
+    env = {"REFKEEPER_CROSSREF_URL": "http://127.0.0.1:9"}
+    lines = [f"Author A. A title about topic {i}. J Test. 2001;{i}:1-9." for i in range(5)]
+    result = CliRunner(env=env).invoke(
+        cli, ["--db", str(tmp_path / "r.db"), "resolve", "--json", "-"], input="\n".join(lines)
+    )
+    answers = [json.loads(x) for x in result.output.splitlines()]
+    assert [a["input"] for a in answers] == lines
+    assert all(a["status"] == "error" and "unreachable" in a["error"] for a in answers)
+    assert result.exit_code == 1

@@ -115,3 +115,57 @@ def test_offline_resolution_on_real_dev_strings_is_precise(dev_index_db):
             fp += res.doi != truth
     assert fp <= 2  # the benchmark's own labels are wrong for a few strings
     assert tp / positives >= 0.95
+
+
+# -- online, through the Crossref stand-in over HTTP ----------------------------------
+
+
+def _dev_citations(n: int, in_index: bool = True) -> list[dict]:
+    out = []
+    for line in gzip.open(SHARED_DATA / "citations.dev.jsonl.gz"):
+        c = json.loads(line)
+        if c["in_index"] == in_index and c["kind"].startswith("pdf" if in_index else "crossref"):
+            out.append(c)
+            if len(out) == n:
+                break
+    return out
+
+
+def _online(standin, tmp_path, **kw):
+    from refkeeper.crossref import CrossrefClient
+
+    client = CrossrefClient(base_url=standin.url, mailto="editor@example.org", backoff=0.01, **kw)
+    return Resolver(store=Store(tmp_path / "refs.db"), client=client)
+
+
+def test_online_resolution_through_the_standin_stores_the_matched_work(standin_clean, tmp_path):
+    c = _dev_citations(1)[0]
+    resolver = _online(standin_clean, tmp_path)
+    res = resolver.resolve(c["text"])
+    assert (res.status, res.doi) == ("matched", c["doi"].lower())
+    assert resolver.store.get_work(res.doi) is not None
+    requests_made = standin_clean.stats["requests"]
+    assert resolver.resolve(c["text"]).cached
+    assert standin_clean.stats["requests"] == requests_made  # the cache answered
+
+
+def test_a_batch_keeps_order_and_turns_crossref_failures_into_error_answers(standin_clean, tmp_path):
+    cits = _dev_citations(12) + _dev_citations(4, in_index=False)
+    resolver = _online(standin_clean, tmp_path, max_retries=0)
+    standin_clean.inject("status", 500, times=2)  # two requests fail, with no retry allowed
+    answers = list(resolver.resolve_many([c["text"] for c in cits], workers=4))
+    assert [a.input for a in answers] == [c["text"] for c in cits]
+    errors = [a for a in answers if a.status == "error"]
+    assert len(errors) == 2 and all("HTTP 500" in e.error for e in errors)
+    for c, a in zip(cits, answers, strict=True):
+        if a.status == "matched":
+            assert c["in_index"] and a.doi == c["doi"].lower()
+    # The failed citation was not cached: asking again tries Crossref again.
+    retry = resolver.resolve(errors[0].input)
+    assert retry.status != "error" and not retry.cached
+
+
+def test_a_short_mention_online_searches_by_author_and_year(standin_clean, tmp_path):
+    res = _online(standin_clean, tmp_path).resolve("Giltay et al. (2006)")
+    assert res.status == "ambiguous"
+    assert res.candidates and all("author" in c.evidence.agree for c in res.candidates)

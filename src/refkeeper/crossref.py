@@ -36,6 +36,11 @@ SINGLE, LIST = "single", "list"
 POLITE_LIMITS = (10, 3, 3)
 PUBLIC_LIMITS = (5, 1, 1)
 
+# Connection refused / DNS failures retried before Crossref is called unreachable, and
+# how long later requests then fail at once without trying.
+CONNECT_RETRIES = 2
+DOWN_COOLDOWN = 30.0
+
 # Stay a little under an announced limit: clocks and windows never line up exactly.
 SAFETY = 0.9
 
@@ -152,6 +157,7 @@ class CrossrefClient:
         single, lst, conc = POLITE_LIMITS if self.mailto else PUBLIC_LIMITS
         self.limiter = RateLimiter({SINGLE: single, LIST: lst}, conc)
         self.stats = ClientStats()
+        self._down_until = 0.0
         self._stats_lock = threading.Lock()
         self._local = threading.local()
         contact = f"; mailto:{self.mailto}" if self.mailto else ""
@@ -188,8 +194,13 @@ class CrossrefClient:
         if self.mailto:
             params["mailto"] = self.mailto
         url = self.base_url + path
+        if time.monotonic() < self._down_until:
+            raise CrossrefUnavailableError(
+                f"Crossref unreachable at {self.base_url} (not retried: it just failed)"
+            )
         last_error = "no attempt made"
         unreachable = True
+        refused = 0
         for attempt in range(self.max_retries + 1):
             if attempt:
                 self._count(retries=1)
@@ -199,9 +210,16 @@ class CrossrefClient:
             except requests.exceptions.RequestException as exc:
                 resp = None
                 last_error = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
+                    exc, requests.exceptions.Timeout
+                ):
+                    refused += 1
             finally:
                 self.limiter.release()
             if resp is None:
+                # Nothing listening heals slower than a timeout: give up sooner.
+                if unreachable and refused > CONNECT_RETRIES:
+                    break
                 self._sleep(attempt, None)
                 continue
             unreachable = False
@@ -235,6 +253,9 @@ class CrossrefClient:
                 self._sleep(attempt, None)
                 continue
         if unreachable:
+            # Fail the next requests at once instead of each waiting out its retries:
+            # a batch against a Crossref that is down ends quickly, every line an error.
+            self._down_until = time.monotonic() + DOWN_COOLDOWN
             raise CrossrefUnavailableError(f"Crossref unreachable at {self.base_url}: {last_error}")
         if last_error.startswith("HTTP 429"):
             raise RateLimitedError(f"Crossref kept refusing for rate: {last_error}", status=429)

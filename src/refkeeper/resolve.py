@@ -93,7 +93,8 @@ class Resolver:
             for t in texts:
                 yield self._cached_or(t, context, self._lookup)
             return
-        n = workers or max(1, self.client.limiter.concurrency) * 2
+        # Twice the concurrency limit keeps the pipe full while responses are parsed.
+        n = workers or min(16, max(1, self.client.limiter.concurrency) * 2)
         with ThreadPoolExecutor(max_workers=n) as pool:
             pending = []
             for t in texts:

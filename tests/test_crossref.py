@@ -1,0 +1,129 @@
+"""The Crossref client over real HTTP against the stand-in: pacing, retries, faults, errors."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from refkeeper.crossref import CrossrefClient
+from refkeeper.errors import (
+    CrossrefError,
+    CrossrefUnavailableError,
+    InputError,
+    RateLimitedError,
+)
+from refkeeper.standin import StandIn
+
+MURAKAMI_LIKE = "10.1258/095646203767869057"  # a real record of the dev index
+PAREN_DOI = "10.1016/s0140-6736(05)67402-8"
+
+
+def client_for(server, **kw) -> CrossrefClient:
+    kw.setdefault("backoff", 0.01)
+    kw.setdefault("timeout", 5)
+    return CrossrefClient(base_url=server.url, mailto="editor@example.org", **kw)
+
+
+def test_a_work_is_fetched_by_doi_and_an_unknown_doi_is_none(standin_clean):
+    c = client_for(standin_clean)
+    assert c.work(MURAKAMI_LIKE)["DOI"].lower() == MURAKAMI_LIKE
+    assert c.work(PAREN_DOI.upper())["DOI"].lower() == PAREN_DOI
+    assert c.work("10.9999/not-a-real-doi") is None
+    with pytest.raises(InputError):
+        c.work("not-a-doi")
+
+
+def test_search_uses_habanero_spelling_for_field_queries_and_filters(standin_clean):
+    c = client_for(standin_clean)
+    items = c.search("Traditional surgeons in sub-Saharan Africa south Sudan", rows=3)
+    assert items[0]["DOI"].lower() == MURAKAMI_LIKE
+    by_author = c.search(query_author="Giltay", filter={"from_pub_date": "2006",
+                                                        "until_pub_date": "2006"}, rows=5)
+    assert by_author and all(i["author"][0]["family"] == "Giltay" for i in by_author)
+    with pytest.raises(InputError):
+        c.search("x", rows=1001)
+
+
+def test_many_works_come_back_in_one_batched_request(standin_clean):
+    c = client_for(standin_clean)
+    got = c.works_by_doi([MURAKAMI_LIKE, PAREN_DOI, "10.9999/absent"])
+    assert {i["DOI"].lower() for i in got} == {MURAKAMI_LIKE, PAREN_DOI}
+    assert standin_clean.stats["requests"] == 1
+
+
+def test_the_user_agent_names_refkeeper_and_the_mailto(standin_clean):
+    c = client_for(standin_clean)
+    assert c.user_agent.startswith("refkeeper/") and "mailto:editor@example.org" in c.user_agent
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [("status", 500), ("status", 503), ("status", 429), ("malformed", None), ("close", None)],
+)
+def test_transient_faults_are_retried_to_success(standin_clean, fault):
+    standin_clean.inject(fault[0], fault[1], times=2)
+    c = client_for(standin_clean)
+    assert c.work(MURAKAMI_LIKE)["DOI"].lower() == MURAKAMI_LIKE
+    assert c.stats.retries == 2
+
+
+def test_retry_after_on_429_is_honoured(standin_clean):
+    standin_clean.inject("status", 429, retry_after=0.5)
+    c = client_for(standin_clean)
+    t = time.monotonic()
+    c.work(MURAKAMI_LIKE)
+    assert time.monotonic() - t >= 0.45
+
+
+def test_a_hung_request_times_out_and_is_retried(standin_clean):
+    standin_clean.inject("hang", 5)
+    c = client_for(standin_clean, timeout=0.3)
+    assert c.work(MURAKAMI_LIKE)["DOI"].lower() == MURAKAMI_LIKE
+    assert c.stats.retries == 1
+
+
+def test_a_429_storm_ends_in_a_rate_limited_error(standin_clean):
+    standin_clean.inject("status", 429, times=10)
+    with pytest.raises(RateLimitedError):
+        client_for(standin_clean, max_retries=3).work(MURAKAMI_LIKE)
+
+
+def test_persistent_5xx_ends_in_a_crossref_error(standin_clean):
+    standin_clean.inject("status", 502, times=10)
+    with pytest.raises(CrossrefError, match="502"):
+        client_for(standin_clean, max_retries=2).work(MURAKAMI_LIKE)
+
+
+def test_a_bad_request_is_not_retried_and_says_why(standin_clean):
+    c = client_for(standin_clean)
+    with pytest.raises(CrossrefError, match="400"):
+        c.get("/works", {"filter": "no-such-filter:1"})
+    assert c.stats.retries == 0
+
+
+def test_an_unreachable_crossref_is_reported_as_such():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once closed
+    c = CrossrefClient(base_url=f"http://127.0.0.1:{port}", max_retries=1, backoff=0.01)
+    with pytest.raises(CrossrefUnavailableError, match="unreachable"):
+        c.work(MURAKAMI_LIKE)
+
+
+def test_the_client_follows_the_announced_limits_and_is_never_refused():
+    records = [{"DOI": f"10.5555/rate{i}", "title": [f"Work {i}"]} for i in range(3)]
+    with StandIn(records, rate_limit={"works_doi": 20, "works_query": 20}, concurrency=3) as s:
+        c = client_for(s)
+        t = time.monotonic()
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(lambda i: c.work(f"10.5555/rate{i % 3}"), range(40)))
+        elapsed = time.monotonic() - t
+        assert c.limiter.rate("single") == 20  # learnt from X-Rate-Limit-* headers
+        assert c.limiter.concurrency == 3  # learnt from X-Concurrency-Limit
+        assert s.stats["refused_rate"] == 0 and s.stats["refused_concurrency"] == 0
+        assert c.stats.refused_429 == 0
+        assert elapsed >= 1.0  # 40 requests at < 20/s cannot finish sooner

@@ -1,0 +1,393 @@
+"""The Crossref stand-in speaks enough of the Crossref REST API for refkeeper's tests.
+
+Every test talks real HTTP to a running server; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from refkeeper.models import record_year
+from refkeeper.standin import SHARED_DATA, StandIn
+
+# A record from crossref-works.jsonl.gz, cited in citations.dev.jsonl.gz.
+BOETTIGER = "10.1111/ele.13085"
+# A SICI DOI: parentheses, angle brackets, colons and a semicolon.
+SICI = "10.1002/(sici)1097-0061(200004)17:1<16::aid-yea6>3.0.co;2-e"
+
+
+def citation_for(doi: str) -> dict:
+    """The real citation string the dev set pairs with ``doi``."""
+    with gzip.open(SHARED_DATA / "citations.dev.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            c = json.loads(line)
+            if (c["doi"] or "").lower() == doi:
+                return c
+    raise LookupError(doi)
+
+
+def works(server, **params) -> dict:
+    r = requests.get(server.url + "/works", params=params, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def records(server, *dois: str) -> list[dict]:
+    """Real records fetched from the session server, to build small custom sets."""
+    return [requests.get(f"{server.url}/works/{quote(d, safe='')}").json()["message"]
+            for d in dois]
+
+
+# --- /works searches --------------------------------------------------------------
+
+
+def test_a_real_citation_finds_its_record_first(standin_clean):
+    cit = citation_for(BOETTIGER)
+    assert cit["in_index"] is True
+
+    body = works(standin_clean, **{"query.bibliographic": cit["text"], "rows": 5})
+
+    assert body["status"] == "ok"
+    assert body["message-type"] == "work-list"
+    assert body["message-version"] == "1.0.0"
+    message = body["message"]
+    assert message["items-per-page"] == 5
+    assert message["query"]["start-index"] == 0
+    assert message["total-results"] >= len(message["items"]) > 0
+    top = message["items"][0]
+    assert top["DOI"].lower() == BOETTIGER
+    assert isinstance(top["score"], float)
+    scores = [item["score"] for item in message["items"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_plain_query_searches_like_bibliographic(standin_clean):
+    text = "From noise to knowledge: how randomness generates novel phenomena"
+    by_query = works(standin_clean, query=text, rows=3)["message"]["items"]
+    by_biblio = works(standin_clean, **{"query.bibliographic": text, "rows": 3})["message"]["items"]
+    assert [i["DOI"] for i in by_query] == [i["DOI"] for i in by_biblio]
+    assert by_query[0]["DOI"].lower() == BOETTIGER
+
+
+def test_author_query_matches_only_in_the_author_names(standin_clean):
+    items = works(standin_clean, **{"query.author": "Boettiger", "rows": 100})["message"]["items"]
+    assert items
+    for item in items:
+        families = [(a.get("family") or "").lower() for a in item.get("author") or []]
+        editors = [(a.get("family") or "").lower() for a in item.get("editor") or []]
+        assert "boettiger" in families + editors, item["DOI"]
+
+
+def test_author_and_bibliographic_queries_must_both_match(standin_clean):
+    both = works(
+        standin_clean,
+        **{"query.author": "Boettiger", "query.bibliographic": "noise knowledge randomness"},
+    )["message"]
+    assert [i["DOI"].lower() for i in both["items"]] == [BOETTIGER]
+    assert both["total-results"] == 1
+
+    nobody = works(
+        standin_clean,
+        **{"query.author": "Zzyzxqwv", "query.bibliographic": "noise knowledge randomness"},
+    )["message"]
+    assert nobody["total-results"] == 0
+    assert nobody["items"] == []
+
+
+def test_doi_filter_returns_exactly_those_records_in_any_case(standin_clean):
+    wanted = {BOETTIGER, SICI, "10.1016/j.websem.2012.08.001"}
+    flt = ",".join(f"doi:{d.upper()}" for d in sorted(wanted)) + ",doi:10.9999/not-here"
+
+    message = works(standin_clean, filter=flt, rows=20)["message"]
+
+    assert message["total-results"] == 3
+    assert {i["DOI"].lower() for i in message["items"]} == wanted
+    assert all(i["score"] == 1.0 for i in message["items"])
+
+
+def test_pub_date_filters_bound_the_publication_year(standin_clean):
+    message = works(
+        standin_clean,
+        filter="from-pub-date:2018-01,until-pub-date:2019-06-30",
+        rows=200,
+    )["message"]
+    assert message["total-results"] > 0
+    assert all(2018 <= record_year(i) <= 2019 for i in message["items"])
+
+    only_2018 = works(
+        standin_clean,
+        **{"query.author": "Boettiger", "filter": "from-pub-date:2018,until-pub-date:2018"},
+    )["message"]
+    assert [i["DOI"].lower() for i in only_2018["items"]] == [BOETTIGER]
+
+
+def test_type_filter(standin_clean):
+    message = works(standin_clean, filter="type:book", rows=50)["message"]
+    assert message["total-results"] > 50
+    assert {i["type"] for i in message["items"]} == {"book"}
+
+
+def test_rows_and_offset_page_through_results(standin_clean):
+    text = "bile duct stones endoscopic"
+    first = works(standin_clean, query=text, rows=10)["message"]["items"]
+    page2 = works(standin_clean, query=text, rows=5, offset=5)["message"]
+    assert page2["query"]["start-index"] == 5
+    assert [i["DOI"] for i in page2["items"]] == [i["DOI"] for i in first[5:10]]
+    assert len(works(standin_clean)["message"]["items"]) == 20  # Crossref's default
+
+
+def test_select_returns_only_the_named_fields(standin_clean):
+    items = works(standin_clean, query="noise knowledge", select="DOI,title", rows=3)["message"][
+        "items"
+    ]
+    assert items and all(set(i) <= {"DOI", "title"} and "DOI" in i for i in items)
+    with_score = works(standin_clean, query="noise knowledge", select="DOI,score", rows=1)
+    assert set(with_score["message"]["items"][0]) == {"DOI", "score"}
+
+
+def test_mailto_is_accepted(standin_clean):
+    assert works(standin_clean, query="noise", mailto="editor@example.org")["status"] == "ok"
+
+
+# --- validation failures look like Crossref's ------------------------------------------
+
+
+def assert_validation_failure(response, failure_type: str, value: str) -> None:
+    assert response.status_code == 400
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["status"] == "failed"
+    assert body["message-type"] == "validation-failure"
+    failure = body["message"][0]
+    assert (failure["type"], failure["value"]) == (failure_type, value)
+    assert failure["message"]
+
+
+def test_more_than_1000_rows_is_refused(standin_clean):
+    r = requests.get(standin_clean.url + "/works", params={"rows": 1001})
+    assert_validation_failure(r, "integer-not-valid", "1001")
+    assert len(works(standin_clean, rows=1000, select="DOI")["message"]["items"]) == 1000
+
+
+def test_unknown_filter_is_refused(standin_clean):
+    r = requests.get(standin_clean.url + "/works", params={"filter": "publisher-name:Elsevier"})
+    assert_validation_failure(r, "filter-not-available", "publisher-name")
+
+
+def test_malformed_date_and_unknown_parameter_are_refused(standin_clean):
+    r = requests.get(standin_clean.url + "/works", params={"filter": "from-pub-date:2018/01"})
+    assert_validation_failure(r, "date-not-valid", "2018/01")
+    r = requests.get(standin_clean.url + "/works", params={"query.title": "noise"})
+    assert_validation_failure(r, "field-query-not-available", "query.title")
+    r = requests.get(standin_clean.url + "/works", params={"colour": "blue"})
+    assert_validation_failure(r, "parameter-not-allowed", "colour")
+
+
+# --- /works/{doi} ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["quoted", "raw", "upper-case"])
+def test_work_by_doi_in_any_url_form(standin_clean, form):
+    doi = {"quoted": quote(SICI, safe=""), "raw": SICI, "upper-case": SICI.upper()}[form]
+    r = requests.get(f"{standin_clean.url}/works/{doi}")
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["status"], body["message-type"], body["message-version"]) == (
+        "ok", "work", "1.0.0",
+    )
+    assert body["message"]["DOI"].lower() == SICI
+    assert "score" not in body["message"]
+
+
+def test_unknown_doi_is_a_plain_text_404(standin_clean):
+    r = requests.get(standin_clean.url + "/works/10.9999/no-such-work")
+    assert r.status_code == 404
+    assert r.headers["Content-Type"].startswith("text/plain")
+    assert r.text == "Resource not found."
+
+
+def test_every_response_carries_rate_limit_headers(standin_clean):
+    for path in ("/works?rows=1", f"/works/{BOETTIGER}", "/works/10.9999/none", "/nowhere"):
+        r = requests.get(standin_clean.url + path)
+        assert r.headers["X-Rate-Limit-Limit"].isdigit(), path
+        assert r.headers["X-Rate-Limit-Interval"] == "1s"
+        assert r.headers["X-Concurrency-Limit"].isdigit()
+
+
+def test_keep_alive_connections_are_reused(standin_clean):
+    with requests.Session() as session:
+        for _ in range(3):
+            r = session.get(standin_clean.url + f"/works/{BOETTIGER}")
+            assert r.status_code == 200
+            assert int(r.headers["Content-Length"]) == len(r.content)
+    assert standin_clean.stats["works_doi"] == 3
+
+
+# --- limits ------------------------------------------------------------------------
+
+
+def test_requests_past_the_rate_limit_get_429(standin):
+    with StandIn(rate_limit=3, interval=0.5) as s, requests.Session() as session:
+        codes = [session.get(s.url + "/works?rows=0").status_code for _ in range(5)]
+        assert codes == [200, 200, 200, 429, 429]
+        refused = session.get(s.url + "/works?rows=0")
+        assert refused.headers["X-Rate-Limit-Limit"] == "3"
+        assert refused.headers["X-Rate-Limit-Interval"] == "0.5s"
+        assert "Retry-After" not in refused.headers  # like Crossref, by default
+        assert s.stats["refused_rate"] == 3
+
+        time.sleep(0.55)  # the window slides on
+        assert session.get(s.url + "/works?rows=0").status_code == 200
+
+
+def test_single_works_and_list_queries_can_have_separate_rate_limits(standin):
+    with StandIn(rate_limit={"works_doi": 3, "works_query": 1}) as s:
+        lists = [requests.get(s.url + "/works?rows=0") for _ in range(2)]
+        singles = [requests.get(f"{s.url}/works/{BOETTIGER}") for _ in range(4)]
+        assert [r.status_code for r in lists] == [200, 429]
+        assert [r.status_code for r in singles] == [200, 200, 200, 429]
+        assert lists[0].headers["X-Rate-Limit-Limit"] == "1"
+        assert singles[0].headers["X-Rate-Limit-Limit"] == "3"
+
+
+def test_rate_limit_refusals_can_carry_retry_after(standin):
+    with StandIn(rate_limit=1, retry_after=2) as s:
+        requests.get(s.url + "/works?rows=0")
+        r = requests.get(s.url + "/works?rows=0")
+        assert r.status_code == 429
+        assert r.headers["Retry-After"] == "2"
+
+
+def test_requests_past_the_concurrency_limit_get_429(standin):
+    with StandIn(concurrency=2, latency=0.4) as s:
+        codes: list[int] = []
+
+        def get() -> None:
+            codes.append(requests.get(s.url + "/works").status_code)
+
+        threads = [threading.Thread(target=get) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(codes) == [200, 200, 429]
+        assert s.stats["refused_concurrency"] == 1
+        assert s.stats["max_in_flight"] == 2
+        assert s.stats["refused_rate"] == 0
+
+
+# --- injected faults ---------------------------------------------------------------
+
+
+def test_injected_status_answers_the_next_request_only(standin_clean):
+    standin_clean.inject("status", 500)
+    standin_clean.inject("status", 429, retry_after=1)
+    first = requests.get(standin_clean.url + "/works")
+    second = requests.get(standin_clean.url + "/works")
+    third = requests.get(standin_clean.url + "/works")
+    assert first.status_code == 500
+    assert (second.status_code, second.headers["Retry-After"]) == (429, "1")
+    assert third.status_code == 200
+    assert standin_clean.stats["faults_injected"] == 2
+    assert standin_clean.stats["refused_rate"] == 0  # a scripted 429 is not the limiter's
+
+
+def test_injected_malformed_body_is_not_json(standin_clean):
+    standin_clean.inject("malformed")
+    r = requests.get(standin_clean.url + "/works")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("application/json")
+    with pytest.raises(ValueError):
+        r.json()
+
+
+def test_injected_hang_outlasts_a_client_timeout(standin_clean):
+    standin_clean.inject("hang", 2)
+    started = time.monotonic()
+    with pytest.raises(requests.Timeout):
+        requests.get(standin_clean.url + "/works", timeout=0.3)
+    assert time.monotonic() - started < 1.5
+    assert requests.get(standin_clean.url + "/works", timeout=5).status_code == 200
+
+
+def test_injected_close_drops_the_connection(standin_clean):
+    standin_clean.inject("close")
+    with pytest.raises(requests.ConnectionError):
+        requests.get(standin_clean.url + "/works")
+    assert requests.get(standin_clean.url + "/works").status_code == 200
+
+
+def test_latency_is_added_to_every_response(standin_clean):
+    standin_clean.latency = 0.2
+    started = time.monotonic()
+    requests.get(standin_clean.url + f"/works/{BOETTIGER}")
+    assert time.monotonic() - started >= 0.2
+
+
+def test_random_faults_are_reproducible_with_a_seed(standin):
+    def run() -> list[int]:
+        with StandIn(fault_rate=0.5, seed=7) as s, requests.Session() as session:
+            return [session.get(s.url + "/works?rows=0").status_code for _ in range(20)]
+
+    codes = run()
+    assert codes == run()
+    assert 0 < sum(c >= 500 for c in codes) < 20
+
+
+# --- custom record sets and habanero ----------------------------------------------
+
+
+def test_custom_records_later_source_wins_by_doi(standin, tmp_path):
+    original = records(standin, BOETTIGER)[0]
+    altered = {**original, "DOI": BOETTIGER.upper(), "title": ["An altered title"]}
+    path = tmp_path / "works.jsonl"
+    path.write_text(json.dumps(original) + "\n")
+
+    with StandIn([path, altered]) as s:
+        assert works(s, rows=0)["message"]["total-results"] == 1
+        got = requests.get(f"{s.url}/works/{BOETTIGER}").json()["message"]
+        assert got["title"] == ["An altered title"]
+        found = works(s, query="altered title")["message"]["items"]
+        assert [i["DOI"] for i in found] == [BOETTIGER.upper()]
+
+
+def test_habanero_talks_to_the_stand_in(standin_clean):
+    from habanero import Crossref
+
+    cr = Crossref(base_url=standin_clean.url, mailto="test@example.org")
+    assert cr.works(ids=SICI)["message"]["DOI"].lower() == SICI
+    assert cr.works(ids=BOETTIGER)["message"]["DOI"].lower() == BOETTIGER
+
+    found = cr.works(query_bibliographic=citation_for(BOETTIGER)["text"], limit=5)
+    assert found["message"]["items"][0]["DOI"].lower() == BOETTIGER
+    assert len(found["message"]["items"]) == 5
+    assert standin_clean.stats["works_doi"] == 2
+    assert standin_clean.stats["works_query"] == 1
+
+
+def test_command_line_serves_until_interrupted(standin, tmp_path):
+    path = tmp_path / "works.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records(standin, BOETTIGER, SICI)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "refkeeper.standin", "--port", "0", "--rate-limit", "7",
+         "--records", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        r = requests.get(url + "/works", params={"rows": 0}, timeout=5)
+        assert r.json()["message"]["total-results"] == 2
+        assert r.headers["X-Rate-Limit-Limit"] == "7"
+    finally:
+        proc.terminate()
+        proc.wait(5)
