@@ -9,7 +9,7 @@ import random
 import pytest
 from conftest import READER_REFERENCES, SHARED_DATA
 
-from refkeeper.resolve import Resolver, parse_mention
+from refkeeper.resolve import Resolver, Undecodable, parse_mention
 from refkeeper.store import Store
 
 MURAKAMI_DOI = "10.1007/s00776-007-1126-1"
@@ -84,11 +84,18 @@ def test_a_bare_mention_is_never_matched_but_context_can_decide(offline):
 
 @pytest.mark.parametrize(
     "bad, reason",
-    [("", "empty"), ("   ", "empty"), ("x" * 10_001, "longer than"), ("caf\ufffd 2001", "UTF-8")],
+    [("", "empty"), ("   ", "empty"), ("x" * 10_001, "longer than"), ("a\x00b 2001", "NUL"),
+     (Undecodable("caf\ufffd 2001"), "UTF-8")],
 )
 def test_bad_input_is_an_error_answer_not_an_exception(offline, bad, reason):
     res = offline.resolve(bad)
     assert res.status == "error" and reason in res.error
+
+
+def test_text_that_merely_contains_replacement_characters_is_still_resolved(offline):
+    """Deposited metadata sometimes carries U+FFFD; the line itself was valid UTF-8."""
+    res = offline.resolve(READER_REFERENCES[1].replace("Kokubun", "Kok\ufffdbun"))
+    assert res.status == "matched"
 
 
 def test_answers_are_stored_and_not_looked_up_twice(sample_store):

@@ -19,7 +19,7 @@ from .crossref import CrossrefClient
 from .errors import RefkeeperError, UsageError
 from .export import write_bibtex
 from .models import ERROR, MATCHED, Resolution, Work, normalize_doi
-from .resolve import Resolver
+from .resolve import Resolver, Undecodable
 from .store import Store
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -89,7 +89,7 @@ def main() -> None:
 
 
 def _read_lines(stream) -> Iterator[str]:
-    """Lines of a binary stream as text; undecodable lines become U+FFFD markers.
+    """Lines of a binary stream as text; an undecodable line comes as ``Undecodable``.
 
     One output per input line: a bad line is reported in place, never dropped.
     """
@@ -98,7 +98,7 @@ def _read_lines(stream) -> Iterator[str]:
         try:
             yield line.decode("utf-8")
         except UnicodeDecodeError:
-            yield line.decode("utf-8", errors="replace")
+            yield Undecodable(line.decode("utf-8", errors="replace"))
 
 
 # -- resolve ----------------------------------------------------------------------

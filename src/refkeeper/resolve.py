@@ -41,14 +41,25 @@ def parse_mention(text: str) -> tuple[str, int] | None:
     return m.group("family"), int(m.group("year"))
 
 
+class Undecodable(str):
+    """An input line whose bytes were not UTF-8 (the text shows them as U+FFFD).
+
+    Readers of byte streams wrap such lines in this type so the answer for that line
+    is an error in its place, while real citations that merely contain U+FFFD (it
+    happens in deposited metadata) are still resolved.
+    """
+
+
 def check_input(text: str) -> str | None:
     """Why a citation line cannot be resolved, or None when it can."""
+    if isinstance(text, Undecodable):
+        return "citation is not valid UTF-8 text"
     if not text or not text.strip():
         return "empty citation"
     if len(text) > MAX_INPUT:
         return f"citation longer than {MAX_INPUT} characters"
-    if "\ufffd" in text or "\x00" in text:
-        return "citation is not valid UTF-8 text"
+    if "\x00" in text:
+        return "citation contains a NUL byte"
     return None
 
 
