@@ -49,7 +49,8 @@ def bench_online(texts: list[str], rate_limit: int) -> None:
         answers = list(resolver.resolve_many(texts))
         elapsed = time.perf_counter() - t
         s = stats()
-    statuses = {k: sum(a.status == k for a in answers) for k in ("matched", "ambiguous", "unmatched", "error")}
+    kinds = ("matched", "ambiguous", "unmatched", "error")
+    statuses = {k: sum(a.status == k for a in answers) for k in kinds}
     print(f"online: {len(texts)} citations in {elapsed:.1f} s = {len(texts) / elapsed:.1f} citations/s")
     print(f"  stand-in limit {rate_limit}/s per route; requests {s['requests']} "
           f"({s['requests'] / len(texts):.2f}/citation, {s['requests'] / elapsed:.1f}/s); "

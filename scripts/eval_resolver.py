@@ -151,7 +151,7 @@ def main() -> None:
 
     all_agree = 0
     print(f"\nfalse matches: {len(false_matches)}")
-    for c, a in false_matches:
+    for c, _answer in false_matches:
         ev = evidence.get(" ".join(c["text"].split()), {})
         full = {"title", "author", "volume", "page"} <= set(ev.get("agree", [])) and not ev.get("disagree")
         all_agree += full

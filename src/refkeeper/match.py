@@ -224,13 +224,16 @@ def _has_title_text(rec: dict, cit: CitationFeatures) -> bool:
         for name in (rec.get("container-title") or []) + (rec.get("short-container-title") or [])
         for w in words(name)
     ]
-    rest = [
-        w
-        for w in cit.word_list
-        if len(w) > 1 and w.isalpha() and w not in STOPWORDS and w not in known
-        and not any(_prefix_eq(j, w) for j in journal)
-    ]
-    return len(rest) >= 3
+    found = 0
+    for w in cit.word_list:
+        if (
+            len(w) > 1 and w.isalpha() and w not in STOPWORDS and w not in known
+            and not any(_prefix_eq(j, w) for j in journal)
+        ):
+            found += 1
+            if found == 3:
+                return True
+    return False
 
 
 @dataclass

@@ -214,7 +214,7 @@ class Resolver:
 
     def _search(self, text: str) -> list[Work]:
         if self.offline:
-            return self.store.search(text, limit=10) if self.store else []
+            return self.store.search(text, limit=SEARCH_ROWS) if self.store else []
         items = self.client.search(query_bibliographic=text, rows=SEARCH_ROWS)
         return [Work.from_crossref(i) for i in items if i.get("DOI")]
 

@@ -92,7 +92,10 @@ class Store:
             self.db = sqlite_utils.Database(self.path)
             self.db.execute("PRAGMA foreign_keys = ON")
             if self.path != ":memory:":
+                # WAL lets Datasette read while refkeeper writes; with WAL, NORMAL sync
+                # never corrupts the file and only a power cut can lose the last commits.
                 self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = NORMAL")
             migrations.apply(self.db)
         except Exception as exc:  # sqlite3.DatabaseError, OSError ...
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
@@ -194,11 +197,18 @@ class Store:
     def search(self, text: str, limit: int = 10, column: str | None = None) -> list[Work]:
         """Stored works ranked by full-text relevance to ``text``."""
         hits = index.search(self.db.conn, FTS_TABLE, text, limit, column=column)
+        if not hits:
+            return []
+        records = dict(
+            self.db.execute(
+                f"SELECT rowid, record FROM works WHERE rowid IN ({','.join('?' * len(hits))})",
+                [rowid for rowid, _ in hits],
+            ).fetchall()
+        )
         out = []
         for rowid, rel in hits:
-            row = self.db.execute("SELECT record FROM works WHERE rowid = ?", [rowid]).fetchone()
-            if row:
-                rec = json.loads(row[0])
+            if rowid in records:
+                rec = json.loads(records[rowid])
                 rec["score"] = rel
                 out.append(Work.from_crossref(rec))
         return out
