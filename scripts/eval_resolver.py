@@ -149,6 +149,24 @@ def main() -> None:
               f"({server['requests'] / len(cits):.2f} per citation), "
               f"refused for rate {server['refused_rate']}, for concurrency {server['refused_concurrency']}")
 
+    # Calibration: how often the top candidate is right, by its score, over every
+    # answer that offered one (matched and ambiguous alike).
+    bins = [(0.0, 0.5), (0.5, 0.8), (0.8, 0.95), (0.95, 0.99), (0.99, 1.01)]
+    table = {b: [0, 0] for b in bins}
+    for c, a in zip(cits, answers, strict=True):
+        if not a["candidates"]:
+            continue
+        top = a["candidates"][0]
+        truth = c["doi"].lower() if c["in_index"] and c["doi"] else None
+        for b in bins:
+            if b[0] <= top["score"] < b[1]:
+                table[b][0] += 1
+                table[b][1] += top["doi"] == truth
+    print("\ncalibration of the top candidate's score (all answers with candidates):")
+    for (lo, hi), (n, right) in table.items():
+        if n:
+            print(f"  score {lo:.2f}-{min(hi, 1):.2f}: {n:>6} answers, top candidate right {right / n:.3f}")
+
     all_agree = 0
     print(f"\nfalse matches: {len(false_matches)}")
     for c, _answer in false_matches:

@@ -158,8 +158,10 @@ def _print_resolution(res: Resolution) -> None:
         click.echo(f"  {res.doi}  score {res.score:.2f}" + ("  (cached)" if res.cached else ""))
     elif res.status == ERROR:
         click.echo(f"  {res.error}")
+    elif res.status == "unmatched":
+        click.echo("  no work fits well enough; no DOI is guessed")
     else:
-        click.echo(("  " + res.error) if res.error else "")
+        click.echo(f"  {len(res.candidates)} candidates, none clearly the one: an editor should choose")
     click.echo(f"  input: {_clip(res.input, 160)}")
     for i, c in enumerate(res.candidates[: 1 if res.status == MATCHED else 5], 1):
         prefix = "  " if res.status == MATCHED else f"  {i}. {c.doi}  score {c.score:.2f}\n     "
