@@ -310,5 +310,14 @@ def snapshot_import(ctx: Context, path) -> None:
     click.echo(f"imported {n} works into {ctx.store.path}")
 
 
+# -- articles, claims, links, reference requests (issue 3) ---------------------------
+
+
+# -- verify (issue 4) ---------------------------------------------------------------
+
+
+# -- import and other formats (issue 5) ---------------------------------------------
+
+
 if __name__ == "__main__":
     main()

@@ -74,6 +74,21 @@ def m001_works_and_citations(db: sqlite_utils.Database) -> None:
     db["citations"].create_index(["key"], unique=True)
 
 
+@migrations()
+def m002_work_problems(db: sqlite_utils.Database) -> None:
+    # Re-verification records what is wrong with a work; claims and exports read it.
+    # problems: JSON list of kinds ("retraction", "correction", "expression-of-concern",
+    # "withdrawal", "not-found", ...), NULL when never checked, "[]" when checked and fine.
+    db["works"].add_column("problems", str)
+    db["works"].add_column("checked_at", str)
+
+
+# --- m003 (claims, links, reference requests) goes here ---
+
+
+# --- m004 (verification runs and results) goes here ---
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
