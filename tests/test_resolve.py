@@ -65,11 +65,30 @@ def test_an_unknown_written_doi_falls_back_to_search(offline):
         ("Murakami et al. (2007)", ("Murakami", 2007)),
         ("Borowsky et al., 2008", ("Borowsky", 2008)),
         ("Le Goff and Berthelot 2006a", ("Le Goff", 2006)),
+        ("Murakami, Tanaka & Aizawa, 2007", ("Murakami", 2007)),
         ("Murakami E, Tanaka Y. Effect of injections. 2007", None),
     ],
 )
 def test_short_mentions_are_recognised(mention, expected):
     assert parse_mention(mention) == expected
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "As Murakami et al. (2007) showed, periarticular lidocaine injections relieved sacroiliac "
+        "joint pain better than intraarticular ones.",
+        "Periarticular lidocaine injections relieved sacroiliac joint pain (Murakami et al., 2007).",
+    ],
+)
+def test_a_sentence_citing_by_author_and_year_is_resolved_from_its_own_words(offline, sentence):
+    res = offline.resolve(sentence)
+    assert (res.status, res.doi, res.method) == ("matched", MURAKAMI_DOI, "mention")
+
+
+def test_a_sentence_mention_without_telling_words_stays_ambiguous(offline):
+    res = offline.resolve("This was reported before (Murakami et al., 2007).")
+    assert res.status == "ambiguous" and res.candidates[0].doi == MURAKAMI_DOI
 
 
 def test_a_bare_mention_is_never_matched_but_context_can_decide(offline):

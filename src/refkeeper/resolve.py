@@ -25,12 +25,25 @@ SEARCH_ROWS = 5
 MENTION_ROWS = 20
 
 _NAME = r"[^\W\d_][^\W\d_'’\-]*(?:[-'’][^\W\d_]+)*"
-_MENTION = re.compile(
-    rf"^\s*(?P<family>(?:(?:van|von|de|der|den|del|da|di|le|la|du)\s+)*{_NAME})"
-    rf"(?:\s+(?:et\s+al\.?|and\s+{_NAME}|&\s+{_NAME}))?"
-    rf"\s*,?\s*\(?\s*(?P<year>(?:1[6-9]|20)\d\d)[a-z]?\s*\)?\s*[.;,]?\s*$",
-    re.IGNORECASE,
+_PARTICLE = r"(?:(?:van|von|de|der|den|del|da|di|le|la|du)\s+)*"
+_YEAR = r"(?P<year>(?:1[6-9]|20)\d\d)[a-z]?"
+_YEAR2 = _YEAR.replace("year", "year2")
+# 'Murakami', 'Murakami et al.', 'Murakami and Tanaka', 'Murakami, Tanaka & Aizawa'
+_AUTHORS = (
+    rf"(?P<family>{_PARTICLE}{_NAME})"
+    rf"(?:\s+et\s+al\.?|(?:\s*,\s*{_NAME})*,?\s+(?:and|&)\s+{_NAME})?"
 )
+_MENTION = re.compile(
+    rf"^\s*{_AUTHORS}\s*,?\s*\(?\s*{_YEAR}\s*\)?\s*[.;,]?\s*$", re.IGNORECASE
+)
+# The same inside a sentence: narrative 'Murakami et al. (2007) showed' or
+# parenthetical '(Murakami et al., 2007)'. Case matters here: a surname is capitalised.
+_CAP_NAME = r"(?:van |von |de |der |le |la |du )*[A-Z][^\W\d_]*[a-z][^\W\d_'’\-]*"
+_IN_SENTENCE = re.compile(
+    rf"(?P<family>{_CAP_NAME})(?:\s+et\s+al\.?|\s+(?:and|&)\s+{_CAP_NAME})?"
+    rf"(?:\s*\(\s*{_YEAR}\s*\)|,?\s+{_YEAR2}\s*[;)])"
+)
+_NOT_NAMES = frozenset("In On At By From The This That These Since Until Before After And Or See".split())
 
 
 def parse_mention(text: str) -> tuple[str, int] | None:
@@ -39,6 +52,17 @@ def parse_mention(text: str) -> tuple[str, int] | None:
     if not m:
         return None
     return m.group("family"), int(m.group("year"))
+
+
+def find_mention(sentence: str) -> tuple[str, int, str] | None:
+    """An author-year mention inside a sentence: (family, year, the sentence without it)."""
+    for m in _IN_SENTENCE.finditer(sentence):
+        family = m.group("family")
+        if family.split()[-1] in _NOT_NAMES:
+            continue
+        rest = (sentence[: m.start()] + " " + sentence[m.end():]).strip()
+        return family, int(m.group("year") or m.group("year2")), rest
+    return None
 
 
 class Undecodable(str):
@@ -172,6 +196,10 @@ class Resolver:
         cands = match.rank(works, cit)
         status, best = match.decide(cands)
         res = self._answer(text, status, best, cands, "search")
+        if status == UNMATCHED and not cit.ranges:
+            in_sentence = self._mention_in_sentence(text, cit, context)
+            if in_sentence is not None:
+                return in_sentence
         if notes:
             res.error = None
             for c in res.candidates:
@@ -217,6 +245,26 @@ class Resolver:
             return self.store.search(text, limit=SEARCH_ROWS) if self.store else []
         items = self.client.search(query_bibliographic=text, rows=SEARCH_ROWS)
         return [Work.from_crossref(i) for i in items if i.get("DOI")]
+
+    def _mention_in_sentence(
+        self, text: str, cit: match.CitationFeatures, context: str | None
+    ) -> Resolution | None:
+        """A sentence that cites by author and year: the rest of the sentence is the context.
+
+        Only tried when the text did not resolve as a reference and has no page range
+        (a sentence, not a reference). A candidate the text contradicts as a reference
+        (year, volume, page) is never matched.
+        """
+        found = find_mention(text)
+        if not found:
+            return None
+        family, year, rest = found
+        res = self._resolve_mention(text, (family, year), " ".join(filter(None, [rest, context])))
+        if res.status == MATCHED:
+            verdict = match.validate(res.best.work, cit)
+            if {"year", "volume", "page"} & set(verdict.evidence.disagree):
+                res.status, res.doi = AMBIGUOUS, None
+        return res if res.candidates else None
 
     def _resolve_mention(self, text: str, mention: tuple[str, int], context: str | None) -> Resolution:
         family, year = mention
