@@ -178,3 +178,27 @@ def test_real_citations_do_not_validate_against_each_others_records():
         for (t, _), (_, r) in zip(pairs, shifted, strict=True)
     )
     assert wrong == 0
+
+
+def test_a_year_range_in_a_title_does_not_contradict_the_pages():
+    rec = {"DOI": "10.2337/dc05-1254", "title": [
+        "Achievement of American Diabetes Association clinical practice recommendations among "
+        "U.S. adults with diabetes, 1999-2002"], "author": [{"family": "Resnick"}],
+        "container-title": ["Diabetes Care"], "volume": "29", "page": "531"}
+    cit = CitationFeatures.parse(
+        "Resnick HE, Foster GL, Bardsley J et al (2006) Achievement of American Diabetes "
+        "Association clinical practice recommendations among US adults with diabetes, 1999-2002"
+    )
+    assert "page" not in validate(Work.from_crossref(rec), cit).evidence.disagree
+
+
+def test_journal_volume_and_page_identify_a_stub_record_without_author_or_year():
+    stub = {"DOI": "10.1111/j.1096-3642.2008.00487.x", "title": ["The giraffe ("],
+            "container-title": ["Zool J Linn Soc"], "volume": "155", "page": "736"}
+    cit = CitationFeatures.parse(
+        "Badlangana NL, Adams JW, Manger PR: The giraffe (Giraffa camelopardalis) cervical "
+        "vertebral column: a heuristic example. Zool J Linn Soc 2009, 155:736-757."
+    )
+    assert validate(Work.from_crossref(stub), cit).acceptable
+    elsewhere = dict(stub, page="80")
+    assert not validate(Work.from_crossref(elsewhere), cit).acceptable

@@ -76,6 +76,9 @@ class CitationFeatures:
     years: set[int]
     first_pages: set[str]
     ranges: set[tuple[str, str]]
+    # First pages of ranges that cannot be years ('1999-2002' in a title is not pages):
+    # only these may contradict a candidate's first page.
+    page_starts: set[str] = field(default_factory=set)
     volume_like: set[str] = field(default_factory=set)
     dois: list[str] = field(default_factory=list)
 
@@ -93,10 +96,13 @@ class CitationFeatures:
         years = {int(y) for y in _YEAR.findall(body)}
         ranges: set[tuple[str, str]] = set()
         first_pages: set[str] = set()
+        page_starts: set[str] = set()
         for prefix, a, b in _RANGE.findall(body):
             first, last = a.lstrip("0") or "0", expand_last_page(a, b)
             ranges.add((prefix.lower() + first, prefix.lower() + last))
             first_pages.add(first)
+            if not (_is_year(first) and _is_year(last)):
+                page_starts.add(first)
         # Numbers that could be a volume: standalone, and not a year.
         volume_like = {
             n.lstrip("0") or "0"
@@ -104,6 +110,7 @@ class CitationFeatures:
             if not (len(n) == 4 and int(n) in years)
         }
         return cls(
+            page_starts=page_starts,
             volume_like=volume_like,
             text=text,
             folded=folded,
@@ -116,6 +123,10 @@ class CitationFeatures:
             ranges=ranges,
             dois=dois,
         )
+
+
+def _is_year(n: str) -> bool:
+    return len(n) == 4 and 1600 <= int(n) <= 2099
 
 
 def expand_last_page(first: str, last: str) -> str:
@@ -345,7 +356,7 @@ def validate(work: Work, cit: CitationFeatures) -> Verdict:
             pts += 1.5 if fp in cit.first_pages else 1.0
             locators += 1
             ev.agree.append("page")
-        elif cit.first_pages:
+        elif cit.page_starts:
             # Page ranges are among the most reliably copied parts of a reference:
             # a range that does not start at the record's first page is another work.
             pts -= 2.0
@@ -395,7 +406,9 @@ def validate(work: Work, cit: CitationFeatures) -> Verdict:
             and container_ok
             and (author_ok or not family)
             and (year_ok or not year)
-            and (author_ok or year_ok)
+            # Journal, volume and first page identify an article; a record that has
+            # neither author nor year (PMC-derived stubs) can only agree on those.
+            and (author_ok or year_ok or not (family or year))
         )
     return Verdict(ev, pts, acceptable)
 
