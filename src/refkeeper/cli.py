@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 
 import click
@@ -141,14 +142,44 @@ def resolve(ctx: Context, citations, as_json, context, offline, refresh, workers
         texts = iter(citations)
     resolver = Resolver(store=ctx.store, offline=offline, refresh=refresh)
     any_error = False
+    progress = _Progress("resolved") if citations == ("-",) and as_json else None
     for res in resolver.resolve_many(texts, context=context, workers=workers):
         any_error |= res.status == ERROR
         if as_json:
             click.echo(json.dumps(res.to_json(), ensure_ascii=False))
         else:
             _print_resolution(res)
+        if progress:
+            progress.step(res.status)
+    if progress:
+        progress.done()
     if any_error:
         sys.exit(EXIT_FINDINGS)
+
+
+class _Progress:
+    """A one-line counter on stderr for long batches, only when stderr is a terminal."""
+
+    def __init__(self, verb: str) -> None:
+        self.verb = verb
+        self.on = sys.stderr.isatty()
+        self.n = 0
+        self.counts: dict[str, int] = {}
+        self.start = self.last = time.monotonic()
+
+    def step(self, status: str) -> None:
+        self.n += 1
+        self.counts[status] = self.counts.get(status, 0) + 1
+        now = time.monotonic()
+        if self.on and now - self.last >= 0.5:
+            self.last = now
+            rate = self.n / max(now - self.start, 1e-9)
+            parts = ", ".join(f"{v} {k}" for k, v in sorted(self.counts.items()))
+            click.echo(f"\r{self.n} {self.verb} ({parts}) · {rate:.1f}/s ", nl=False, err=True)
+
+    def done(self) -> None:
+        if self.on and self.n:
+            click.echo("\r" + " " * 79 + "\r", nl=False, err=True)
 
 
 def _print_resolution(res: Resolution) -> None:
