@@ -56,6 +56,7 @@ def test_an_unknown_written_doi_falls_back_to_search(offline):
     text = READER_REFERENCES[1] + " doi:10.9999/does-not-exist"
     res = offline.resolve(text)
     assert (res.status, res.doi, res.method) == ("matched", MURAKAMI_DOI, "search")
+    assert res.notes == ["DOI 10.9999/does-not-exist not found"]
 
 
 @pytest.mark.parametrize(

@@ -114,6 +114,8 @@ class Resolution:
     error: str | None = None
     method: str | None = None
     cached: bool = False
+    # What a person should know about how the answer came about ("DOI ... not found").
+    notes: list[str] = field(default_factory=list)
 
     @property
     def best(self) -> Candidate | None:

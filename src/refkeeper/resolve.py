@@ -126,7 +126,7 @@ class Resolver:
         """
         if self.offline or workers == 1:
             for t in texts:
-                yield self._cached_or(t, context, self._lookup)
+                yield self._cached_or(t, context)
             return
         # Twice the concurrency limit keeps the pipe full while responses are parsed.
         n = workers or min(16, max(1, self.client.limiter.concurrency) * 2)
@@ -149,7 +149,7 @@ class Resolver:
             return None
         return self.store.cached_resolution(text, context)
 
-    def _cached_or(self, text, context, lookup) -> Resolution:
+    def _cached_or(self, text: str, context: str | None) -> Resolution:
         cached = self._cached(text, context)
         if cached:
             return cached
@@ -200,10 +200,7 @@ class Resolver:
             in_sentence = self._mention_in_sentence(text, cit, context)
             if in_sentence is not None:
                 return in_sentence
-        if notes:
-            res.error = None
-            for c in res.candidates:
-                c.evidence.details.setdefault("notes", notes)
+        res.notes = notes
         return res
 
     def _answer(self, text, status, best, cands, method) -> Resolution:
