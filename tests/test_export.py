@@ -657,3 +657,185 @@ def test_work_without_record_uses_its_fields():
     assert key == "doe1999gene"
     assert [str(p) for p in entry.persons["author"]] == ["Doe, Jane", "{Acme Corp}"]
     assert entry.fields["pages"] == "3--4" and entry.fields["doi"] == "10.1/plain"
+
+
+# ----------------------------------------------------------------------------------------
+# A second, independent parser: bibtexparser reads the same fields as pybtex
+# ----------------------------------------------------------------------------------------
+
+
+def _bibtexparser_entries(text: str) -> dict:
+    bibtexparser = pytest.importorskip("bibtexparser")
+    from bibtexparser import middlewares as mw
+
+    library = bibtexparser.parse_string(
+        text, append_middleware=[mw.SeparateCoAuthors(), mw.SplitNameParts()])
+    assert not library.failed_blocks, [b.error for b in library.failed_blocks]
+    return {e.key: e for e in library.entries}
+
+
+def test_every_export_reads_the_same_in_pybtex_and_bibtexparser(samples):
+    works = [Work.from_crossref(r) for r in _all_samples(samples)]
+    hostile = []
+    for i, payload in enumerate(INJECTIONS):
+        hostile.append(Work.from_crossref({
+            "DOI": f"10.1234/evil{i}", "type": "book-chapter", "title": [f"A {payload} in DNA"],
+            "author": [{"family": f"Evil{payload}", "given": payload}, {"name": f"Org {payload}"}],
+            "editor": [{"family": payload}], "container-title": [payload], "publisher": payload,
+            "page": f"1-{payload}", "issued": {"date-parts": [[2020, 2]]}}))
+    for ascii in (False, True):
+        text = to_bibtex([*works, *hostile], ascii=ascii,
+                         notes={"10.1234/evil0": INJECTIONS[0], works[0].doi: "Retracted"})
+        ours = parse_string(text, "bibtex").entries
+        theirs = _bibtexparser_entries(text)
+        assert list(ours) == list(theirs) and len(ours) == len(works) + len(hostile)
+        for key, entry in ours.items():
+            other = theirs[key]
+            assert entry.type == other.entry_type
+            fields = {k: f.value for k, f in other.fields_dict.items()}
+            persons = {r: fields.pop(r) for r in ("author", "editor") if r in fields}
+            if "month" in fields:  # a macro: pybtex expands it, bibtexparser keeps its name
+                assert entry.fields["month"].lower().startswith(fields.pop("month"))
+            assert {k: v for k, v in entry.fields.items() if k.lower() != "month"} == fields, key
+            assert set(persons) == set(entry.persons)
+            for role, names in persons.items():
+                mine = entry.persons[role]
+                assert len(names) == len(mine), (key, role)
+                for a, b in zip(mine, names, strict=True):
+                    assert a.last_names == b.last and a.prelast_names == b.von, (key, a, b)
+                    assert a.first_names + a.middle_names == b.first, (key, a, b)
+                    assert a.lineage_names == b.jr, (key, a, b)
+
+
+# ----------------------------------------------------------------------------------------
+# Keys across formats, user keys, notes, every format from one call
+# ----------------------------------------------------------------------------------------
+
+
+def test_the_same_key_in_bibtex_csl_json_and_ris():
+    from refkeeper.csl import write_csl_json
+    from refkeeper.ris import write_ris
+
+    works = [_work(doi=f"10.1/{x}") for x in "abc"]
+    stored = {"10.1/B": "Mine:2007"}
+    bib = write_bibtex(works, io.StringIO(), keys=stored)
+    buf = io.StringIO()
+    csl = write_csl_json(works, buf, keys=stored)
+    assert [i["id"] for i in json.loads(buf.getvalue())] == list(csl.values())
+    ris = write_ris(works, io.StringIO(), keys=stored)
+    assert bib == csl == ris == {"10.1/a": "murakami2007effect", "10.1/b": "Mine:2007",
+                                 "10.1/c": "murakami2007effecta"}
+
+
+@pytest.mark.parametrize("key", ["Murakami2007", "smith_2000:a", "x", "2020covid", "a.b+c/d-e"])
+def test_check_key_accepts_usable_keys(key):
+    from refkeeper.export import check_key
+
+    assert check_key(f" {key} ") == key
+
+
+@pytest.mark.parametrize("key", ["", "my key", "a,b", "{x}", "Müller2007", "a" * 101, "_a", "a#b",
+                                 "a%b", "a\"b"])
+def test_check_key_refuses_keys_that_break_bibtex(key):
+    from refkeeper.errors import InputError
+    from refkeeper.export import check_key
+
+    with pytest.raises(InputError):
+        check_key(key)
+
+
+@pytest.mark.parametrize(
+    ("problems", "note"),
+    [
+        (None, None), ("[]", None), ('["not-found"]', None), ('["retraction"]', "Retracted"),
+        (["correction", "retraction"], "Retracted; Corrected"), (["erratum", "correction"], "Corrected"),
+        ([{"kind": "expression-of-concern"}], "Expression of concern"), ("not json", None),
+        (["Withdrawal"], "Withdrawn"), (["partial-retraction", "not-found"], "Partially retracted"),
+    ],
+)
+def test_problem_notes(problems, note):
+    from refkeeper.export import problem_note
+
+    assert problem_note(problems) == note
+
+
+def test_export_works_dispatches_every_format():
+    from refkeeper.errors import InputError
+    from refkeeper.export import FORMATS, export_works
+
+    works = [_work(doi="10.1/a"), _work(doi="10.1/b", title="Other")]
+    for fmt in FORMATS:
+        buf = io.StringIO()
+        n, keys = export_works(works, buf, fmt, notes={"10.1/a": "Retracted"}, style="apa")
+        assert n == 2 and "Retracted" in buf.getvalue(), fmt
+        assert bool(keys) == (fmt in ("bibtex", "csl-json", "ris"))
+    with pytest.raises(InputError):
+        export_works(works, io.StringIO(), "docx")
+    with pytest.raises(InputError):
+        export_works(works, io.StringIO(), "ris", ascii=True)
+
+
+# ----------------------------------------------------------------------------------------
+# The CLI: formats, stored keys, pinned keys, notes from re-verification
+# ----------------------------------------------------------------------------------------
+
+
+def _cli(args, db):
+    from click.testing import CliRunner
+
+    from refkeeper.cli import cli
+
+    return CliRunner().invoke(cli, ["--db", str(db), *args], catch_exceptions=False)
+
+
+MURAKAMI = "10.1007/s00776-007-1126-1"
+
+
+def test_cli_export_every_format_with_stable_keys(sample_store, tmp_path):
+    db = sample_store.path
+    sample_store.db.execute("UPDATE works SET problems = '[\"retraction\"]' WHERE doi = ?", [MURAKAMI])
+    sample_store.db.conn.commit()
+    outputs = {}
+    for fmt in ("bibtex", "csl-json", "ris", "text", "markdown", "html"):
+        out = tmp_path / f"refs.{fmt}"
+        result = _cli(["export", "--format", fmt, "-o", str(out)], db)
+        assert result.exit_code == 0, result.output
+        assert "wrote 302 entries" in result.output
+        outputs[fmt] = out.read_text(encoding="utf-8")
+        assert not (tmp_path / f"refs.{fmt}.part").exists()
+    bib = parse_string(outputs["bibtex"], "bibtex").entries
+    assert bib["murakami2007effect"].fields["note"] == "Retracted"
+    items = {i["id"]: i for i in json.loads(outputs["csl-json"])}
+    assert set(items) == set(bib) and items["murakami2007effect"]["note"] == "Retracted"
+    assert "ID  - murakami2007effect" in outputs["ris"] and "N1  - Retracted" in outputs["ris"]
+    assert "comparative study [Retracted]. Journal of Orthopaedic Science" in outputs["text"]
+    assert outputs["html"].startswith("<ol>\n<li>")
+    # keys are stored: the same on the next run, whatever the format and selection
+    again = _cli(["export", "--format", "csl-json", MURAKAMI], db)
+    assert json.loads(again.output)[0]["id"] == "murakami2007effect"
+    apa = _cli(["export", "--format", "markdown", "--style", "apa", MURAKAMI], db)
+    assert apa.output.startswith("Murakami, E., Tanaka, Y.,") and "**[Retracted]**" in apa.output
+    assert _cli(["export", "--format", "ris", "--ascii"], db).exit_code == 2
+
+
+def test_cli_key_pins_validates_and_refuses_clashes(sample_store):
+    db = sample_store.path
+    assert _cli(["key", MURAKAMI], db).output.startswith("(no key yet")
+    pinned = _cli(["key", MURAKAMI, "Murakami2007"], db)
+    assert pinned.exit_code == 0 and pinned.output.strip() == f"{MURAKAMI}  (none) -> Murakami2007"
+    assert _cli(["key", f"https://doi.org/{MURAKAMI}"], db).output.strip() == "Murakami2007"
+    out = _cli(["export", MURAKAMI], db).output
+    assert out.startswith("@article{Murakami2007,")
+    other = "10.1001/2013.jamaneurol.139"
+    clash = _cli(["key", other, "MURAKAMI2007"], db)
+    assert clash.exit_code == 2
+    assert clash.output.strip() == (
+        f"Error: citation key 'MURAKAMI2007' is already used by {MURAKAMI}")
+    bad = _cli(["key", other, "has space"], db)
+    assert bad.exit_code == 2 and bad.output.count("\n") == 1
+    assert _cli(["key", "10.9999/missing", "k"], db).exit_code == 2
+    # a generated key never takes a pinned one, whatever its case
+    _cli(["key", other, "johnson2013sporadic"], db)
+    bib = parse_string(_cli(["export"], db).output, "bibtex").entries
+    assert bib["johnson2013sporadic"].fields["doi"].lower() == other
+    assert len({k.lower() for k in bib}) == 302

@@ -26,6 +26,7 @@ from __future__ import annotations
 import codecs
 import html
 import io
+import json
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -34,16 +35,25 @@ from typing import TextIO
 from urllib.parse import quote
 
 import latexcodec  # noqa: F401  (registers the "ulatex" codec used for rare symbols)
+from pybtex.bibtex.exceptions import BibTeXError
 from pybtex.database import BibliographyData, Entry, Person
 from pybtex.database.output.bibtex import Writer
 
+from refkeeper.errors import InputError
 from refkeeper.models import Work, normalize_doi, record_year
 
 __all__ = [
+    "KeyAssigner",
     "bibtex_key",
+    "check_key",
+    "doi_url",
+    "export_works",
     "entry_type",
     "latex_escape",
     "plain_title",
+    "problem_note",
+    "store_notes",
+    "title_runs",
     "title_to_latex",
     "to_bibtex",
     "work_to_entry",
@@ -159,6 +169,10 @@ _SPACES = re.compile(r"\s+")
 
 def _clean(s: str, keep_newlines: bool = False) -> str:
     """NFC, control and format characters removed, line breaks made spaces (or ``\n``)."""
+    if s.isprintable():
+        # The common case, checked in C: no control, format, private-use or line-break
+        # character, so only normalisation is left (and none for ASCII).
+        return s if s.isascii() else unicodedata.normalize("NFC", s)
     s = unicodedata.normalize("NFC", _CTRL_WS.sub("\n" if keep_newlines else " ", s))
     return "".join(
         ch for ch in s
@@ -216,7 +230,12 @@ def latex_escape(s: str, ascii: bool = False) -> str:
     return _escape_chars(s, ascii)
 
 
+_SPECIALS_TABLE = str.maketrans(_SPECIALS)
+
+
 def _escape_chars(s: str, ascii: bool) -> str:
+    if not ascii or s.isascii():
+        return s.translate(_SPECIALS_TABLE)  # one pass in C
     out = []
     for ch in s:
         if ch in _SPECIALS:
@@ -489,6 +508,16 @@ def _normalise_space(runs: list) -> list:
     return out
 
 
+def title_runs(title: str) -> list:
+    """A Crossref title as styled runs, markup parsed and whitespace normalised.
+
+    A run is either a string or ``(style, runs)`` with style one of ``"it"``, ``"sub"``,
+    ``"sup"``, ``"sc"``, ``"tt"``. Every output format (BibTeX, CSL-JSON, the reference
+    styles) renders these runs, so markup is interpreted in one place only.
+    """
+    return _title_runs(title)
+
+
 def _plain(runs: list) -> str:
     return "".join(r if isinstance(r, str) else _plain(r[1]) for r in runs)
 
@@ -510,6 +539,10 @@ def _needs_protection(word: str, touches_script: bool) -> bool:
     return False
 
 
+_SPACE_RUNS = re.compile(r"( +)")
+_NON_WORD = re.compile(r"[\W_]+")
+_AND = re.compile(r"(?i)(?<!\S)and(?!\S)")
+_PAGE_RANGE = re.compile(r"\s*([^\s\-‐‑‒–—]+)\s*(?:-{1,2}|[‐‑‒–—])\s*([^\s\-‐‑‒–—]+)\s*")
 _WORD_CORE = re.compile(r"([^\w]*)(.*?\w)([^\w]*)", re.S)
 
 _STYLE_CMDS = {
@@ -533,7 +566,7 @@ def _runs_to_latex(runs: list, ascii: bool) -> str:
             "sub", "sup")
         next_script = i + 1 < len(runs) and not isinstance(runs[i + 1], str) and runs[
             i + 1][0] in ("sub", "sup")
-        parts = re.split(r"( +)", r)
+        parts = _SPACE_RUNS.split(r)
         last = len(parts) - 1
         for j, part in enumerate(parts):
             if not part or part.isspace():
@@ -580,12 +613,15 @@ _KEY_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.+/-]*$")
 
 
 def _ascii_fold(s: str) -> str:
-    s = unicodedata.normalize("NFKD", plain_title(s).casefold().translate(_TRANSLIT))
+    s = plain_title(s).casefold().translate(_TRANSLIT)
+    if s.isascii():
+        return s  # nothing to decompose: most titles and names
+    s = unicodedata.normalize("NFKD", s)
     return "".join(c for c in s if not unicodedata.combining(c)).translate(_TRANSLIT)
 
 
 def _ascii_words(s: str) -> list[str]:
-    return [w for w in (_KEY_CHARS.sub("", t) for t in re.split(r"[\W_]+", _ascii_fold(s))) if w]
+    return [w for w in (_KEY_CHARS.sub("", t) for t in _NON_WORD.split(_ascii_fold(s))) if w]
 
 
 def _first_content_word(s: str | None) -> str:
@@ -631,6 +667,53 @@ def _suffixes():
             s = chr(97 + r) + s
         yield s
         n += 1
+
+
+class KeyAssigner:
+    """Hands out one citation key per DOI for an export, keeping keys chosen earlier.
+
+    ``keys`` maps DOIs to stored keys (``Store.bibtex_keys()``): a work with a stored key
+    keeps it, and a new key never collides, case-insensitively, with any stored key, even of
+    works not in this export. Calling the assigner with a work returns its key, or ``None``
+    when that DOI was already handed one in this export (write each DOI once). ``assigned``
+    is DOI -> key for everything handed out, to store with ``Store.set_bibtex_keys``.
+    Every format (BibTeX, CSL-JSON ``id``, RIS ``ID``) uses it, so a work has the same key
+    in all of them.
+    """
+
+    def __init__(self, keys: dict[str, str] | None = None) -> None:
+        self.keys = {normalize_doi(d): k for d, k in (keys or {}).items()}
+        self.taken = {_sanitise_key(k).lower() for k in self.keys.values()}
+        self.used: set[str] = set()
+        self.assigned: dict[str, str] = {}
+
+    def __call__(self, work: Work) -> str | None:
+        doi = normalize_doi(work.doi) if work.doi else ""
+        if doi and doi in self.assigned:
+            return None
+        key = _sanitise_key(self.keys[doi]) if doi in self.keys else ""
+        if not key or key.lower() in self.used:
+            key = bibtex_key(work, self.taken)
+        self.taken.add(key.lower())
+        self.used.add(key.lower())
+        if doi:
+            self.assigned[doi] = key
+        return key
+
+
+KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_:.+/-]{0,99}")
+
+
+def check_key(key: str) -> str:
+    """A user's own citation key, checked; raises ``InputError`` when it would not survive
+    BibTeX, biber, Pandoc and the stored-key rules: ASCII letters and digits, then also
+    ``_ : . + / -``; 100 characters at most."""
+    key = key.strip()
+    if not KEY_PATTERN.fullmatch(key):
+        raise InputError(
+            f"not a usable citation key: {key!r} (ASCII letters and digits, then also _ : . + / -)"
+        )
+    return key
 
 
 def bibtex_key(work: Work, taken: set[str]) -> str:
@@ -689,8 +772,57 @@ def _container(work: Work) -> str | None:
     return _first((work.record or {}).get("container-title")) or work.container
 
 
+def doi_url(doi: str) -> str:
+    """The ``https://doi.org/`` link of a DOI, the DOI percent-encoded as a URI path
+    (``<``, ``>``, ``#``, ``%``, spaces and the like encoded; ``/``, ``;``, ``()`` kept)."""
+    return "https://doi.org/" + quote(doi.strip(), safe="/:;()[]!$&'*+,=@-._~")
+
+
+# Public names for the other formats (CSL-JSON, RIS, styles): one reading of a record.
+work_title = _title
+work_container = _container
+
+# Kinds that re-verification records in ``works.problems`` and that change how a work may
+# be cited, with the words an export prints. Other kinds (a DOI that no longer resolves,
+# metadata drift) are for the editor, not for the reader of a bibliography.
+PROBLEM_NOTES = {
+    "retraction": "Retracted",
+    "partial-retraction": "Partially retracted",
+    "withdrawal": "Withdrawn",
+    "removal": "Removed",
+    "expression-of-concern": "Expression of concern",
+    "correction": "Corrected",
+    "erratum": "Corrected",
+    "corrigendum": "Corrected",
+}
+
+
+def problem_note(problems) -> str | None:
+    """The export note for a work's recorded problems (``works.problems``: a JSON list of
+    kinds, or the list itself): ``"Retracted"``, ``"Corrected"``, ``"Retracted; Corrected"``;
+    None when nothing a reader must know was recorded (or the work was never checked)."""
+    if isinstance(problems, str):
+        try:
+            problems = json.loads(problems)
+        except ValueError:
+            return None
+    if not isinstance(problems, list):
+        return None
+    kinds = []
+    for p in problems:
+        kind = p.get("kind") if isinstance(p, dict) else p
+        if isinstance(kind, str):
+            kinds.append(kind.strip().lower().replace("_", "-").replace(" ", "-"))
+    words: list[str] = []
+    for kind in PROBLEM_NOTES:  # most serious first, each word once
+        if kind in kinds and PROBLEM_NOTES[kind] not in words:
+            words.append(PROBLEM_NOTES[kind])
+    return "; ".join(words) or None
+
+
 def _protect_and(part: str) -> str:
-    part = re.sub(r"(?i)(?<!\S)and(?!\S)", lambda m: "{" + m.group(0) + "}", part)
+    if "and" in part.lower():
+        part = _AND.sub(lambda m: "{" + m.group(0) + "}", part)
     return "{" + part + "}" if "," in part else part
 
 
@@ -738,7 +870,7 @@ def _persons(work: Work, role: str, ascii: bool) -> list[Person]:
 def _pages(pages: str) -> str:
     parts = []
     for part in pages.split(","):
-        m = re.fullmatch(r"\s*([^\s\-‐‑‒–—]+)\s*(?:-{1,2}|[‐‑‒–—])\s*([^\s\-‐‑‒–—]+)\s*", part)
+        m = _PAGE_RANGE.fullmatch(part)
         parts.append(f"{m.group(1)}--{m.group(2)}" if m else part.strip())
     return ", ".join(p for p in parts if p)
 
@@ -761,6 +893,9 @@ def _month(record: dict) -> str | None:
         if 1 <= month <= 12:
             return MONTHS[month - 1]
     return None
+
+
+date_parts = _date_parts
 
 
 def _braces_balanced(s: str) -> bool:
@@ -822,7 +957,9 @@ def work_to_entry(
     if container_field and container:
         # Journal names keep their capitals; protect the whole name only where a style
         # might case-change it (booktitle, series, howpublished are printed as given).
-        put(container_field, container)
+        # Crossref writes entities and markup in container titles too ("Neurology &amp;
+        # Psychiatry"): decode them like titles, then escape.
+        put(container_field, plain_title(container))
 
     year = work.year or record_year(record)
     if year:
@@ -860,7 +997,7 @@ def work_to_entry(
     if doi and _braces_balanced(doi):
         fields["doi"] = doi
     if doi:
-        fields["url"] = "https://doi.org/" + quote(doi, safe="/:;()[]!$&'*+,=@-._~")
+        fields["url"] = doi_url(doi)
     if note:
         put("note", note)
 
@@ -883,6 +1020,9 @@ def work_to_entry(
 # --------------------------------------------------------------------------------------
 
 
+_BRACES = re.compile(r"[{}]")
+
+
 class _Writer(Writer):
     """pybtex's BibTeX writer without its LaTeX encoding step (values arrive escaped).
 
@@ -894,6 +1034,19 @@ class _Writer(Writer):
 
     def _encode(self, text: str) -> str:
         return text
+
+    def check_braces(self, s: str) -> None:
+        """pybtex's check, stricter (a ``}`` before its ``{`` fails too) and fast: only the
+        braces are visited, and most values have none."""
+        if "{" not in s and "}" not in s:
+            return
+        depth = 0
+        for brace in _BRACES.findall(s):
+            depth += 1 if brace == "{" else -1
+            if depth < 0:
+                break
+        if depth != 0:
+            raise BibTeXError(f"String has unmatched braces: {s}")
 
     def _write_field(self, stream, type, value):
         if type.lower() == "month" and value in MONTHS:
@@ -918,30 +1071,21 @@ def write_bibtex(
     ``note`` field (retraction notices). A DOI seen twice is written once. ``ascii=True``
     writes pure ASCII with LaTeX accent commands instead of UTF-8.
     """
-    keys = {normalize_doi(d): k for d, k in (keys or {}).items()}
+    assign = KeyAssigner(keys)
     notes = {normalize_doi(d): n for d, n in (notes or {}).items()}
-    taken = {_sanitise_key(k).lower() for k in keys.values()}
-    used: set[str] = set()
-    written: dict[str, str] = {}
     writer = _Writer()
     first = True
     for work in works:
-        doi = normalize_doi(work.doi) if work.doi else ""
-        if doi and doi in written:
+        key = assign(work)
+        if key is None:
             continue
-        key = _sanitise_key(keys[doi]) if doi in keys else ""
-        if not key or key.lower() in used:
-            key = bibtex_key(work, taken)
-        taken.add(key.lower())
-        used.add(key.lower())
+        doi = normalize_doi(work.doi) if work.doi else ""
         entry = work_to_entry(work, key, note=notes.get(doi), ascii=ascii, biblatex=biblatex)
         if not first:
             fp.write("\n")
         first = False
         writer.write_stream(BibliographyData(entries={key: entry}), fp)
-        if doi:
-            written[doi] = key
-    return written
+    return assign.assigned
 
 
 def to_bibtex(
@@ -956,3 +1100,56 @@ def to_bibtex(
     buf = io.StringIO()
     write_bibtex(works, buf, keys, ascii, notes=notes, biblatex=biblatex)
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------------------
+# Every format, from the store
+# --------------------------------------------------------------------------------------
+
+FORMATS = ("bibtex", "csl-json", "ris", "text", "markdown", "html")
+KEYED_FORMATS = ("bibtex", "csl-json", "ris")
+
+
+def export_works(
+    works: Iterable[Work],
+    fp: TextIO,
+    fmt: str = "bibtex",
+    *,
+    keys: dict[str, str] | None = None,
+    notes: dict[str, str] | None = None,
+    style: str = "vancouver",
+    ascii: bool = False,
+) -> tuple[int, dict[str, str]]:
+    """Stream ``works`` to ``fp`` in ``fmt`` (one of ``FORMATS``); return the number of
+    entries written and DOI -> key for the keyed formats (bibtex, csl-json, ris).
+
+    ``keys`` are the stored keys (``Store.bibtex_keys()``), ``notes`` DOI -> note
+    (``problem_note``); ``style`` ("vancouver"/"apa") is for the reference-list formats;
+    ``ascii`` is for bibtex (LaTeX escapes) and csl-json (``\\u`` escapes).
+    """
+    # Imported here: csl, ris and styles build on this module.
+    from refkeeper import csl, ris, styles
+
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if ascii and fmt not in ("bibtex", "csl-json"):
+        raise InputError("--ascii applies to bibtex and csl-json only")
+    if fmt == "bibtex":
+        used = write_bibtex(works, fp, keys, ascii, notes=notes)
+    elif fmt == "csl-json":
+        used = csl.write_csl_json(works, fp, keys, notes=notes, ascii=ascii)
+    elif fmt == "ris":
+        used = ris.write_ris(works, fp, keys, notes=notes)
+    else:
+        return styles.write_references(works, fp, style, fmt, notes=notes), {}
+    return len(used), used
+
+
+def store_notes(store, dois: Iterable[str] | None = None) -> dict[str, str]:
+    """DOI -> export note for the stored works whose recorded problems a reader must see."""
+    notes = {}
+    for doi, problems in store.work_problems(dois).items():
+        note = problem_note(problems)
+        if note:
+            notes[doi] = note
+    return notes
