@@ -391,3 +391,96 @@ def test_command_line_serves_until_interrupted(standin, tmp_path):
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+# --- later versions of records (re-verification) ------------------------------------
+
+
+def test_a_revised_record_is_served_by_doi_and_by_doi_filters(standin_clean):
+    from refkeeper.standin import with_changes, with_update
+
+    original = records(standin_clean, BOETTIGER)[0]
+    later = with_update(with_changes(original, page="1-99"), "retraction", "10.5555/notice",
+                        source="retraction-watch", date=(2024, 2, 29))
+    standin_clean.revise(BOETTIGER.upper(), later)
+
+    got = requests.get(f"{standin_clean.url}/works/{BOETTIGER}").json()["message"]
+    assert got["page"] == "1-99"
+    entry = got["updated-by"][-1]
+    assert (entry["type"], entry["source"], entry["DOI"]) == ("retraction", "retraction-watch",
+                                                              "10.5555/notice")
+    assert entry["updated"]["date-parts"] == [[2024, 2, 29]] and entry["record-id"].isdigit()
+    assert got["deposited"]["date-parts"] == [[2024, 5, 1]]
+    listed = works(standin_clean, filter=f"doi:{BOETTIGER},doi:{SICI}")["message"]
+    assert {i["DOI"].lower(): i.get("page") for i in listed["items"]}[BOETTIGER] == "1-99"
+    # The stored original is untouched: reset() serves it again.
+    standin_clean.reset()
+    assert requests.get(f"{standin_clean.url}/works/{BOETTIGER}").json()["message"] == original
+
+
+def test_a_gone_doi_is_404_and_absent_from_lists(standin_clean):
+    standin_clean.revise(BOETTIGER, None)
+    assert requests.get(f"{standin_clean.url}/works/{BOETTIGER}").status_code == 404
+    message = works(standin_clean, filter=f"doi:{BOETTIGER},doi:{SICI}")["message"]
+    assert [i["DOI"].lower() for i in message["items"]] == [SICI]
+    assert message["total-results"] == 1
+    assert works(standin_clean, query="noise knowledge randomness")["message"]["items"][0][
+        "DOI"].lower() != BOETTIGER
+
+
+def test_an_alias_answers_with_the_primary_record_and_is_not_listed(standin_clean):
+    standin_clean.alias(BOETTIGER, SICI)
+    got = requests.get(f"{standin_clean.url}/works/{quote(BOETTIGER, safe='')}").json()["message"]
+    assert got["DOI"].lower() == SICI
+    assert works(standin_clean, filter=f"doi:{BOETTIGER}")["message"]["items"] == []
+
+
+def test_an_unlisted_record_is_found_only_on_its_own(standin_clean):
+    standin_clean.unlist(BOETTIGER)
+    assert works(standin_clean, filter=f"doi:{BOETTIGER}")["message"]["total-results"] == 0
+    assert requests.get(f"{standin_clean.url}/works/{BOETTIGER}").status_code == 200
+
+
+def test_a_notice_the_index_lacks_can_be_served(standin_clean):
+    notice = {"DOI": "10.5555/retraction-notice", "type": "journal-article",
+              "title": ["Retraction"], "update-to": [{"DOI": BOETTIGER, "type": "retraction"}]}
+    standin_clean.revise(notice["DOI"], notice)
+    assert requests.get(f"{standin_clean.url}/works/10.5555/retraction-notice").status_code == 200
+    items = works(standin_clean, filter=f"doi:{BOETTIGER},doi:10.5555/retraction-notice")[
+        "message"]["items"]
+    assert [i["DOI"].lower() for i in items] == [BOETTIGER, "10.5555/retraction-notice"]
+    with pytest.raises(ValueError):
+        standin_clean.revise(BOETTIGER, notice)  # a record goes under its own DOI
+
+
+def test_earlier_version_takes_the_notices_off_a_real_record(standin_clean):
+    from refkeeper.standin import earlier_version
+
+    real = records(standin_clean, "10.1371/journal.pbio.0050002")[0]
+    assert real["updated-by"] and "correction" in real["relation"]
+    before = earlier_version(real)
+    assert "updated-by" not in before and "correction" not in before.get("relation", {})
+    assert before["title"] == real["title"]
+
+
+def test_revisions_can_be_given_at_construction_and_survive_reset(standin):
+    rec = records(standin, BOETTIGER)[0]
+    with StandIn([rec], revisions={BOETTIGER: None}, aliases={"10.5555/old": BOETTIGER}) as s:
+        assert requests.get(f"{s.url}/works/{BOETTIGER}").status_code == 404
+        s.reset()
+        assert requests.get(f"{s.url}/works/{BOETTIGER}").status_code == 404
+        assert requests.get(f"{s.url}/works/10.5555/old").status_code == 404  # alias of a gone DOI
+
+
+def test_request_lines_past_the_limit_get_414_like_crossref(standin_clean):
+    from refkeeper.standin import CROSSREF_REQUEST_LINE
+
+    standin_clean.max_request_line = CROSSREF_REQUEST_LINE
+    fits = "x" * (CROSSREF_REQUEST_LINE - len("GET /works?query= HTTP/1.1\r\n"))
+    # 4096 bytes with the CRLF: admitted; two more: refused before anything else.
+    assert requests.get(standin_clean.url + "/works", params={"query": fits}).status_code == 200
+    r = requests.get(standin_clean.url + "/works", params={"query": fits + "xx"})
+    assert r.status_code == 414
+    assert standin_clean.stats["too_long"] == 1
+    standin_clean.reset()
+    assert requests.get(standin_clean.url + "/works", params={"query": fits + "xx"}).status_code == 200

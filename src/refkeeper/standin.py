@@ -12,7 +12,17 @@ keep-alive), so the client code under test is the code that talks to Crossref.
 It can also misbehave on purpose: enforce a rate limit and a concurrency limit (429),
 add latency, and answer the next requests with scripted faults (a status such as 500
 or 429 with Retry-After, a malformed JSON body, a hang, a dropped connection) or with
-random 5xx at a seeded rate, counting all of it in ``stats``.
+random 5xx at a seeded rate, counting all of it in ``stats``. With ``max_request_line``
+it refuses over-long URLs with 414, as Crossref's front end does.
+
+Records change upstream after refkeeper stored them, and re-verification must notice.
+``revise(doi, record)`` serves a later version of a record (``with_update`` adds a
+retraction, correction, expression of concern... notice the way Crossref records one,
+``with_changes`` corrects metadata the way a publisher's redeposit does);
+``revise(doi, None)`` makes a DOI unknown (404); ``alias(old, new)`` makes a DOI an alias,
+answered on ``/works/{old}`` with the record of ``new`` and absent from DOI filters;
+``unlist(doi)`` keeps a record out of ``/works`` lists (a lagging search index) while
+``/works/{doi}`` still finds it. All of it is undone by ``reset()``.
 
 What it is not: Crossref. Relevance is refkeeper's own FTS5 ranking (``index.search``,
 bm25 over title, authors, container and numbers), not Crossref's Elasticsearch scores,
@@ -34,6 +44,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import collections
+import copy
 import datetime
 import gzip
 import json
@@ -49,7 +60,8 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -76,6 +88,10 @@ UNLIMITED_RATE = 10000
 UNLIMITED_CONCURRENCY = 1000
 RANDOM_FAULT_STATUSES = (500, 502, 503, 504)
 NOT_FOUND = "Resource not found."
+# Crossref's front end allows 4096 bytes for the request line ("GET /works?... HTTP/1.1")
+# and answers 414 beyond (CrossRef/rest-api-doc#251). Off unless asked for: the resolver
+# sends citations of up to 10,000 characters as queries.
+CROSSREF_REQUEST_LINE = 4096
 
 FILTERS = ("doi", "from-pub-date", "until-pub-date", "type")
 # Field queries and the index column each one is restricted to.
@@ -412,8 +428,18 @@ def _single(qs: dict[str, list[str]]) -> dict[str, str]:
     return params
 
 
-def works_query(conn: sqlite3.Connection, qs: dict[str, list[str]], known_types: frozenset) -> dict:
-    """The ``message`` of ``GET /works`` for parsed query-string ``qs``; raises _BadRequest."""
+def works_query(
+    conn: sqlite3.Connection,
+    qs: dict[str, list[str]],
+    known_types: frozenset,
+    overlay: _Overlay | None = None,
+) -> dict:
+    """The ``message`` of ``GET /works`` for parsed query-string ``qs``; raises _BadRequest.
+
+    With an ``overlay``, revised records replace the stored ones, hidden DOIs are left
+    out, and revised records of DOIs the database lacks are found by a ``doi`` filter
+    (searches still rank the stored text: the index is built once).
+    """
     params = _single(qs)
     failures = []
     for name in params:
@@ -458,6 +484,12 @@ def works_query(conn: sqlite3.Connection, qs: dict[str, list[str]], known_types:
     )
     select = [s.strip() for s in params.get("select", "").split(",") if s.strip()]
     where, where_params = _parse_filters(params.get("filter", ""), known_types)
+    if overlay and overlay.hidden:
+        hidden = sorted(overlay.hidden)
+        where = " AND ".join(
+            c for c in (where, f"doi_lower NOT IN ({', '.join('?' * len(hidden))})") if c
+        )
+        where_params = [*where_params, *hidden]
 
     rank_text = " ".join(params[q] for q in RANK_QUERIES if params.get(q, "").strip())
     fields = [(col, params[q]) for q, col in FIELD_QUERIES.items() if params.get(q, "").strip()]
@@ -499,7 +531,7 @@ def works_query(conn: sqlite3.Connection, qs: dict[str, list[str]], known_types:
                 (*where_params, rows, offset),
             )
         ]
-    items = []
+    found = []
     if hits:
         ids = [h[0] for h in hits]
         texts = dict(conn.execute(
@@ -507,12 +539,43 @@ def works_query(conn: sqlite3.Connection, qs: dict[str, list[str]], known_types:
         ))
         for rowid, score in hits:
             item = json.loads(texts[rowid])
-            item["score"] = float(score)
-            if select:
-                # Like Crossref: only the selected fields, score included only if asked.
-                item = {k: item[k] for k in select if k in item}
-            items.append(item)
+            revised = overlay.records.get(normalize_doi(item["DOI"])) if overlay else None
+            if revised is not None:
+                item = copy.deepcopy(revised)
+            found.append((item, float(score)))
+    if overlay and not (rank_text or fields) and offset == 0:
+        # Revised records the database never held: a doi filter finds them, at the end.
+        added = _new_revisions(conn, overlay, params.get("filter", ""), found)
+        total += len(added)
+        found.extend((rec, 1.0) for rec in added[: max(0, rows - len(found))])
+    items = []
+    for item, score in found:
+        item["score"] = score
+        if select:
+            # Like Crossref: only the selected fields, score included only if asked.
+            item = {k: item[k] for k in select if k in item}
+        items.append(item)
     return _work_list(items, total, rows, offset, params)
+
+
+def _new_revisions(conn: sqlite3.Connection, overlay: _Overlay, raw_filter: str,
+                   found: list) -> list[dict]:
+    """Overlay records asked for by a doi-only filter that the database does not hold."""
+    names = {p.partition(":")[0].strip() for p in raw_filter.split(",") if p.strip()}
+    if names != {"doi"}:
+        return []
+    wanted = [normalize_doi(_DOI_PREFIX.sub("", p.partition(":")[2].strip()))
+              for p in raw_filter.split(",") if p.strip()]
+    have = {normalize_doi(item["DOI"]) for item, _ in found}
+    out = []
+    for doi in dict.fromkeys(wanted):
+        rec = overlay.records.get(doi)
+        if rec is None or doi in have or doi in overlay.hidden:
+            continue
+        if conn.execute("SELECT 1 FROM records WHERE doi_lower = ?", (doi,)).fetchone():
+            continue  # in the database: the SQL above already decided about it
+        out.append(copy.deepcopy(rec))
+    return out
 
 
 def _work_list(items: list, total: int, rows: int, offset: int, params: dict) -> dict:
@@ -526,12 +589,165 @@ def _work_list(items: list, total: int, rows: int, offset: int, params: dict) ->
     }
 
 
-def work_by_doi(conn: sqlite3.Connection, doi: str) -> dict | None:
-    """The stored record for ``doi`` (any case, optionally doi.org/doi: prefixed)."""
-    row = conn.execute(
-        "SELECT json FROM records WHERE doi_lower = ?", (normalize_doi(_DOI_PREFIX.sub("", doi)),)
-    ).fetchone()
+def work_by_doi(conn: sqlite3.Connection, doi: str, overlay: _Overlay | None = None) -> dict | None:
+    """The stored record for ``doi`` (any case, optionally doi.org/doi: prefixed).
+
+    With an ``overlay``: its revision of the record, None for a DOI it made unknown, and
+    for an alias the record of the DOI it points to (whose ``DOI`` is that one).
+    """
+    key = normalize_doi(_DOI_PREFIX.sub("", doi))
+    if overlay:
+        for _ in range(8):  # an alias of an alias resolves too; a cycle does not loop
+            if key in overlay.records:
+                rec = overlay.records[key]
+                return copy.deepcopy(rec) if rec is not None else None
+            if key not in overlay.aliases:
+                break
+            key = overlay.aliases[key]
+    row = conn.execute("SELECT json FROM records WHERE doi_lower = ?", (key,)).fetchone()
     return json.loads(row[0]) if row else None
+
+
+# --- later versions of records -------------------------------------------------------
+#
+# What Crossref serves for a work changes after refkeeper stored it. These helpers take a
+# real record and return a copy changed the way Crossref changes one, for ``revise``.
+
+# Crossref's labels for its update types (Crossmark) and Retraction Watch's natures.
+UPDATE_LABELS = {
+    "retraction": "Retraction",
+    "partial_retraction": "Partial retraction",
+    "withdrawal": "Withdrawal",
+    "removal": "Removal",
+    "expression_of_concern": "Expression of concern",
+    "correction": "Correction",
+    "erratum": "Erratum",
+    "corrigendum": "Corrigendum",
+    "addendum": "Addendum",
+    "clarification": "Clarification",
+    "new_version": "New version",
+    "reinstatement": "Reinstatement",
+}
+
+
+def crossref_date(year: int, month: int = 1, day: int = 1) -> dict:
+    """A date as Crossref writes it in ``updated``, ``indexed``, ``deposited``."""
+    dt = datetime.datetime(year, month, day, tzinfo=datetime.timezone.utc)
+    return {
+        "date-parts": [[year, month, day]],
+        "date-time": dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timestamp": int(dt.timestamp() * 1000),
+    }
+
+
+def with_update(
+    record: dict,
+    update_type: str,
+    notice_doi: str | None = None,
+    *,
+    source: str = "publisher",
+    date: tuple[int, int, int] = (2024, 5, 1),
+    label: str | None = None,
+    record_id: str | None = None,
+) -> dict:
+    """``record`` as Crossref serves it once an update notice points at it.
+
+    Crossref records the notice in the updated work's ``updated-by`` (``type`` as in
+    Crossmark: ``retraction``, ``correction``, ``erratum``, ``expression_of_concern``,
+    ``withdrawal``...; ``source`` ``publisher`` or ``retraction-watch``, the latter with a
+    Retraction Watch ``record-id``) and re-indexes the work. ``notice_doi`` defaults to the
+    work's own DOI: an update made in place, as with Elsevier's withdrawals.
+    """
+    rec = copy.deepcopy(record)
+    entry = {
+        "updated": crossref_date(*date),
+        "DOI": notice_doi or record["DOI"],
+        "type": update_type,
+        "source": source,
+        "label": label or UPDATE_LABELS.get(update_type, update_type.replace("_", " ").capitalize()),
+    }
+    if source == "retraction-watch":
+        entry["record-id"] = record_id or str(zlib.crc32(f"{record['DOI']} {update_type}".encode()) % 100000)
+    rec["updated-by"] = [*rec.get("updated-by", []), entry]
+    rec["indexed"] = {**crossref_date(*date), "version": "3.40.0"}
+    return rec
+
+
+def with_relation(record: dict, relation: str, target_doi: str, asserted_by: str = "object") -> dict:
+    """``record`` with one more ``relation`` entry (e.g. ``"is-retracted-by"``)."""
+    rec = copy.deepcopy(record)
+    relations = dict(rec.get("relation") or {})
+    relations[relation] = [
+        *relations.get(relation, []),
+        {"id-type": "doi", "id": target_doi, "asserted-by": asserted_by},
+    ]
+    rec["relation"] = relations
+    return rec
+
+
+def with_changes(record: dict, *, date: tuple[int, int, int] = (2024, 5, 1), **fields) -> dict:
+    """``record`` after the publisher redeposited corrected metadata.
+
+    Fields use Crossref's keys with ``_`` for ``-`` (``title=["..."]``, ``page="12-19"``,
+    ``container_title=[...]``, ``author=[...]``); a value of None removes the field.
+    ``deposited`` and ``indexed`` move to ``date``, as they do on a redeposit.
+    """
+    rec = copy.deepcopy(record)
+    for name, value in fields.items():
+        key = name.replace("_", "-")
+        if value is None:
+            rec.pop(key, None)
+        else:
+            rec[key] = value
+    rec["deposited"] = crossref_date(*date)
+    rec["indexed"] = {**crossref_date(*date), "version": "3.40.0"}
+    return rec
+
+
+def earlier_version(record: dict) -> dict:
+    """What a record looked like before its update notices: without ``updated-by`` and
+    without the relations Crossref derives from them. Real records that already carry a
+    notice serve as the later version of this one."""
+    rec = copy.deepcopy(record)
+    rec.pop("updated-by", None)
+    notice_relations = {
+        name for name in (rec.get("relation") or {})
+        if name.replace("_", "-").removeprefix("is-").removeprefix("has-").split("-")[0]
+        in {"retraction", "retracted", "correction", "corrected", "erratum", "corrigendum",
+            "expression", "withdrawal", "withdrawn", "partial", "new"}
+    }
+    if notice_relations:
+        rec["relation"] = {k: v for k, v in rec["relation"].items() if k not in notice_relations}
+    return rec
+
+
+class _Overlay:
+    """Later versions served over the immutable database. Replaced whole on each change,
+    so request threads read one consistent version without a lock."""
+
+    __slots__ = ("records", "aliases", "unlisted", "hidden")
+
+    def __init__(self, records: Mapping[str, dict | None] | None = None,
+                 aliases: Mapping[str, str] | None = None,
+                 unlisted: Iterable[str] = ()) -> None:
+        self.records = {normalize_doi(k): v for k, v in (records or {}).items()}
+        self.aliases = {normalize_doi(k): normalize_doi(v) for k, v in (aliases or {}).items()}
+        self.unlisted = frozenset(normalize_doi(d) for d in unlisted)
+        # Kept out of /works lists: unknown DOIs, aliases (Crossref lists the primary DOI
+        # only) and unlisted ones.
+        self.hidden = frozenset(
+            {d for d, r in self.records.items() if r is None} | set(self.aliases) | self.unlisted
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.records or self.aliases or self.unlisted)
+
+    def changed(self, *, records=None, aliases=None, unlisted=None) -> _Overlay:
+        return _Overlay(
+            {**self.records, **(records or {})},
+            {**self.aliases, **(aliases or {})},
+            self.unlisted | set(unlisted or ()),
+        )
 
 
 # --- the server ---------------------------------------------------------------------
@@ -624,6 +840,10 @@ class StandIn:
         as Crossref often omits it).
     latency: seconds added to every response (settable at runtime).
     fault_rate, seed: probability of a random 5xx on an admitted request, seeded.
+    max_request_line: refuse longer request lines ("GET /works?... HTTP/1.1" and its CRLF)
+        with 414, as Crossref's front end does past ``CROSSREF_REQUEST_LINE`` (settable).
+    revisions, aliases, unlisted: later versions to serve from the start, as ``revise``,
+        ``alias`` and ``unlist`` would set them (``reset()`` returns to these).
     """
 
     def __init__(
@@ -639,6 +859,10 @@ class StandIn:
         latency: float = 0.0,
         fault_rate: float = 0.0,
         seed: int = 0,
+        max_request_line: int | None = None,
+        revisions: Mapping[str, dict | None] | None = None,
+        aliases: Mapping[str, str] | None = None,
+        unlisted: Iterable[str] = (),
     ) -> None:
         self._sources = _normalize_sources(records)
         self.host, self.port = host, port
@@ -649,7 +873,9 @@ class StandIn:
         self.latency = latency
         self.fault_rate = fault_rate
         self._random = random.Random(seed)
-        self._initial = (latency, fault_rate)  # what reset() returns to
+        self.max_request_line = max_request_line
+        self._overlay = self._initial_overlay = _Overlay(revisions, aliases, unlisted)
+        self._initial = (latency, fault_rate, max_request_line)  # what reset() returns to
         self._lock = threading.Lock()
         self._faults: collections.deque[_Fault] = collections.deque()
         # Admission times per rate window ("all" or a route kind).
@@ -775,6 +1001,7 @@ class StandIn:
             "refused_rate": 0,  # 429 for the rate limit
             "refused_concurrency": 0,  # 429 for the concurrency limit
             "faults_injected": 0,  # scripted or random faults served
+            "too_long": 0,  # 414 for a request line past max_request_line
             "max_in_flight": 0,  # most admitted requests in progress at once
             "status": {},  # responses by status code
         }
@@ -802,20 +1029,44 @@ class StandIn:
             self._windows.clear()
 
     def reset(self) -> None:
-        """Back to how it was constructed: no queued faults, the constructor's latency and
-        fault rate, zero counters.
+        """Back to how it was constructed: no queued faults, the constructor's latency,
+        fault rate, request-line limit and later versions, zero counters.
 
         Requests still sleeping in a hang or latency are woken and given a moment to
         finish first, so they do not turn up in the counters of whatever comes next.
         """
         self.clear_faults()
-        self.latency, self.fault_rate = self._initial
+        self.latency, self.fault_rate, self.max_request_line = self._initial
+        self._overlay = self._initial_overlay
         wake, self._wake = self._wake, threading.Event()
         wake.set()
         deadline = time.monotonic() + 2.0
         while self.stats["in_flight"] and time.monotonic() < deadline:
             time.sleep(0.005)
         self.reset_stats()
+
+    # later versions of records
+
+    def revise(self, doi: str, record: dict | None) -> None:
+        """Serve ``record`` for ``doi`` from now on (by ``/works/{doi}`` and DOI filters),
+        or answer 404 and leave it out of lists when ``record`` is None.
+
+        Make later versions with ``with_update``, ``with_relation``, ``with_changes``;
+        a record for a DOI the index lacks (a notice, say) is served as well.
+        """
+        if record is not None and normalize_doi(record.get("DOI", "")) != normalize_doi(doi):
+            raise ValueError(f"the record's DOI {record.get('DOI')!r} is not {doi!r}; use alias()")
+        self._overlay = self._overlay.changed(records={doi: record})
+
+    def alias(self, doi: str, primary: str) -> None:
+        """Make ``doi`` an alias of ``primary``: ``/works/{doi}`` answers with the record of
+        ``primary`` (its own DOI in it) and DOI filters no longer list ``doi``."""
+        self._overlay = self._overlay.changed(aliases={doi: primary})
+
+    def unlist(self, doi: str) -> None:
+        """Keep ``doi`` out of every ``/works`` list while ``/works/{doi}`` still finds it,
+        as when Crossref's search index lags behind its registry."""
+        self._overlay = self._overlay.changed(unlisted=[doi])
 
     # request handling (runs on the server's threads)
 
@@ -891,6 +1142,15 @@ class StandIn:
         with self._lock:
             self._stats["requests"] += 1
             self._stats[kind] += 1
+        limit = self.max_request_line
+        if limit is not None and len(h.requestline) + 2 > limit:
+            # Refused before anything else, like a front end that never passes it on.
+            response = _text(414, "Request-URI Too Long")
+            with self._lock:
+                self._stats["too_long"] += 1
+            self._record(target, response, release=False)
+            self._write(h, kind, response)
+            return
         refusal = self._admit(kind)
         if refusal is not None:
             self._sleep(self.latency)
@@ -931,10 +1191,11 @@ class StandIn:
 
     def _route(self, pool: _ReadPool, kind: str, path: str, query: str) -> _Response:
         qs = parse_qs(query, keep_blank_values=True)
+        overlay = self._overlay  # one version for the whole request
         if kind == "works_query":
             with pool.connection() as conn:
                 try:
-                    message = works_query(conn, qs, self.known_types)
+                    message = works_query(conn, qs, self.known_types, overlay)
                 except _BadRequest as e:
                     return _json(400, e.body())
             return _json(200, _envelope("work-list", message))
@@ -948,7 +1209,7 @@ class StandIn:
             # habanero sends DOIs unquoted, others quote them: unquote either way.
             doi = unquote(path[len("/works/"):])
             with pool.connection() as conn:
-                record = work_by_doi(conn, doi)
+                record = work_by_doi(conn, doi, overlay)
             if record is None:
                 return _text(404, NOT_FOUND)
             return _json(200, _envelope("work", record))
@@ -1005,6 +1266,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--retry-after", type=float, help="send Retry-After with limit 429s")
     p.add_argument("--latency", type=float, default=0.0, help="seconds added per response")
     p.add_argument("--fault-rate", type=float, default=0.0, help="share of random 5xx")
+    p.add_argument("--max-request-line", type=int, metavar="BYTES",
+                   help=f"answer 414 past it (Crossref: {CROSSREF_REQUEST_LINE}; default: no limit)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--records", action="append", metavar="PATH",
                    help="JSONL(.gz) of Crossref works; repeatable (default: the dev index)")
@@ -1018,7 +1281,7 @@ def main(argv: list[str] | None = None) -> None:
     server = StandIn(
         args.records, host=args.host, port=args.port, rate_limit=rate_limit,
         concurrency=args.concurrency, retry_after=args.retry_after, latency=args.latency,
-        fault_rate=args.fault_rate, seed=args.seed,
+        fault_rate=args.fault_rate, seed=args.seed, max_request_line=args.max_request_line,
     )
     with server:
         info = server.build_info

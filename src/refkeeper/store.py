@@ -83,10 +83,207 @@ def m002_work_problems(db: sqlite_utils.Database) -> None:
     db["works"].add_column("checked_at", str)
 
 
-# --- m003 (claims, links, reference requests) goes here ---
+@migrations()
+def m003_claims_and_requests(db: sqlite_utils.Database) -> None:
+    # The editor's workflow (refkeeper.workflow): articles and their claims, links from
+    # claims to works with a stance and provenance, readers' reference requests, and an
+    # append-only history. Plain SQL so the CHECKs, the partial index and the triggers
+    # are visible in one place; every reference is a real foreign key for Datasette.
+    stances = "'supports', 'contests', 'mentions'"
+    # One statement at a time: executescript() would COMMIT the migration's transaction.
+    for statement in [
+        """
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            url TEXT,
+            slug TEXT UNIQUE,
+            text TEXT,                    -- the article's text, for proposing claims
+            added_by TEXT,
+            added_at TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE claims (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            text TEXT NOT NULL,           -- the statement, in the editor's words
+            location TEXT,                -- where it sits: paragraph number, anchor
+            quote TEXT,                   -- the article's own words, when different
+            origin TEXT NOT NULL DEFAULT 'editor' CHECK (origin IN ('editor', 'proposed')),
+            added_by TEXT,
+            added_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX claims_article_id ON claims(article_id)",
+        """
+        CREATE TABLE requests (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            claim_id INTEGER REFERENCES claims(id),
+            reader TEXT NOT NULL,         -- name or handle
+            contact TEXT,
+            text TEXT,                    -- the reader's own words
+            status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'answered', 'declined')),
+            reason TEXT,                  -- why it was declined
+            note TEXT,                    -- the editor's words posted with the answer
+            received_at TEXT NOT NULL,
+            added_by TEXT,
+            closed_at TEXT,
+            closed_by TEXT
+        )
+        """,
+        "CREATE INDEX requests_status ON requests(status, received_at)",
+        f"""
+        CREATE TABLE links (
+            id INTEGER PRIMARY KEY,
+            claim_id INTEGER NOT NULL REFERENCES claims(id),
+            doi TEXT NOT NULL REFERENCES works(doi),
+            stance TEXT NOT NULL CHECK (stance IN ({stances})),
+            asserted_by TEXT NOT NULL CHECK (asserted_by IN ('editor', 'reader', 'imported')),
+            asserted_by_name TEXT,        -- the reader's name, the import's source ...
+            request_id INTEGER REFERENCES requests(id),  -- the request it came with
+            note TEXT,
+            confirmed INTEGER NOT NULL DEFAULT 0 CHECK (confirmed IN (0, 1)),
+            confirmed_by TEXT,
+            confirmed_at TEXT,
+            created_by TEXT,
+            created_at TEXT NOT NULL,
+            removed_at TEXT,              -- NULL while the link is live
+            removed_by TEXT,
+            removed_reason TEXT
+        )
+        """,
+        "CREATE UNIQUE INDEX links_live_claim_doi ON links(claim_id, doi) WHERE removed_at IS NULL",
+        "CREATE INDEX links_doi ON links(doi)",
+        f"""
+        CREATE TABLE request_works (
+            request_id INTEGER NOT NULL REFERENCES requests(id),
+            doi TEXT NOT NULL REFERENCES works(doi),
+            stance TEXT CHECK (stance IS NULL OR stance IN ({stances})),
+            added_by TEXT,
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (request_id, doi)
+        )
+        """,
+        """
+        CREATE TABLE request_references (
+            id INTEGER PRIMARY KEY,
+            request_id INTEGER NOT NULL REFERENCES requests(id),
+            position INTEGER NOT NULL,    -- order in the reader's list, from 1
+            text TEXT NOT NULL,           -- the reference as the reader wrote it
+            status TEXT NOT NULL CHECK (status IN ('matched', 'ambiguous', 'unmatched', 'error')),
+            doi TEXT REFERENCES works(doi),  -- only when matched: never a guess
+            score REAL,
+            candidates TEXT,              -- JSON list of candidate DOIs when ambiguous
+            error TEXT,
+            resolved_at TEXT
+        )
+        """,
+        "CREATE INDEX request_references_request_id ON request_references(request_id)",
+        """
+        CREATE TABLE history (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            article_id INTEGER REFERENCES articles(id),
+            claim_id INTEGER REFERENCES claims(id),
+            link_id INTEGER REFERENCES links(id),
+            request_id INTEGER REFERENCES requests(id),
+            doi TEXT REFERENCES works(doi),
+            details TEXT                  -- JSON: what changed, before and after
+        )
+        """,
+        "CREATE INDEX history_claim_id ON history(claim_id)",
+        "CREATE INDEX history_request_id ON history(request_id)",
+        """
+        CREATE TRIGGER history_is_append_only_update BEFORE UPDATE ON history
+            BEGIN SELECT RAISE(ABORT, 'history is append-only'); END
+        """,
+        """
+        CREATE TRIGGER history_is_append_only_delete BEFORE DELETE ON history
+            BEGIN SELECT RAISE(ABORT, 'history is append-only'); END
+        """,
+        """
+        CREATE TRIGGER links_are_never_deleted BEFORE DELETE ON links
+            BEGIN SELECT RAISE(ABORT, 'links are removed by setting removed_at, never deleted'); END
+        """,
+        """
+        CREATE TRIGGER requests_are_never_deleted BEFORE DELETE ON requests
+            BEGIN SELECT RAISE(ABORT, 'requests are declined, never deleted'); END
+        """,
+    ]:
+        db.execute(statement)
 
 
-# --- m004 (verification runs and results) goes here ---
+@migrations()
+def m004_verification(db: sqlite_utils.Database) -> None:
+    # Re-verification (refkeeper.verify): one row per run with its counts, one row per
+    # work checked in it (the primary key is what keeps a resumed run from checking a work
+    # twice), and every version of a record seen upstream. works.problems/checked_at
+    # (m002) keep the latest verdict; these tables keep the history behind it.
+    for statement in [
+        """
+        CREATE TABLE verify_runs (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL DEFAULT 'running'
+                CHECK (status IN ('running', 'interrupted', 'finished', 'abandoned')),
+            scope TEXT NOT NULL CHECK (scope IN ('all', 'since')),
+            since_days REAL,
+            cutoff TEXT,                  -- works checked before it (or never) are due
+            batch_size INTEGER,
+            total INTEGER NOT NULL DEFAULT 0,     -- due when the run last (re)started
+            checked INTEGER NOT NULL DEFAULT 0,   -- = ok + changed + problems + errors
+            ok INTEGER NOT NULL DEFAULT 0,
+            changed INTEGER NOT NULL DEFAULT 0,   -- metadata drift only
+            problems INTEGER NOT NULL DEFAULT 0,  -- retraction, not-found, alias ...
+            errors INTEGER NOT NULL DEFAULT 0,    -- could not be checked (bad DOI)
+            requests INTEGER NOT NULL DEFAULT 0,  -- Crossref requests, retries not counted
+            resumes INTEGER NOT NULL DEFAULT 0,
+            error TEXT                    -- why it was interrupted
+        )
+        """,
+        """
+        CREATE TABLE work_snapshots (
+            id INTEGER PRIMARY KEY,
+            doi TEXT NOT NULL,
+            taken_at TEXT NOT NULL,
+            run_id INTEGER REFERENCES verify_runs(id),  -- NULL: the version stored before
+            record TEXT NOT NULL          -- the Crossref message, JSON
+        )
+        """,
+        "CREATE INDEX work_snapshots_doi ON work_snapshots(doi, id)",
+        """
+        CREATE TABLE verify_results (
+            run_id INTEGER NOT NULL REFERENCES verify_runs(id),
+            doi TEXT NOT NULL,            -- no foreign key: history outlives a deleted work
+            checked_at TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'changed', 'problem', 'error')),
+            kinds TEXT NOT NULL DEFAULT '[]',      -- JSON list of problem kinds
+            new_kinds TEXT NOT NULL DEFAULT '[]',  -- those the work did not have before
+            notices TEXT,                 -- JSON list: kind, type, doi, sources, date, label
+            diff TEXT,                    -- JSON {field: [stored, upstream]}
+            alias_of TEXT,                -- the DOI Crossref now answers with
+            notice_for TEXT,              -- JSON: works this record is itself a notice about
+            snapshot_id INTEGER REFERENCES work_snapshots(id),  -- the version stored now
+            error TEXT,
+            PRIMARY KEY (run_id, doi)
+        )
+        """,
+        "CREATE INDEX verify_results_doi ON verify_results(doi)",
+        """
+        CREATE TRIGGER work_snapshots_are_kept_update BEFORE UPDATE ON work_snapshots
+            BEGIN SELECT RAISE(ABORT, 'snapshots are never changed'); END
+        """,
+        """
+        CREATE TRIGGER work_snapshots_are_kept_delete BEFORE DELETE ON work_snapshots
+            BEGIN SELECT RAISE(ABORT, 'snapshots are never deleted'); END
+        """,
+    ]:
+        db.execute(statement)
 
 
 def now() -> str:
@@ -317,6 +514,54 @@ class Store:
 
     def citations(self) -> Iterator[dict]:
         yield from self.db["citations"].rows_where(order_by="id")
+
+    # -- citation keys and export notes (issue 5) ---------------------------------------
+
+    def get_key(self, doi: str) -> str | None:
+        """The citation key stored for a work (None when none was chosen yet)."""
+        row = self.db.execute(
+            "SELECT bibtex_key FROM works WHERE doi = ?", [normalize_doi(doi)]
+        ).fetchone()
+        return row[0] if row else None
+
+    def key_owner(self, key: str) -> str | None:
+        """The DOI whose citation key is ``key``, compared without case (BibTeX ignores it)."""
+        row = self.db.execute(
+            "SELECT doi FROM works WHERE lower(bibtex_key) = lower(?)", [key]
+        ).fetchone()
+        return row[0] if row else None
+
+    def pin_key(self, doi: str, key: str) -> str | None:
+        """Give a stored work the citation key ``key``, replacing one chosen before; returns
+        the previous key. Raises ``NotFoundError`` when the work is not stored and
+        ``InputError`` when another work has that key (compared without case)."""
+        doi = normalize_doi(doi)
+        with self.db.atomic():
+            row = self.db.execute("SELECT bibtex_key FROM works WHERE doi = ?", [doi]).fetchone()
+            if row is None:
+                raise NotFoundError(f"{doi} is not in {self.path}")
+            owner = self.key_owner(key)
+            if owner is not None and owner != doi:
+                raise InputError(f"citation key {key!r} is already used by {owner}")
+            self.db.execute("UPDATE works SET bibtex_key = ? WHERE doi = ?", [key, doi])
+        return row[0]
+
+    def work_problems(self, dois: Iterable[str] | None = None) -> dict[str, list]:
+        """DOI -> the problems re-verification recorded (``works.problems``), for works with
+        at least one; works never checked (NULL) or checked and fine (``[]``) are left out."""
+        sql = "SELECT doi, problems FROM works WHERE problems IS NOT NULL AND problems != '[]'"
+        out: dict[str, list] = {}
+        wanted = None if dois is None else {normalize_doi(d) for d in dois}
+        for doi, problems in self.db.execute(sql):
+            if wanted is not None and doi not in wanted:
+                continue
+            try:
+                value = json.loads(problems)
+            except ValueError:
+                continue
+            if isinstance(value, list) and value:
+                out[doi] = value
+        return out
 
 
 def _candidate_to_json(c: Candidate) -> dict:
