@@ -128,6 +128,11 @@ def test_the_seed_scenario_runs_through_the_cli(rk):
     bib = rk("claim", "show", str(gold_standard), "--bibtex", "--stance", "contests").output
     assert bib.startswith("@article{murakami2007effect,") and bib.count("@") == 1
     assert f'doi = "{MURAKAMI}"' in bib
+    exported = rk("export", "--claim", str(gold_standard), "--stance", "contests").output
+    assert exported == bib  # the export command gives the same entry, same key
+    ris = rk("export", "--format", "ris", "--claim", str(gold_standard), "--stance", "supports").output
+    assert ris.count("ER  -") == 1 and "DO  - 10.1007/s00586-013-2833-2" in ris
+    assert rk("export", "--claim", str(gold_standard), "--stance", "mentions").output == ""
     assert rk("request", "show", str(request), "--bibtex").output.count("@article") == 2
     assert rk("article", "show", "sij-leg-pain", "--bibtex").output.count("@article") == 2
 

@@ -2,14 +2,17 @@
 
 Everything the CLI does is one call away::
 
-    from refkeeper import Store, Resolver
+    from refkeeper import Store, Resolver, workflow, verify
     store = Store("refs.db")
     answer = Resolver(store=store).resolve("Murakami E et al. J Orthop Sci. 2007;12:274-80")
     answer.status, answer.doi
+    workflow.link(store, claim_id, answer.doi, "contests")   # claims, links, requests
+    report = verify.verify(store)                             # re-verification
 """
 
 __version__ = "0.1.0"
 
+from . import verify, workflow  # noqa: E402  (modules: verify.verify(), workflow.link(), ...)
 from .crossref import CrossrefClient  # noqa: E402
 from .errors import (  # noqa: E402
     CrossrefError,
@@ -21,13 +24,25 @@ from .errors import (  # noqa: E402
     StoreError,
     UsageError,
 )
-from .export import to_bibtex, write_bibtex  # noqa: E402
+from .export import export_works, to_bibtex, write_bibtex  # noqa: E402
+from .importer import import_entries, read_bibliography  # noqa: E402
 from .match import CitationFeatures, decide, extract_dois, rank, validate  # noqa: E402
 from .models import Candidate, Evidence, Resolution, Work  # noqa: E402
 from .resolve import Resolver, parse_mention, resolve  # noqa: E402
 from .store import Store  # noqa: E402
+from .styles import format_list, format_reference  # noqa: E402
+from .verify import RunReport, verify_bib  # noqa: E402
 
 __all__ = [
+    "RunReport",
+    "export_works",
+    "format_list",
+    "format_reference",
+    "import_entries",
+    "read_bibliography",
+    "verify",
+    "verify_bib",
+    "workflow",
     "Candidate",
     "CitationFeatures",
     "CrossrefClient",

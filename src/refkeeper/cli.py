@@ -311,8 +311,13 @@ def show(ctx: Context, doi, as_json) -> None:
               help="Write to FILE instead of stdout.")
 @click.option("--ascii", "ascii_only", is_flag=True,
               help="ASCII only: LaTeX escapes in BibTeX (classic bibtex), \\u escapes in CSL-JSON.")
+@click.option("--article", help="Only the works linked to this article's claims or given in its answers.")
+@click.option("--claim", help="Only the works linked to this claim.")
+@click.option("--request", "request_id", help="Only the works given in answer to this reader request.")
+@click.option("--stance", type=click.Choice(["supports", "contests", "mentions"]),
+              help="Only works linked with this stance (alone: across all claims).")
 @pass_ctx
-def export(ctx: Context, dois, fmt, style, output, ascii_only) -> None:
+def export(ctx: Context, dois, fmt, style, output, ascii_only, article, claim, request_id, stance) -> None:
     """Export stored works (all, or the given DOIs) as BibTeX, CSL-JSON, RIS or a reference list.
 
     Citation keys are chosen once and stored, so a work keeps its key across exports
@@ -324,10 +329,16 @@ def export(ctx: Context, dois, fmt, style, output, ascii_only) -> None:
       refkeeper export -o refs.bib
       refkeeper export --format csl-json -o refs.json
       refkeeper export --format markdown --style apa 10.1007/s00776-007-1126-1
+      refkeeper export --claim 2 --stance contests -o contested.bib
     """
     store = ctx.store
     chosen = [normalize_doi(_bare_doi(d)) for d in dois] or None
-    works = store.works(chosen) if chosen else store.works()
+    if any(x is not None for x in (article, claim, request_id, stance)):
+        if chosen:
+            raise UsageError("give DOIs or --article/--claim/--request/--stance, not both")
+        chosen = _workflow().works_for(store, article=article, claim=claim, request=request_id,
+                                       stance=stance)
+    works = store.works(chosen) if chosen is not None else store.works()
     keys = store.bibtex_keys()
     notes = store_notes(store, chosen)
     if output:
