@@ -1,0 +1,71 @@
+"""The ``refkeeper`` command: parses arguments, calls the library, prints.
+
+Exit codes: 0 success; 1 finished, with findings that need a person (a citation
+that ended in error, a DOI not found); 2 usage or input error, or Crossref/the
+database failing for good. Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from . import articles, export, requests, resolve, verify, works
+from ._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Context, _Group, pass_ctx
+from .verify import _ProgressLine  # noqa: F401  (tests import it from refkeeper.cli)
+
+__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "Context", "cli", "main", "pass_ctx"]
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    envvar="REFKEEPER_DB",
+    help="SQLite database to use [env REFKEEPER_DB; default ./refs.db].",
+)
+@click.version_option(__version__, prog_name="refkeeper")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """refkeeper: find, check and keep the references behind what you publish.
+
+    \b
+    Resolve citations to DOIs through Crossref, store them in SQLite
+    (browse with `datasette refs.db`), and export BibTeX.
+
+    \b
+    Examples:
+      refkeeper resolve "Murakami E et al. Effect of periarticular and
+        intraarticular lidocaine injections. J Orthop Sci. 2007;12:274-80"
+      refkeeper resolve --json - < citations.txt > answers.jsonl
+      refkeeper add 10.1007/s00776-007-1126-1
+      refkeeper export --format bibtex -o refs.bib
+
+    Crossref is reached at $REFKEEPER_CROSSREF_URL (default the real API);
+    set $REFKEEPER_MAILTO to your address to use Crossref's polite pool.
+    """
+    ctx.obj = Context(db)
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="refkeeper")
+
+
+# The commands live in the modules named for what they do; they are attached here so that
+# those modules need nothing from this one (no circular import).
+cli.add_command(resolve.resolve)
+cli.add_command(works.add)
+cli.add_command(works.show)
+cli.add_command(works.snapshot)
+cli.add_command(export.export)
+cli.add_command(export.import_)
+cli.add_command(export.key_cmd)
+cli.add_command(articles.article)
+cli.add_command(articles.claim)
+cli.add_command(articles.link_cmd)
+cli.add_command(articles.unlink_cmd)
+cli.add_command(articles.history_cmd)
+cli.add_command(requests.request)
+cli.add_command(requests.refs)
+cli.add_command(verify.verify)

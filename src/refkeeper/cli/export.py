@@ -1,0 +1,171 @@
+"""Bibliographies out and in: `refkeeper export`, `import`, and `key` for the citation keys
+both of them keep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from ..errors import UsageError
+from ..export import FORMATS as EXPORT_FORMATS
+from ..export import check_key, export_works, store_notes
+from ..models import normalize_doi
+from ..resolve import Resolver
+from ..styles import STYLES
+from ._common import EXIT_FINDINGS, Context, _bare_doi, _clip, _workflow, pass_ctx
+
+
+@click.command()
+@click.argument("dois", nargs=-1)
+@click.option(
+    "--format", "fmt", type=click.Choice(list(EXPORT_FORMATS)), default="bibtex", show_default=True,
+    help="bibtex, csl-json (Zotero, Pandoc), ris (EndNote, Mendeley), or a reference list "
+         "to paste: text, markdown, html.",
+)
+@click.option("--style", type=click.Choice(list(STYLES)), default="vancouver", show_default=True,
+              help="Citation style of text, markdown and html reference lists.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to FILE instead of stdout.")
+@click.option("--ascii", "ascii_only", is_flag=True,
+              help="ASCII only: LaTeX escapes in BibTeX (classic bibtex), \\u escapes in CSL-JSON.")
+@click.option("--article", help="Only the works linked to this article's claims or given in its answers.")
+@click.option("--claim", help="Only the works linked to this claim.")
+@click.option("--request", "request_id", help="Only the works given in answer to this reader request.")
+@click.option("--stance", type=click.Choice(["supports", "contests", "mentions"]),
+              help="Only works linked with this stance (alone: across all claims).")
+@pass_ctx
+def export(ctx: Context, dois, fmt, style, output, ascii_only, article, claim, request_id, stance) -> None:
+    """Export stored works (all, or the given DOIs) as BibTeX, CSL-JSON, RIS or a reference list.
+
+    Citation keys are chosen once and stored, so a work keeps its key across exports
+    and formats (BibTeX key = CSL-JSON id = RIS ID); pin your own with `refkeeper key`.
+    Works that re-verification found retracted or corrected carry a note saying so.
+
+    \b
+    Examples:
+      refkeeper export -o refs.bib
+      refkeeper export --format csl-json -o refs.json
+      refkeeper export --format markdown --style apa 10.1007/s00776-007-1126-1
+      refkeeper export --claim 2 --stance contests -o contested.bib
+    """
+    store = ctx.store
+    chosen = [normalize_doi(_bare_doi(d)) for d in dois] or None
+    if any(x is not None for x in (article, claim, request_id, stance)):
+        if chosen:
+            raise UsageError("give DOIs or --article/--claim/--request/--stance, not both")
+        chosen = _workflow().works_for(store, article=article, claim=claim, request=request_id,
+                                       stance=stance)
+    works = store.works(chosen) if chosen is not None else store.works()
+    keys = store.bibtex_keys()
+    notes = store_notes(store, chosen)
+    if output:
+        tmp = output + ".part"
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                n, used = export_works(works, fh, fmt, keys=keys, notes=notes, style=style,
+                                       ascii=ascii_only)
+            os.replace(tmp, output)  # never leave a half-written file behind
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+        click.echo(f"wrote {n} entries to {output}", err=True)
+    else:
+        n, used = export_works(works, sys.stdout, fmt, keys=keys, notes=notes, style=style,
+                               ascii=ascii_only)
+    store.set_bibtex_keys(used)
+
+
+# -- import and other formats (issue 5) ---------------------------------------------
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--from", "fmt", type=click.Choice(["bibtex", "ris", "csl-json"]),
+              help="Format of FILE [default: from its name (.bib .ris .json) or content].")
+@click.option("--offline", is_flag=True, help="Resolve entries without a DOI from refs.db only.")
+@click.option("--update", is_flag=True,
+              help="Where a stored work differs from FILE, take FILE's fields and key.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per entry.")
+@pass_ctx
+def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
+    """Import a bibliography FILE (.bib, .ris or CSL-JSON .json) into the database.
+
+    \b
+    Keys in FILE are kept: later exports write the same keys.
+    An entry with a DOI is stored as written, if that DOI is not stored yet.
+    An entry without a DOI is resolved (online, or --offline); only a clear
+    match gives it a DOI: ambiguous and unmatched entries are listed for you,
+    and nothing is stored for them.
+    A stored work that differs from FILE is shown as a diff and left alone
+    unless --update.
+    Exit code 1 when any entry needs a look (differs, ambiguous, unmatched,
+    duplicate, a key that could not be kept).
+
+    \b
+    Examples:
+      refkeeper import library.bib
+      refkeeper import --offline --json export.ris > report.jsonl
+      refkeeper import --update zotero.json
+    """
+    from ..importer import import_entries, read_bibliography
+
+    entries, problems = read_bibliography(path, fmt)
+    for problem in problems:
+        click.echo(f"warning: {path}: {problem}", err=True)
+    resolver = Resolver(store=ctx.store, offline=offline)
+    counts: dict[str, int] = {}
+    findings = bool(problems)
+    for result in import_entries(ctx.store, entries, resolver, update=update):
+        counts[result.status] = counts.get(result.status, 0) + 1
+        findings |= result.finding
+        if as_json:
+            click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+            continue
+        label = result.key or result.entry.label
+        colour = "red" if result.status in ("ambiguous", "unmatched", "error", "differs") else None
+        click.echo(click.style(f"{result.status.upper():<10}", fg=colour, bold=bool(colour))
+                   + f" {label}  {result.doi or ''}".rstrip())
+        for name, stored, incoming in result.diff:
+            click.echo(f"    - {name}: {_clip(stored, 150) or '(empty)'}")
+            click.echo(f"    + {name}: {_clip(incoming, 150) or '(empty)'}")
+        for i, c in enumerate(result.candidates[:5], 1):
+            click.echo(f"    {i}. {c.doi}  score {c.score:.2f}  {_clip(c.title or '', 80)}")
+        for note in result.notes:
+            click.echo(f"    note: {note}")
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no entries"
+    click.echo(f"{len(entries)} entries from {path}: {summary}"
+               + ("" if update or not counts.get("differs") else " (use --update to apply diffs)"),
+               err=True)
+    if findings:
+        sys.exit(EXIT_FINDINGS)
+
+
+@click.command("key")
+@click.argument("doi")
+@click.argument("key", required=False)
+@pass_ctx
+def key_cmd(ctx: Context, doi, key) -> None:
+    """Show a stored work's citation key, or pin KEY as its key.
+
+    A pinned key is used by every later export (BibTeX, CSL-JSON id, RIS ID). Keys are
+    ASCII letters and digits, then also _ : . + / - ; a key another work has is refused.
+
+    \b
+    Examples:
+      refkeeper key 10.1007/s00776-007-1126-1
+      refkeeper key 10.1007/s00776-007-1126-1 Murakami2007
+    """
+    store = ctx.store
+    bare = normalize_doi(_bare_doi(doi))
+    store.require_work(bare)
+    if key is None:
+        click.echo(store.get_key(bare) or "(no key yet: the next export chooses one)")
+        return
+    key = check_key(key)
+    old = store.pin_key(bare, key)
+    click.echo(f"{bare}  {old or '(none)'} -> {key}")

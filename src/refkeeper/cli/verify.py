@@ -1,0 +1,233 @@
+"""`refkeeper verify`: re-check stored works, or a BibTeX file, against Crossref (issue 4)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..crossref import CrossrefClient
+from ..errors import UsageError
+from ..models import Work
+from ._common import Context, _bare_doi, _clip, _describe, _Group, pass_ctx
+
+
+@click.group(cls=_Group, invoke_without_command=True)
+@click.option("--since", type=click.FloatRange(min=0), metavar="DAYS",
+              help="Check works not checked in the last DAYS days [default: 30].")
+@click.option("--all", "check_all", is_flag=True, help="Check every stored work.")
+@click.option("--bib", type=click.Path(exists=True, dir_okay=False), metavar="FILE.bib",
+              help="Check the DOIs of a BibTeX file instead; nothing is stored.")
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object (for cron/CI).")
+@click.option("--batch-size", type=click.IntRange(1, 1000), default=100, show_default=True,
+              metavar="N", help="DOIs per Crossref request (always kept under its URL limit).")
+@click.option("--restart", is_flag=True, help="Abandon an unfinished run instead of continuing it.")
+@click.pass_context
+def verify(cctx: click.Context, since, check_all, bib, as_json, batch_size, restart) -> None:
+    """Re-check stored works against Crossref; report what needs an editor.
+
+    \b
+    Finds, for each work:
+      retraction, withdrawal, partial-retraction, expression-of-concern,
+      correction (errata, corrigenda)  from the notices Crossref records,
+                  Retraction Watch's included; each kind is its own
+      not-found   Crossref no longer knows the DOI (404)
+      alias       Crossref answers the DOI with another one
+      changed     title, authors, year, journal, volume, issue, pages or
+                  type changed upstream: the stored record is updated and
+                  the old version kept (see `refkeeper verify history DOI`)
+    The report names the claims and open reader requests that rely on a
+    work with problems; a claim supported by a retracted paper comes first.
+
+    \b
+    Without --all, only works not checked in the last 30 days (or --since
+    DAYS) are checked. A run that was killed or cut short is continued
+    where it stopped by the next `refkeeper verify`. Progress (count,
+    rate, ETA) is shown on a terminal.
+
+    \b
+    Exit code: 0 nothing needs attention, 1 findings, 2 usage error or
+    Crossref unreachable (what was checked until then is kept).
+
+    \b
+    Examples:
+      refkeeper verify                  # works due, progress on a terminal
+      refkeeper verify --all --json     # every work, quiet, for cron/CI
+      refkeeper verify --bib refs.bib   # an existing bibliography
+      refkeeper verify history 10.1371/journal.pone.0031093
+    """
+    if cctx.invoked_subcommand is not None:
+        if since is not None or check_all or bib or as_json or restart:
+            raise UsageError(f"options of `refkeeper verify` do not apply to `{cctx.invoked_subcommand}`;"
+                             " give them after it")
+        return
+    if bib:
+        if since is not None or check_all or restart:
+            raise UsageError("--bib checks a file: --since, --all and --restart do not apply")
+        _verify_bib_command(bib, as_json, batch_size)
+        return
+    from ..verify import verify as run_verify
+
+    ctx = cctx.find_object(Context)
+    line = _ProgressLine(enabled=not as_json and sys.stderr.isatty())
+    try:
+        report = run_verify(ctx.store, CrossrefClient(), since=since, all=check_all,
+                            batch_size=batch_size, progress=line, resume=not restart)
+    finally:
+        line.close()
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        _print_verify_report(report)
+    if report.status != "finished":
+        click.echo(f"Error: {report.error}\n{report.counts['checked']:,} works checked in run "
+                   f"{report.run_id} are kept; run `refkeeper verify` again to continue.", err=True)
+    if report.exit_code:
+        sys.exit(report.exit_code)
+
+
+@verify.command("history")
+@click.argument("doi")
+@click.option("--json", "as_json", is_flag=True, help="Every check and stored version, as JSON.")
+@pass_ctx
+def verify_history(ctx: Context, doi, as_json) -> None:
+    """Show every check of DOI and every version of its record that was kept."""
+    from ..verify import history
+
+    h = history(ctx.store, _bare_doi(doi))
+    if as_json:
+        click.echo(json.dumps(h.to_json(), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{h.doi}  {_clip(h.title or '(not stored)', 90)}")
+    now = ("never checked" if h.problems is None
+           else ", ".join(h.problems) if h.problems else "fine")
+    if h.checked_at:
+        now += f" (checked {h.checked_at[:19].replace('T', ' ')})"
+    click.echo(f"  now: {now}")
+    if h.checks:
+        click.echo("  checks:")
+    for c in h.checks:
+        what = ", ".join(c["kinds"]) or c["outcome"]
+        new = "  NEW" if c["new_kinds"] else ""
+        click.echo(f"    {c['checked_at'][:16].replace('T', ' ')}  run {c['run_id']:<4} {what}{new}")
+        _print_details(c["notices"], c["diff"], c["alias_of"], c["error"], indent=6)
+    if h.snapshots:
+        click.echo(f"  versions kept: {len(h.snapshots)}")
+    for s in h.snapshots:
+        w = Work.from_crossref(s["record"])
+        when = "stored before the first change" if s["run_id"] is None else f"run {s['run_id']}"
+        click.echo(f"    #{s['id']}  {s['taken_at'][:16].replace('T', ' ')}  {when}")
+        click.echo(f"        {_clip(w.title or '(no title)', 70)}  ·  {_describe(w)}")
+
+
+class _ProgressLine:
+    """Count, rate and ETA redrawn on one stderr line; silent unless it is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.shown = False
+
+    def __call__(self, p) -> None:
+        if not self.enabled:
+            return
+        eta = "—" if p.eta is None else _duration(p.eta)
+        click.echo(f"\rverified {p.done:,}/{p.total:,} · {p.rate:,.1f}/s · ETA {eta}    ",
+                   err=True, nl=False)
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            click.echo(err=True)
+
+
+def _duration(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def _short(value) -> str:
+    if isinstance(value, list):
+        value = "; ".join(map(str, value[:3])) + (f" (+{len(value) - 3})" if len(value) > 3 else "")
+    return "—" if value in (None, "") else _clip(str(value), 60)
+
+
+def _print_details(notices, diff, alias_of, error, indent: int) -> None:
+    pad = " " * indent
+    for n in notices:
+        when = f", {n['date']}" if n.get("date") else ""
+        click.echo(f"{pad}{n['kind']}: notice {n['doi']} ({', '.join(n['sources'])}{when})")
+    if alias_of:
+        click.echo(f"{pad}Crossref now answers with {alias_of}")
+    for name, (old, new) in (diff or {}).items():
+        click.echo(f"{pad}{name}: {_short(old)} → {_short(new)}")
+    if error:
+        click.echo(f"{pad}{error}")
+
+
+def _print_verify_report(r) -> None:
+    c = r.counts
+    state = {"finished": "finished", "interrupted": "INTERRUPTED"}.get(r.status, r.status)
+    if r.total == 0:
+        days = f"{r.since_days:g} days" if r.since_days is not None else "this run"
+        click.echo(f"verify run {r.run_id}: no works due (all checked in the last {days};"
+                   " --all checks every work)")
+    else:
+        click.echo(f"verify run {r.run_id} {state}{' (continued)' if r.resumed else ''}: "
+                   f"{c['checked']:,} of {r.total:,} works checked, {r.requests:,} Crossref requests")
+        click.echo(f"  {c['ok']:,} fine · {c['problems']:,} with problems · {c['changed']:,} changed"
+                   f" upstream · {c['errors']:,} could not be checked")
+    if r.affected_claims or r.open_requests:
+        click.echo(click.style("\nAffected, most serious first:", bold=True))
+    for a in r.affected_claims:
+        kinds = ", ".join(a.kinds)
+        how = {"supports": "supported by", "contests": "contested by"}.get(a.stance or "", "mentions")
+        click.echo(click.style(f"  {kinds.upper()}", fg="red", bold=True)
+                   + f"  claim {a.id} {how} {a.doi}" + (" (confirmed link)" if a.confirmed else ""))
+        article = f"article {a.article_id}" + (f": {_clip(a.article_title, 50)}" if a.article_title else "")
+        click.echo(f"      \"{_clip(a.text or '', 90)}\"  ({article})")
+    for a in r.open_requests:
+        click.echo(click.style(f"  {', '.join(a.kinds).upper()}", fg="red", bold=True)
+                   + f"  open request {a.id} involves {a.doi}"
+                   + (f" (article {a.article_id})" if a.article_id else ""))
+    sections = (("problem", "Problems:"), ("changed", "Changed upstream (stored record updated):"),
+                ("error", "Could not be checked:"))
+    for outcome, title in sections:
+        found = [f for f in r.findings if f.outcome == outcome]
+        if found:
+            click.echo(click.style(f"\n{title}", bold=True))
+        for f in found:
+            label = ", ".join(f.kinds).upper() if f.kinds else outcome.upper()
+            new = click.style("  NEW", fg="yellow") if f.new_kinds else ""
+            click.echo(f"  {label}  {f.doi}  {_clip(f.title or '', 70)}{new}")
+            _print_details(f.notices, f.diff, f.alias_of, f.error, indent=6)
+    if r.known_problems:
+        known = ", ".join(f"{n} {k}" for k, n in r.known_problems.items())
+        click.echo(f"\nKnown from earlier runs (not checked now): {known}; `refkeeper verify --all`"
+                   " lists them again.")
+    if not r.findings and r.status == "finished":
+        click.echo("Nothing new needs attention." if r.known_problems else "Nothing needs attention.")
+
+
+def _verify_bib_command(path: str, as_json: bool, batch_size: int) -> None:
+    from ..verify import verify_bib
+
+    rep = verify_bib(path, CrossrefClient(), batch_size=batch_size)
+    if as_json:
+        click.echo(json.dumps(rep.to_json(), ensure_ascii=False))
+    else:
+        d = rep.to_json()
+        click.echo(f"{path}: {d['entries']} entries, {d['checked']} with a DOI checked "
+                   f"({rep.requests} Crossref requests)")
+        if d["without_doi"]:
+            click.echo(f"  without a DOI (not checked): {', '.join(d['without_doi'][:20])}"
+                       + (" …" if len(d["without_doi"]) > 20 else ""))
+        for e in rep.findings:
+            label = ", ".join(e.kinds).upper() if e.kinds else {"changed": "DIFFERS"}.get(
+                e.outcome, e.outcome.upper())
+            click.echo(f"  {label}  {e.key}  {e.doi}")
+            _print_details(e.notices, e.diff, e.alias_of, e.error, indent=6)
+        if not rep.findings:
+            click.echo("Nothing needs attention.")
+    if rep.exit_code:
+        sys.exit(rep.exit_code)

@@ -1,0 +1,90 @@
+"""Stored works: `refkeeper add` fetches them by DOI, `show` prints one, `snapshot import`
+loads Crossref records in bulk.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..crossref import CrossrefClient
+from ..errors import UsageError
+from ._common import EXIT_FINDINGS, Context, _bare_doi, _clip, _Group, _read_lines, pass_ctx
+
+
+@click.command()
+@click.argument("dois", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per DOI.")
+@pass_ctx
+def add(ctx: Context, dois, as_json) -> None:
+    """Fetch works by DOI from Crossref and store them (- reads DOIs from stdin).
+
+    Exit code 1 if any DOI was not found.
+    """
+    if not dois:
+        raise UsageError("give one or more DOIs, or - to read them from stdin")
+    if dois == ("-",):
+        dois = tuple(d.strip() for d in _read_lines(sys.stdin.buffer) if d.strip())
+    client = CrossrefClient()
+    missing = 0
+    for doi in dois:
+        rec = client.work(_bare_doi(doi))
+        if rec is None:
+            missing += 1
+            if as_json:
+                click.echo(json.dumps({"doi": doi, "status": "not-found"}))
+            else:
+                click.echo(f"NOT FOUND  {doi}", err=True)
+            continue
+        w = ctx.store.add_work(rec, "crossref")
+        if as_json:
+            click.echo(json.dumps({"doi": w.doi, "status": "added", "title": w.title}))
+        else:
+            click.echo(f"added  {w.doi}  {_clip(w.title or '', 80)}")
+    if missing:
+        sys.exit(EXIT_FINDINGS)
+
+
+@click.command()
+@click.argument("doi")
+@click.option("--json", "as_json", is_flag=True, help="The stored Crossref record as JSON.")
+@pass_ctx
+def show(ctx: Context, doi, as_json) -> None:
+    """Show a stored work."""
+    w = ctx.store.require_work(_bare_doi(doi))
+    if as_json:
+        click.echo(json.dumps(w.record, ensure_ascii=False, indent=2))
+        return
+    click.echo(w.title or "(no title)")
+    for label, value in (
+        ("DOI", f"{w.doi}  https://doi.org/{w.doi}"),
+        ("authors", "; ".join(w.authors) or None),
+        ("in", w.container),
+        ("year", w.year),
+        ("volume", w.volume),
+        ("issue", w.issue),
+        ("pages", w.pages),
+        ("type", w.type),
+        ("publisher", w.publisher),
+    ):
+        if value:
+            click.echo(f"  {label:<9} {value}")
+
+
+# -- snapshot ---------------------------------------------------------------------
+
+
+@click.group(cls=_Group)
+def snapshot() -> None:
+    """Bulk Crossref records for offline resolution."""
+
+
+@snapshot.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@pass_ctx
+def snapshot_import(ctx: Context, path) -> None:
+    """Import FILE.jsonl[.gz]: one Crossref work per line (Crossref's public data file form)."""
+    n = ctx.store.import_snapshot(path)
+    click.echo(f"imported {n} works into {ctx.store.path}")
