@@ -31,7 +31,9 @@ def cli(ctx: click.Context, db: str | None) -> None:
 
     \b
     Resolve citations to DOIs through Crossref, store them in SQLite
-    (browse with `datasette refs.db`), and export BibTeX.
+    (browse with `datasette refs.db`), link them to the claims they
+    support or contest, answer readers' requests, export BibTeX and
+    other formats, and re-verify for retractions and corrections.
 
     \b
     Examples:
@@ -39,7 +41,15 @@ def cli(ctx: click.Context, db: str | None) -> None:
         intraarticular lidocaine injections. J Orthop Sci. 2007;12:274-80"
       refkeeper resolve --json - < citations.txt > answers.jsonl
       refkeeper add 10.1007/s00776-007-1126-1
+      refkeeper link 3 10.1007/s00776-007-1126-1 --stance contests
+      refkeeper request list --open
       refkeeper export --format bibtex -o refs.bib
+      refkeeper verify
+
+    \b
+    Exit codes: 0 success; 1 finished with findings (a line that ended
+    in error, a DOI not found, a retraction); 2 usage or input error, or
+    Crossref unreachable.
 
     Crossref is reached at $REFKEEPER_CROSSREF_URL (default the real API);
     set $REFKEEPER_MAILTO to your address to use Crossref's polite pool.
