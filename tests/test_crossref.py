@@ -127,3 +127,13 @@ def test_the_client_follows_the_announced_limits_and_is_never_refused():
         assert s.stats["refused_rate"] == 0 and s.stats["refused_concurrency"] == 0
         assert c.stats.refused_429 == 0
         assert elapsed >= 1.0  # 40 requests at < 20/s cannot finish sooner
+
+
+def test_a_very_long_query_is_cut_to_fit_crossrefs_request_line():
+    """Crossref answers 414 past 4,096 bytes of request line; a pasted run-on text must still go."""
+    records = [{"DOI": "10.5555/long", "title": ["Sacroiliac joint injections compared"]}]
+    text = "Sacroiliac joint injections compared " + "é lorem ipsum dolor " * 600
+    with StandIn(records, max_request_line=4096) as s:
+        items = client_for(s).search(text, rows=1)
+        assert items[0]["DOI"] == "10.5555/long"
+        assert s.stats["too_long"] == 0

@@ -296,9 +296,9 @@ class CrossrefClient:
         """
         if not 0 < rows <= 1000:
             raise InputError("rows must be between 1 and 1000")
-        fq = {k: v for k, v in field_queries.items() if v}
+        fq = {k: fit_query(v) for k, v in field_queries.items() if v}
         if query_bibliographic:
-            fq["query_bibliographic"] = query_bibliographic
+            fq["query_bibliographic"] = fit_query(query_bibliographic)
         params: dict[str, str] = rename_query_filters(fq)
         validate_field_queries(list(params) or None)
         if filter:
@@ -321,6 +321,31 @@ class CrossrefClient:
             kind=LIST,
         )
         return list((data or {}).get("message", {}).get("items") or [])
+
+
+# Crossref refuses request lines over 4,096 bytes (414). A query is cut, at a word, so
+# that its URL-encoded form stays well inside that with room for the other parameters.
+MAX_QUERY_BYTES = 2500
+
+
+def fit_query(text: str, budget: int = MAX_QUERY_BYTES) -> str:
+    """``text`` shortened at a word boundary until its URL-encoded form fits ``budget`` bytes.
+
+    Only the query sent to Crossref is cut; the whole citation is still used to validate
+    candidates. Real references are far shorter; this guards pasted run-on text.
+    """
+    text = " ".join(text.split())
+    if len(urllib.parse.quote_plus(text)) <= budget:
+        return text
+    words = text.split(" ")
+    lo, hi = 0, len(words)  # the longest prefix of words that fits
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if len(urllib.parse.quote_plus(" ".join(words[:mid]))) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return " ".join(words[:lo])
 
 
 def _error_message(resp: requests.Response) -> str:
