@@ -1,0 +1,211 @@
+"""Articles and their claims (see ``workflow``).
+
+An **article** the desk keeps references for has **claims**: statements a reader could
+ask "says who?" about, each in the editor's words, with where it sits and the article's
+own words. Claims can also be proposed from the article's text (``claims.propose_claims``)
+for the editor to keep or drop. Each action is one transaction and is recorded in
+``history``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+from ._workflow_common import DEFAULT_ACTOR, _id, _log, _one
+from .claims import ProposedClaim, propose_claims
+from .errors import NotFoundError, UsageError
+from .store import Store, now
+from .text import fold
+
+
+@dataclass
+class Article:
+    """An article the desk keeps references for (``articles`` table)."""
+
+    id: int
+    title: str
+    url: str | None = None
+    slug: str | None = None
+    text: str | None = field(default=None, repr=False)
+    added_by: str | None = None
+    added_at: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Claim:
+    """A statement in an article (``claims`` table); ``location`` says where it sits."""
+
+    id: int
+    article_id: int
+    text: str
+    location: str | None = None
+    quote: str | None = None
+    origin: str = "editor"  # editor | proposed
+    added_by: str | None = None
+    added_at: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+# -- articles -----------------------------------------------------------------------------
+
+
+def add_article(
+    store: Store,
+    title: str,
+    url: str | None = None,
+    slug: str | None = None,
+    text: str | None = None,
+    actor: str = DEFAULT_ACTOR,
+) -> Article:
+    """Add an article. ``slug`` (default: made from the title) can stand in for its ID."""
+    title = " ".join((title or "").split())
+    if not title:
+        raise UsageError("an article needs a title")
+    if slug is not None:
+        slug = slug.strip()
+        if not slug or slug.isdigit() or not re.fullmatch(r"[\w.\-]+", slug):
+            raise UsageError(f"slug {slug!r}: use letters, digits, '-', '.' or '_', not only digits")
+    with store.db.atomic():
+        if slug is None:
+            slug = _free_slug(store, _slugify(title))
+        elif _one(store, "SELECT id FROM articles WHERE slug = ?", [slug]):
+            raise UsageError(f"slug {slug!r} is already used by another article")
+        stamp = now()
+        cur = store.db.execute(
+            "INSERT INTO articles (title, url, slug, text, added_by, added_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [title, url, slug, text, actor, stamp],
+        )
+        art_id = cur.lastrowid
+        _log(store, actor, "article.add", article_id=art_id,
+             details={"title": title, "url": url, "slug": slug})
+    return get_article(store, art_id)
+
+
+def get_article(store: Store, article: int | str | Article) -> Article:
+    """The article with this ID or slug; ``NotFoundError`` if there is none."""
+    if isinstance(article, Article):
+        article = article.id
+    key = str(article).strip()
+    if key.isdigit():
+        row = _one(store, "SELECT * FROM articles WHERE id = ?", [int(key)])
+    else:
+        row = _one(store, "SELECT * FROM articles WHERE slug = ?", [key])
+    if row is None:
+        raise NotFoundError(f"no article {key!r} (see `refkeeper article list`)")
+    return Article(**row)
+
+
+def articles(store: Store) -> list[Article]:
+    """All articles, oldest first."""
+    return [Article(**r) for r in store.db.query("SELECT * FROM articles ORDER BY id")]
+
+
+def _slugify(title: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", fold(title)).strip("-")[:60].rstrip("-")
+    return slug or "article"
+
+
+def _free_slug(store: Store, base: str) -> str:
+    slug, n = base, 1
+    while _one(store, "SELECT id FROM articles WHERE slug = ?", [slug]):
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+# -- claims -------------------------------------------------------------------------------
+
+
+def add_claim(
+    store: Store,
+    article: int | str | Article,
+    text: str,
+    location: str | None = None,
+    quote: str | None = None,
+    actor: str = DEFAULT_ACTOR,
+    origin: str = "editor",
+) -> Claim:
+    """Add a claim to an article: the statement in the editor's words, where it sits
+    (``location``: paragraph number, anchor) and the article's own words (``quote``)."""
+    text = " ".join((text or "").split())
+    if not text:
+        raise UsageError("a claim needs its text")
+    with store.db.atomic():
+        art = get_article(store, article)
+        cur = store.db.execute(
+            "INSERT INTO claims (article_id, text, location, quote, origin, added_by, added_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [art.id, text, location, quote, origin, actor, now()],
+        )
+        claim_id = cur.lastrowid
+        _log(store, actor, "claim.add", article_id=art.id, claim_id=claim_id,
+             details={"text": text, "location": location, "quote": quote, "origin": origin})
+    return get_claim(store, claim_id)
+
+
+def get_claim(store: Store, claim: int | str | Claim) -> Claim:
+    """The claim with this ID; ``NotFoundError`` if there is none."""
+    claim_id = _id(claim.id if isinstance(claim, Claim) else claim, "claim")
+    row = _one(store, "SELECT * FROM claims WHERE id = ?", [claim_id])
+    if row is None:
+        raise NotFoundError(f"no claim {claim_id} (see `refkeeper claim list`)")
+    return Claim(**row)
+
+
+def claims(store: Store, article: int | str | Article | None = None) -> list[Claim]:
+    """Claims of one article (or all), in the order they were added."""
+    if article is None:
+        rows = store.db.query("SELECT * FROM claims ORDER BY id")
+    else:
+        rows = store.db.query("SELECT * FROM claims WHERE article_id = ? ORDER BY id",
+                              [get_article(store, article).id])
+    return [Claim(**r) for r in rows]
+
+
+def propose(store: Store, article: int | str | Article) -> list[ProposedClaim]:
+    """Sentences of the article's text that carry a finding, for the editor to keep or drop."""
+    art = get_article(store, article)
+    if not art.text:
+        raise UsageError(f"article {art.id} has no text to propose claims from (add it with --text-file)")
+    return propose_claims(art.text)
+
+
+def keep_proposed(
+    store: Store,
+    article: int | str | Article,
+    numbers: Iterable[int] | str,
+    actor: str = DEFAULT_ACTOR,
+) -> list[Claim]:
+    """Store the proposals with these numbers (or ``"all"``) as claims; the rest are dropped.
+
+    A proposal kept before (same sentence in the same article) is not added twice.
+    """
+    art = get_article(store, article)
+    proposals = propose(store, art)
+    by_number = {p.number: p for p in proposals}
+    if numbers == "all":
+        chosen = proposals
+    else:
+        wanted = [_id(n, "proposal") for n in numbers]
+        bad = [n for n in wanted if n not in by_number]
+        if bad:
+            raise UsageError(
+                f"no proposal {bad[0]}: article {art.id} has proposals 1-{len(proposals)}"
+                if proposals else f"article {art.id} has no proposals"
+            )
+        chosen = [by_number[n] for n in dict.fromkeys(wanted)]
+    kept = []
+    with store.db.atomic():
+        for p in chosen:
+            if _one(store, "SELECT id FROM claims WHERE article_id = ? AND quote = ?", [art.id, p.text]):
+                continue
+            kept.append(add_claim(store, art, p.text, location=p.location, quote=p.text,
+                                  actor=actor, origin="proposed"))
+    return kept

@@ -1,0 +1,265 @@
+"""Links between claims and stored works (see ``workflow``).
+
+A **link** ties a claim to a stored work with a stance (``supports``, ``contests`` or
+``mentions``) and says who asserted it (the editor, a reader, an import), when, and
+whether an editor confirmed it: an assertion with provenance, never a guess shown as fact.
+A claim has at most one live link per work; links are removed by marking them, so a
+removed link stays visible. ``claim_report`` shows a claim's works by stance with the
+problems re-verification recorded, and flags a claim whose only support has a problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from ._workflow_common import DEFAULT_ACTOR, _doi, _id, _log, _one, _problem_kinds, _stance, _stored_work
+from .articles import Article, Claim, get_article, get_claim
+from .errors import NotFoundError, UsageError
+from .models import Work
+from .reader_requests import Request, get_request
+from .store import Store, now
+
+ASSERTERS = ("editor", "reader", "imported")
+
+
+@dataclass
+class Link:
+    """An assertion that a work supports, contests or mentions a claim (``links`` table).
+
+    ``asserted_by`` is editor, reader or imported (``asserted_by_name`` the reader's name);
+    ``confirmed`` says an editor stands behind it. ``removed_at`` is None while it is live.
+    """
+
+    id: int
+    claim_id: int
+    doi: str
+    stance: str
+    asserted_by: str
+    asserted_by_name: str | None = None
+    request_id: int | None = None
+    note: str | None = None
+    confirmed: bool = False
+    confirmed_by: str | None = None
+    confirmed_at: str | None = None
+    created_by: str | None = None
+    created_at: str | None = None
+    removed_at: str | None = None
+    removed_by: str | None = None
+    removed_reason: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.removed_at is None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class LinkedWork:
+    """A link with its work and the problems re-verification recorded for that work.
+
+    ``problems`` is None when the work was never checked, ``[]`` when it was and is fine,
+    else the kinds recorded ("retraction", "correction", "not-found", ...).
+    """
+
+    link: Link
+    work: Work
+    problems: list[str] | None = None
+
+    def to_json(self) -> dict:
+        return {**self.link.to_json(), "title": self.work.title, "year": self.work.year,
+                "authors": self.work.authors, "container": self.work.container,
+                "problems": self.problems}
+
+
+@dataclass
+class ClaimReport:
+    """What ``claim show`` prints: the claim, its article, its linked works by stance, flags."""
+
+    claim: Claim
+    article: Article
+    links: list[LinkedWork]
+    flags: list[str] = field(default_factory=list)
+
+    def by_stance(self, stance: str) -> list[LinkedWork]:
+        return [lw for lw in self.links if lw.link.stance == stance and lw.link.live]
+
+    def to_json(self) -> dict:
+        return {
+            "claim": self.claim.to_json(),
+            "article": {"id": self.article.id, "title": self.article.title, "url": self.article.url},
+            "links": [lw.to_json() for lw in self.links],
+            "flags": self.flags,
+        }
+
+
+# -- links --------------------------------------------------------------------------------
+
+
+def link(
+    store: Store,
+    claim: int | str | Claim,
+    doi: str,
+    stance: str,
+    note: str | None = None,
+    asserted_by: str = "editor",
+    asserted_by_name: str | None = None,
+    confirmed: bool | None = None,
+    request: int | str | Request | None = None,
+    actor: str = DEFAULT_ACTOR,
+) -> Link:
+    """Link a stored work to a claim with a stance; return the live link.
+
+    An editor's link is confirmed unless ``confirmed=False``; a reader's or an import's is
+    not, until an editor links the same work with the same stance (which confirms it).
+    A claim has at most one live link per work: linking it again with the same stance
+    confirms it or changes its note (both recorded in history); with another stance it
+    is refused — unlink first, so the change is on record.
+    """
+    stance = _stance(stance)
+    if asserted_by not in ASSERTERS:
+        raise UsageError(f"asserted_by must be one of {', '.join(ASSERTERS)}, not {asserted_by!r}")
+    if confirmed is None:
+        confirmed = asserted_by == "editor"
+    with store.db.atomic():
+        c = get_claim(store, claim)
+        work = _stored_work(store, doi)
+        req = get_request(store, request) if request is not None else None
+        existing = _live_link(store, c.id, work.doi)
+        if existing is None:
+            return _insert_link(store, c, work.doi, stance, note, asserted_by, asserted_by_name,
+                                confirmed, req.id if req else None, actor)
+        if existing.stance != stance:
+            raise UsageError(
+                f"claim {c.id} already has {work.doi} as '{existing.stance}' (link {existing.id}); "
+                f"unlink it first to change the stance"
+            )
+        stamp = now()
+        if confirmed and not existing.confirmed:
+            store.db.execute(
+                "UPDATE links SET confirmed = 1, confirmed_by = ?, confirmed_at = ? WHERE id = ?",
+                [actor, stamp, existing.id],
+            )
+            _log(store, actor, "link.confirm", article_id=c.article_id, claim_id=c.id,
+                 link_id=existing.id, doi=work.doi,
+                 details={"stance": stance, "asserted_by": existing.asserted_by,
+                          "asserted_by_name": existing.asserted_by_name})
+        if note is not None and note != existing.note:
+            store.db.execute("UPDATE links SET note = ? WHERE id = ?", [note, existing.id])
+            _log(store, actor, "link.note", article_id=c.article_id, claim_id=c.id,
+                 link_id=existing.id, doi=work.doi, details={"before": existing.note, "after": note})
+        return _get_link(store, existing.id)
+
+
+def confirm_link(store: Store, link_id: int | str, actor: str = DEFAULT_ACTOR) -> Link:
+    """Confirm a live link (e.g. one a reader asserted) as the editor's own."""
+    lk = _get_link(store, _id(link_id, "link"))
+    if not lk.live:
+        raise UsageError(f"link {lk.id} was removed on {lk.removed_at}; link the work again instead")
+    return link(store, lk.claim_id, lk.doi, lk.stance, confirmed=True, actor=actor)
+
+
+def unlink(
+    store: Store,
+    claim: int | str | Claim,
+    doi: str,
+    reason: str | None = None,
+    actor: str = DEFAULT_ACTOR,
+) -> Link:
+    """Remove the live link between a claim and a work. The row stays, marked removed
+    (who, when, why), and the removal is in history with the link as it was."""
+    with store.db.atomic():
+        c = get_claim(store, claim)
+        d = _doi(doi)
+        existing = _live_link(store, c.id, d)
+        if existing is None:
+            raise NotFoundError(f"claim {c.id} has no live link to {d}")
+        store.db.execute(
+            "UPDATE links SET removed_at = ?, removed_by = ?, removed_reason = ? WHERE id = ?",
+            [now(), actor, reason, existing.id],
+        )
+        _log(store, actor, "link.remove", article_id=c.article_id, claim_id=c.id, link_id=existing.id,
+             doi=d, details={"reason": reason, "link": existing.to_json()})
+        return _get_link(store, existing.id)
+
+
+def links(
+    store: Store,
+    claim: int | str | Claim | None = None,
+    doi: str | None = None,
+    include_removed: bool = False,
+) -> list[Link]:
+    """Links of a claim and/or a work, oldest first; live ones only unless ``include_removed``."""
+    where, params = [], []
+    if claim is not None:
+        where.append("claim_id = ?")
+        params.append(get_claim(store, claim).id)
+    if doi is not None:
+        where.append("doi = ?")
+        params.append(_doi(doi))
+    if not include_removed:
+        where.append("removed_at IS NULL")
+    sql = "SELECT * FROM links" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+    return [_link_from_row(r) for r in store.db.query(sql, params)]
+
+
+def claim_report(store: Store, claim: int | str | Claim, include_removed: bool = False) -> ClaimReport:
+    """The claim with its linked works (by stance, with recorded problems) and its flags.
+
+    Flagged: a claim whose only support — every live supporting work — has a problem
+    recorded against it (retraction, correction, a DOI that no longer resolves ...).
+    """
+    c = get_claim(store, claim)
+    art = get_article(store, c.article_id)
+    linked = [_linked_work(store, lk) for lk in links(store, c.id, include_removed=include_removed)]
+    flags = []
+    supports = [lw for lw in linked if lw.link.live and lw.link.stance == "supports"]
+    if supports and all(lw.problems for lw in supports):
+        which = "; ".join(f"{lw.work.doi} ({', '.join(lw.problems)})" for lw in supports)
+        flags.append(f"its only support has a problem recorded: {which}")
+    return ClaimReport(c, art, linked, flags)
+
+
+# -- link rows ----------------------------------------------------------------------------
+
+
+def _link_from_row(row: dict) -> Link:
+    row = dict(row)
+    row["confirmed"] = bool(row["confirmed"])
+    return Link(**row)
+
+
+def _get_link(store: Store, link_id: int) -> Link:
+    row = _one(store, "SELECT * FROM links WHERE id = ?", [link_id])
+    if row is None:
+        raise NotFoundError(f"no link {link_id}")
+    return _link_from_row(row)
+
+
+def _live_link(store: Store, claim_id: int, doi: str) -> Link | None:
+    row = _one(store, "SELECT * FROM links WHERE claim_id = ? AND doi = ? AND removed_at IS NULL",
+               [claim_id, doi])
+    return _link_from_row(row) if row else None
+
+
+def _insert_link(store, claim: Claim, doi, stance, note, asserted_by, asserted_by_name, confirmed,
+                 request_id, actor) -> Link:
+    stamp = now()
+    cur = store.db.execute(
+        "INSERT INTO links (claim_id, doi, stance, asserted_by, asserted_by_name, request_id, note,"
+        " confirmed, confirmed_by, confirmed_at, created_by, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [claim.id, doi, stance, asserted_by, asserted_by_name, request_id, note, int(confirmed),
+         actor if confirmed else None, stamp if confirmed else None, actor, stamp],
+    )
+    _log(store, actor, "link.add", article_id=claim.article_id, claim_id=claim.id, link_id=cur.lastrowid,
+         request_id=request_id, doi=doi,
+         details={"stance": stance, "asserted_by": asserted_by, "asserted_by_name": asserted_by_name,
+                  "confirmed": bool(confirmed), "note": note})
+    return _get_link(store, cur.lastrowid)
+
+
+def _linked_work(store: Store, lk: Link) -> LinkedWork:
+    row = store.db.execute("SELECT problems FROM works WHERE doi = ?", [lk.doi]).fetchone()
+    return LinkedWork(lk, store.require_work(lk.doi), _problem_kinds(row[0]) if row else None)

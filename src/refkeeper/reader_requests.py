@@ -1,0 +1,104 @@
+"""Readers' requests for the references behind an article (see ``workflow``): recording
+one, finding it, listing them.
+
+A **request** is a reader asking for the references behind an article (optionally one
+claim of it); it moves from ``open`` to ``answered`` (recording the works given) or
+``declined`` (with a reason). The references a reader pastes with a request are kept by
+``pasted``; answering, declining and the reply to post are in ``answers``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from ._workflow_common import DEFAULT_ACTOR, _id, _log, _one, _timestamp
+from .articles import Article, Claim, get_article, get_claim
+from .errors import NotFoundError, UsageError
+from .store import Store
+
+STATUSES = ("open", "answered", "declined")
+
+
+@dataclass
+class Request:
+    """A reader asking for the references behind an article or claim (``requests`` table)."""
+
+    id: int
+    article_id: int
+    reader: str
+    claim_id: int | None = None
+    contact: str | None = None
+    text: str | None = None
+    status: str = "open"  # open | answered | declined
+    reason: str | None = None
+    note: str | None = None
+    received_at: str | None = None
+    added_by: str | None = None
+    closed_at: str | None = None
+    closed_by: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def add_request(
+    store: Store,
+    article: int | str | Article,
+    reader: str,
+    text: str | None = None,
+    claim: int | str | Claim | None = None,
+    contact: str | None = None,
+    received_at: str | None = None,
+    actor: str = DEFAULT_ACTOR,
+) -> Request:
+    """Record a reader's request for the references behind an article (or one claim of it).
+
+    ``received_at`` is when the reader asked (ISO date or time; default now): the queue is
+    ordered by it.
+    """
+    reader = " ".join((reader or "").split())
+    if not reader:
+        raise UsageError("a request needs the reader's name or handle")
+    with store.db.atomic():
+        art = get_article(store, article)
+        c = get_claim(store, claim) if claim is not None else None
+        if c is not None and c.article_id != art.id:
+            raise UsageError(f"claim {c.id} belongs to article {c.article_id}, not {art.id}")
+        cur = store.db.execute(
+            "INSERT INTO requests (article_id, claim_id, reader, contact, text, status, received_at,"
+            " added_by) VALUES (?, ?, ?, ?, ?, 'open', ?, ?)",
+            [art.id, c.id if c else None, reader, contact, text, _timestamp(received_at), actor],
+        )
+        req_id = cur.lastrowid
+        _log(store, actor, "request.add", article_id=art.id, claim_id=c.id if c else None,
+             request_id=req_id, details={"reader": reader, "contact": contact, "text": text})
+    return get_request(store, req_id)
+
+
+def get_request(store: Store, request: int | str | Request) -> Request:
+    """The request with this ID; ``NotFoundError`` if there is none."""
+    req_id = _id(request.id if isinstance(request, Request) else request, "request")
+    row = _one(store, "SELECT * FROM requests WHERE id = ?", [req_id])
+    if row is None:
+        raise NotFoundError(f"no request {req_id} (see `refkeeper request list`)")
+    return Request(**row)
+
+
+def requests(
+    store: Store,
+    status: str | None = None,
+    article: int | str | Article | None = None,
+) -> list[Request]:
+    """Requests, oldest first (by when they were received), optionally by status/article."""
+    where, params = [], []
+    if status is not None:
+        if status not in STATUSES:
+            raise UsageError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        where.append("status = ?")
+        params.append(status)
+    if article is not None:
+        where.append("article_id = ?")
+        params.append(get_article(store, article).id)
+    sql = ("SELECT * FROM requests" + (" WHERE " + " AND ".join(where) if where else "")
+           + " ORDER BY received_at, id")
+    return [Request(**r) for r in store.db.query(sql, params)]
