@@ -346,6 +346,21 @@ def test_random_faults_are_reproducible_with_a_seed(standin):
 # --- custom record sets and habanero ----------------------------------------------
 
 
+def test_the_default_records_are_the_dev_index_beside_the_checkout():
+    # The package finds ../shared/data from its own file (src/refkeeper/standin/db.py), so
+    # this breaks if the module moves without its path arithmetic.
+    from conftest import ROOT
+
+    from refkeeper.standin import DEFAULT_SOURCES, REPO_ROOT
+
+    assert REPO_ROOT == ROOT
+    assert SHARED_DATA == ROOT.parent / "shared" / "data"
+    assert [p.parent for p in DEFAULT_SOURCES] == [SHARED_DATA, SHARED_DATA]
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    assert all(p.is_file() for p in DEFAULT_SOURCES)
+
+
 def test_custom_records_later_source_wins_by_doi(standin, tmp_path):
     original = records(standin, BOETTIGER)[0]
     altered = {**original, "DOI": BOETTIGER.upper(), "title": ["An altered title"]}

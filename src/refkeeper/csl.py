@@ -8,7 +8,7 @@ objects, ``issued`` as ``date-parts``, ``container-title``, ``page``, ``DOI`` ..
 
 Titles keep their styling in the rich-text subset that citeproc processors understand
 (``<i>``, ``<sub>``, ``<sup>``, ``<span style="font-variant:small-caps;">``); every other
-piece of Crossref markup (JATS, MathML, TeX) is converted by ``export.title_runs`` first,
+piece of Crossref markup (JATS, MathML, TeX) is converted by ``markup.title_runs`` first,
 so no other tag reaches the output. JSON escaping makes any text safe as data.
 """
 
@@ -20,16 +20,9 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from refkeeper.errors import InputError
-from refkeeper.export import (
-    KeyAssigner,
-    _clean,
-    _first,
-    date_parts,
-    plain_title,
-    title_runs,
-    work_container,
-    work_title,
-)
+from refkeeper.fields import _first, date_parts, work_container, work_title
+from refkeeper.keys import KeyAssigner
+from refkeeper.markup import _clean, plain_title, title_runs
 from refkeeper.models import Work, normalize_doi
 
 __all__ = [
@@ -261,7 +254,7 @@ def write_csl_json(
 ) -> dict[str, str]:
     """Stream works to ``fp`` as a CSL-JSON array, one item per line; return DOI -> key.
 
-    Keys (item ``id``) are the BibTeX keys, chosen as by ``export.write_bibtex``.
+    Keys (item ``id``) are the BibTeX keys, chosen as by ``bibtex.write_bibtex``.
     ``ascii=True`` escapes non-ASCII characters as ``\\uXXXX`` (still the same JSON).
     """
     assign = KeyAssigner(keys)

@@ -32,7 +32,9 @@ from pybtex.database.input.bibtex import Parser as BibTeXParser
 
 from refkeeper.csl import csl_to_record, read_csl_json
 from refkeeper.errors import InputError, UsageError
-from refkeeper.export import KEY_PATTERN, plain_title, work_title
+from refkeeper.fields import work_title
+from refkeeper.keys import KEY_PATTERN
+from refkeeper.markup import plain_title
 from refkeeper.match import CitationFeatures, container_agreement, extract_dois
 from refkeeper.models import AMBIGUOUS, ERROR, MATCHED, Candidate, Work, normalize_doi
 from refkeeper.ris import read_ris

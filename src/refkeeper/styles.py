@@ -30,16 +30,8 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from refkeeper.errors import UsageError
-from refkeeper.export import (
-    _clean,
-    _first,
-    date_parts,
-    doi_url,
-    plain_title,
-    title_runs,
-    work_container,
-    work_title,
-)
+from refkeeper.fields import _first, date_parts, doi_url, work_container, work_title
+from refkeeper.markup import _clean, plain_title, title_runs
 from refkeeper.models import Work, normalize_doi
 from refkeeper.text import fold
 

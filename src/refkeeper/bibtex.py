@@ -1,0 +1,365 @@
+"""BibTeX export of stored works, written with pybtex.
+
+Everything that comes from Crossref is treated as untrusted text. This module and
+``latex`` do all LaTeX escaping themselves and hand pybtex's BibTeX writer values that
+are already final:
+
+* pybtex 0.26's writer escapes ``% & _ #`` (and ``~``) through latexcodec but leaves
+  ``\\ { } $ ^`` alone, and it would also escape ``doi``/``url``, which must stay verbatim
+  (a DOI with ``_`` read back would come out as ``\\_``). So ``_Writer`` below switches the
+  writer's encoding step off and only keeps its quoting, brace checking and layout.
+* Text fields are escaped so that no character from Crossref can start a LaTeX command or
+  change brace depth: ``{`` and ``}`` become ``\\textbraceleft{}``/``\\textbraceright{}``
+  (BibTeX counts ``\\{`` as a brace, so ``\\{`` would unbalance the entry), ``\\`` becomes
+  ``\\textbackslash{}`` and so on. Every brace in the output is one these modules wrote.
+* ``doi`` is written raw (it is a verbatim field in biblatex and is read back unchanged);
+  ``url`` is ``https://doi.org/`` plus the DOI percent-encoded as a URI path.
+* Titles: JATS/HTML/MathML markup becomes ``\\textit``, ``\\textsubscript``,
+  ``\\textsuperscript``, ``\\textsc``; words whose capitals must survive a bibliography
+  style's sentence-casing (DNA, mRNA, NF-κB, CO2, McDonald) are wrapped in braces.
+
+Entries are written one at a time (a one-entry ``BibliographyData`` per work), so exporting
+a large store never holds the whole file in memory. Keys come from ``keys.KeyAssigner``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable
+from typing import TextIO
+
+from pybtex.bibtex.exceptions import BibTeXError
+from pybtex.database import BibliographyData, Entry, Person
+from pybtex.database.output.bibtex import Writer
+
+from refkeeper.fields import _container, _date_parts, _first, _title, doi_url
+from refkeeper.keys import KeyAssigner
+from refkeeper.latex import _escape_chars, latex_escape, title_to_latex
+from refkeeper.markup import _SPACES, _clean, plain_title
+from refkeeper.models import Work, normalize_doi, record_year
+
+__all__ = ["MONTHS", "entry_type", "to_bibtex", "work_to_entry", "write_bibtex"]
+
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+# --------------------------------------------------------------------------------------
+# Entry types
+# --------------------------------------------------------------------------------------
+
+_ENTRY_TYPES = {
+    "journal-article": "article",
+    "proceedings-article": "inproceedings",
+    "book-chapter": "incollection",
+    "book-section": "incollection",
+    "book-part": "incollection",
+    "reference-entry": "incollection",
+    "book": "book",
+    "monograph": "book",
+    "edited-book": "book",
+    "reference-book": "book",
+    "book-set": "book",
+    "book-series": "book",
+    "report": "techreport",
+    "dissertation": "phdthesis",
+    "posted-content": "misc",
+    "dataset": "misc",
+}
+
+
+def entry_type(crossref_type: str | None, biblatex: bool = False) -> str:
+    """The BibTeX entry type for a Crossref work type (``misc`` for anything unknown).
+
+    ``posted-content`` (preprints) is ``@online`` when writing for biblatex, ``@misc`` for
+    classic BibTeX, which has no such type.
+    """
+    if crossref_type == "posted-content" and biblatex:
+        return "online"
+    return _ENTRY_TYPES.get(crossref_type or "", "misc")
+
+
+# --------------------------------------------------------------------------------------
+# Names, pages, months
+# --------------------------------------------------------------------------------------
+
+_AND = re.compile(r"(?i)(?<!\S)and(?!\S)")
+
+
+def _protect_and(part: str) -> str:
+    if "and" in part.lower():
+        part = _AND.sub(lambda m: "{" + m.group(0) + "}", part)
+    return "{" + part + "}" if "," in part else part
+
+
+def _person(person: dict, ascii: bool) -> Person | None:
+    family = _SPACES.sub(" ", _clean(person.get("family") or "")).strip()
+    if family:
+        given = _SPACES.sub(" ", _clean(person.get("given") or "")).strip()
+        suffix = _SPACES.sub(" ", _clean(person.get("suffix") or "")).strip()
+        if not given:
+            # Without a comma BibTeX would read "Smith Jones" as first name Smith, and
+            # "Doe, Jr." as first name Jr.: keep the family name (and suffix) in one group.
+            whole = f"{family} {suffix}" if suffix else family
+            if " " in whole:
+                return Person(last="{" + _escape_chars(whole, ascii) + "}")
+        return Person(
+            last=_protect_and(_escape_chars(family, ascii)),
+            first=_protect_and(_escape_chars(given, ascii)) if given else "",
+            lineage=_protect_and(_escape_chars(suffix, ascii)) if suffix else "",
+        )
+    whole = person.get("name") or person.get("literal") or person.get("given") or ""
+    whole = latex_escape(whole, ascii)
+    if not whole:
+        return None
+    # An organisation: one "last name" in braces, so BibTeX neither splits nor abbreviates it.
+    return Person(last="{" + whole + "}")
+
+
+def _persons(work: Work, role: str, ascii: bool) -> list[Person]:
+    record = work.record or {}
+    if record.get(role):
+        people = [_person(p, ascii) for p in record[role] if isinstance(p, dict)]
+        return [p for p in people if p is not None]
+    if role != "author" or not work.authors or "author" in record:
+        return []
+    out = []
+    for name in work.authors:
+        if ", " in name:
+            family, given = name.split(", ", 1)
+            out.append(_person({"family": family, "given": given}, ascii))
+        else:
+            out.append(_person({"name": name}, ascii))
+    return [p for p in out if p is not None]
+
+
+_PAGE_RANGE = re.compile(r"\s*([^\s\-‐‑‒–—]+)\s*(?:-{1,2}|[‐‑‒–—])\s*([^\s\-‐‑‒–—]+)\s*")
+
+
+def _pages(pages: str) -> str:
+    parts = []
+    for part in pages.split(","):
+        m = _PAGE_RANGE.fullmatch(part)
+        parts.append(f"{m.group(1)}--{m.group(2)}" if m else part.strip())
+    return ", ".join(p for p in parts if p)
+
+
+def _month(record: dict) -> str | None:
+    parts = _date_parts(record)
+    if len(parts) > 1:
+        try:
+            month = int(parts[1])
+        except (TypeError, ValueError):
+            return None
+        if 1 <= month <= 12:
+            return MONTHS[month - 1]
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# Entries
+# --------------------------------------------------------------------------------------
+
+
+def _braces_balanced(s: str) -> bool:
+    depth = 0
+    for ch in s:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+_CONTAINER_FIELD = {
+    "article": "journal",
+    "inproceedings": "booktitle",
+    "incollection": "booktitle",
+    "book": "series",
+    "techreport": "series",
+    "phdthesis": None,
+}
+
+
+def work_to_entry(
+    work: Work,
+    key: str | None = None,
+    note: str | None = None,
+    ascii: bool = False,
+    biblatex: bool = False,
+) -> Entry:
+    """A pybtex ``Entry`` for a work, every value already escaped LaTeX.
+
+    Write it with this module's writer (``write_bibtex``/``to_bibtex``): pybtex's own writer
+    would escape the escapes again. ``doi`` is the record's DOI as is, ``url`` its doi.org
+    link; ``month`` is a BibTeX month macro name (``mar``).
+    """
+    record = work.record or {}
+    etype = entry_type(work.type or record.get("type"), biblatex)
+    fields: dict[str, str] = {}
+
+    def put(name: str, value, *, text: bool = True) -> None:
+        value = _first(value)
+        if value:
+            value = latex_escape(value, ascii) if text else value
+            if value:
+                fields[name] = value
+
+    title = _title(work)
+    if title:
+        latex_title = title_to_latex(title, ascii)
+        if latex_title:
+            fields["title"] = latex_title
+
+    container = _container(work)
+    container_field = _CONTAINER_FIELD.get(etype, "howpublished")
+    if etype == "inproceedings" and not container:
+        container = (record.get("event") or {}).get("name")
+    if container_field and container:
+        # Journal names keep their capitals; protect the whole name only where a style
+        # might case-change it (booktitle, series, howpublished are printed as given).
+        # Crossref writes entities and markup in container titles too ("Neurology &amp;
+        # Psychiatry"): decode them like titles, then escape.
+        put(container_field, plain_title(container))
+
+    year = work.year or record_year(record)
+    if year:
+        fields["year"] = str(year)
+    month = _month(record)
+    if month:
+        fields["month"] = month
+    put("volume", work.volume or record.get("volume"))
+    if etype in ("article", "misc", "online", "techreport"):
+        put("number", work.issue or record.get("issue"))
+    pages = work.pages or _first(record.get("page")) or _first(record.get("article-number"))
+    if pages:
+        pages = _pages(_SPACES.sub(" ", _clean(pages)))
+        put("pages", pages)
+
+    publisher = work.publisher or record.get("publisher")
+    institution = _first([i.get("name") for i in record.get("institution") or []
+                          if isinstance(i, dict)])
+    if etype == "techreport":
+        put("institution", institution or publisher)
+    elif etype == "phdthesis":
+        put("school", institution or publisher)
+    else:
+        if etype in ("misc", "online") and institution and "howpublished" not in fields:
+            put("howpublished", institution)
+        put("publisher", publisher)
+
+    isbn = _first(record.get("ISBN")) or _first(
+        [i.get("value") for i in record.get("isbn-type") or [] if isinstance(i, dict)]
+    )
+    put("issn", record.get("ISSN"))
+    put("isbn", isbn)
+
+    doi = _SPACES.sub("", _clean(record.get("DOI") or work.doi or ""))
+    if doi and _braces_balanced(doi):
+        fields["doi"] = doi
+    if doi:
+        fields["url"] = doi_url(doi)
+    if note:
+        put("note", note)
+
+    persons: dict[str, list[Person]] = {}
+    authors = _persons(work, "author", ascii)
+    if authors:
+        persons["author"] = authors
+    if etype in ("book", "incollection", "inproceedings"):
+        editors = _persons(work, "editor", ascii)
+        if editors:
+            persons["editor"] = editors
+
+    entry = Entry(etype, fields=fields, persons=persons)
+    entry.key = key
+    return entry
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+
+_BRACES = re.compile(r"[{}]")
+
+
+class _Writer(Writer):
+    """pybtex's BibTeX writer without its LaTeX encoding step (values arrive escaped).
+
+    Keeps pybtex's quoting, brace check and layout; writes ``month`` as a bare macro.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(encoding="UTF-8")
+
+    def _encode(self, text: str) -> str:
+        return text
+
+    def check_braces(self, s: str) -> None:
+        """pybtex's check, stricter (a ``}`` before its ``{`` fails too) and fast: only the
+        braces are visited, and most values have none."""
+        if "{" not in s and "}" not in s:
+            return
+        depth = 0
+        for brace in _BRACES.findall(s):
+            depth += 1 if brace == "{" else -1
+            if depth < 0:
+                break
+        if depth != 0:
+            raise BibTeXError(f"String has unmatched braces: {s}")
+
+    def _write_field(self, stream, type, value):
+        if type.lower() == "month" and value in MONTHS:
+            stream.write(f",\n    {type} = {value}")
+        else:
+            super()._write_field(stream, type, value)
+
+
+def write_bibtex(
+    works: Iterable[Work],
+    fp: TextIO,
+    keys: dict[str, str] | None = None,
+    ascii: bool = False,
+    *,
+    notes: dict[str, str] | None = None,
+    biblatex: bool = False,
+) -> dict[str, str]:
+    """Stream works to ``fp`` as BibTeX, one entry at a time; return DOI -> key used.
+
+    ``keys`` maps (lower-cased) DOIs to keys chosen earlier, which are kept so a work keeps
+    its key across exports; new keys avoid every key in ``keys``. ``notes`` maps DOIs to a
+    ``note`` field (retraction notices). A DOI seen twice is written once. ``ascii=True``
+    writes pure ASCII with LaTeX accent commands instead of UTF-8.
+    """
+    assign = KeyAssigner(keys)
+    notes = {normalize_doi(d): n for d, n in (notes or {}).items()}
+    writer = _Writer()
+    first = True
+    for work in works:
+        key = assign(work)
+        if key is None:
+            continue
+        doi = normalize_doi(work.doi) if work.doi else ""
+        entry = work_to_entry(work, key, note=notes.get(doi), ascii=ascii, biblatex=biblatex)
+        if not first:
+            fp.write("\n")
+        first = False
+        writer.write_stream(BibliographyData(entries={key: entry}), fp)
+    return assign.assigned
+
+
+def to_bibtex(
+    works: Iterable[Work],
+    keys: dict[str, str] | None = None,
+    ascii: bool = False,
+    *,
+    notes: dict[str, str] | None = None,
+    biblatex: bool = False,
+) -> str:
+    """The BibTeX of ``works`` as one string (see ``write_bibtex``)."""
+    buf = io.StringIO()
+    write_bibtex(works, buf, keys, ascii, notes=notes, biblatex=biblatex)
+    return buf.getvalue()
