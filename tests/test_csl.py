@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import SHARED_DATA
 
-from refkeeper.csl import CSL_TYPES, csl_to_record, read_csl_json, work_to_csl, write_csl_json
 from refkeeper.errors import InputError
 from refkeeper.export import plain_title, work_title
+from refkeeper.export.csl import CSL_TYPES, csl_to_record, read_csl_json, work_to_csl, write_csl_json
 from refkeeper.models import Work
 
 WORKS_FILE = SHARED_DATA / "crossref-works.jsonl.gz"

@@ -713,8 +713,8 @@ def test_every_export_reads_the_same_in_pybtex_and_bibtexparser(samples):
 
 
 def test_the_same_key_in_bibtex_csl_json_and_ris():
-    from refkeeper.csl import write_csl_json
-    from refkeeper.ris import write_ris
+    from refkeeper.export.csl import write_csl_json
+    from refkeeper.export.ris import write_ris
 
     works = [_work(doi=f"10.1/{x}") for x in "abc"]
     stored = {"10.1/B": "Mine:2007"}

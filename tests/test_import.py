@@ -12,7 +12,7 @@ from test_csl import _core
 
 from refkeeper.cli import cli
 from refkeeper.export import _ascii_char, export_works
-from refkeeper.importer import import_entries, latex_to_text, parse_bibliography, read_bibliography
+from refkeeper.export.importer import import_entries, latex_to_text, parse_bibliography, read_bibliography
 from refkeeper.resolve import Resolver
 from refkeeper.store import Store
 

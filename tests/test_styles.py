@@ -15,8 +15,8 @@ import pytest
 from conftest import SAMPLE, SHARED_DATA
 
 from refkeeper.errors import UsageError
+from refkeeper.export.styles import format_list, format_reference
 from refkeeper.models import Work
-from refkeeper.styles import format_list, format_reference
 
 WORKS_FILE = SHARED_DATA / "crossref-works.jsonl.gz"
 

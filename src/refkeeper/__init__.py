@@ -12,7 +12,7 @@ Everything the CLI does is one call away::
 
 __version__ = "0.1.0"
 
-from . import verify, workflow  # noqa: E402  (modules: verify.verify(), workflow.link(), ...)
+from . import verify, workflow  # noqa: E402  (packages: verify.verify(), workflow.link(), ...)
 from .crossref import CrossrefClient  # noqa: E402
 from .errors import (  # noqa: E402
     CrossrefError,
@@ -25,12 +25,12 @@ from .errors import (  # noqa: E402
     UsageError,
 )
 from .export import export_works, to_bibtex, write_bibtex  # noqa: E402
-from .importer import import_entries, read_bibliography  # noqa: E402
+from .export.importer import import_entries, read_bibliography  # noqa: E402
+from .export.styles import format_list, format_reference  # noqa: E402
 from .match import CitationFeatures, decide, extract_dois, rank, validate  # noqa: E402
 from .models import Candidate, Evidence, Resolution, Work  # noqa: E402
 from .resolve import Resolver, parse_mention, resolve  # noqa: E402
 from .store import Store  # noqa: E402
-from .styles import format_list, format_reference  # noqa: E402
 from .verify import RunReport, verify_bib  # noqa: E402
 
 __all__ = [

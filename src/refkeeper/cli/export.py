@@ -13,9 +13,9 @@ import click
 from ..errors import UsageError
 from ..export import FORMATS as EXPORT_FORMATS
 from ..export import check_key, export_works, store_notes
+from ..export.styles import STYLES
 from ..models import normalize_doi
 from ..resolve import Resolver
-from ..styles import STYLES
 from ._common import EXIT_FINDINGS, Context, _bare_doi, _clip, _workflow, pass_ctx
 
 
@@ -112,7 +112,7 @@ def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
       refkeeper import --offline --json export.ris > report.jsonl
       refkeeper import --update zotero.json
     """
-    from ..importer import import_entries, read_bibliography
+    from ..export.importer import import_entries, read_bibliography
 
     entries, problems = read_bibliography(path, fmt)
     for problem in problems:

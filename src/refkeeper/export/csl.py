@@ -20,9 +20,9 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from refkeeper.errors import InputError
-from refkeeper.fields import _first, date_parts, work_container, work_title
-from refkeeper.keys import KeyAssigner
-from refkeeper.markup import _clean, plain_title, title_runs
+from refkeeper.export.fields import _first, date_parts, work_container, work_title
+from refkeeper.export.keys import KeyAssigner
+from refkeeper.export.markup import _clean, plain_title, title_runs
 from refkeeper.models import Work, normalize_doi
 
 __all__ = [

@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from ._workflow_common import DEFAULT_ACTOR, _log, _one, _stance, _timestamp
-from .articles import Article, Claim, get_article, get_claim
-from .errors import InputError, UsageError
-from .links import Link, _insert_link, _live_link
-from .models import MATCHED, Resolution, normalize_doi
+from ..errors import InputError, UsageError
+from ..models import MATCHED, Resolution, normalize_doi
+from ..store import Store, now
+from ._common import DEFAULT_ACTOR, _log, _one, _stance, _timestamp
+from .article_claims import Article, Claim, get_article, get_claim
+from .claim_links import Link, _insert_link, _live_link
 from .reader_requests import Request, add_request, get_request
 from .reflist import split_text
-from .store import Store, now
 
 
 @dataclass

@@ -9,12 +9,12 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 
-from ._workflow_common import _doi, _problems_of, _stance, _unique
-from .articles import Article, Claim, get_article, get_claim
-from .errors import UsageError
-from .export import problem_note, write_bibtex
+from ..errors import UsageError
+from ..export import problem_note, write_bibtex
+from ..store import Store
+from ._common import _doi, _problems_of, _stance, _unique
+from .article_claims import Article, Claim, get_article, get_claim
 from .reader_requests import Request, get_request
-from .store import Store
 
 
 def works_for(

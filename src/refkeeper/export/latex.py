@@ -20,7 +20,7 @@ import unicodedata
 
 import latexcodec  # noqa: F401  (registers the "ulatex" codec used for rare symbols)
 
-from refkeeper.markup import _SPACES, _clean, _title_runs
+from refkeeper.export.markup import _SPACES, _clean, _title_runs
 
 __all__ = ["latex_escape", "title_to_latex"]
 

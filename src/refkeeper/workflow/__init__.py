@@ -24,21 +24,25 @@ written. ``actor`` names the person acting (the CLI passes ``--by`` or ``$REFKEE
     >>> workflow.link(store, claim.id, "10.1007/s00586-013-2833-2", "supports")
     >>> workflow.works_for(store, claim=claim.id)          # DOIs, e.g. for BibTeX export
 
-The code is in modules named for what they do; this module gathers their public API:
+The code is in modules named for what they do; this package gathers their public API.
+(No module is named after a function here: ``workflow.articles``, ``workflow.claims``,
+``workflow.links`` and ``workflow.history`` are functions, so their modules are named apart.)
 
-* ``articles``: articles and their claims, proposing claims from an article's text;
-* ``links``: links with a stance, confirming and removing them, ``claim_report``;
+* ``article_claims``: articles and their claims, proposing claims from an article's text;
+* ``proposed_claims``: the sentences of an article's text that carry a finding;
+* ``claim_links``: links with a stance, confirming and removing them, ``claim_report``;
 * ``reader_requests``: recording, finding and listing readers' requests;
 * ``pasted``: the references a reader pastes with a request, resolved and kept as written;
+* ``reflist``: splitting a pasted comment or reference list into single references;
 * ``answers``: what is known for a request, the queue, answering, declining, the reply;
-* ``history``: the recorded changes, read back;
+* ``change_history``: the recorded changes, read back;
 * ``selection``: which works to export (``works_for``) and their BibTeX (``bibtex_for``);
-* ``_workflow_common``: the checks and lookups they share, and ``_log`` (history writing).
+* ``_common``: the checks and lookups they share, and ``_log`` (history writing).
 """
 
 from __future__ import annotations
 
-from ._workflow_common import DEFAULT_ACTOR, STANCES  # noqa: F401  (DEFAULT_ACTOR: not in __all__)
+from ._common import DEFAULT_ACTOR, STANCES  # noqa: F401  (DEFAULT_ACTOR: not in __all__)
 from .answers import (
     Known,
     RequestReport,
@@ -49,7 +53,7 @@ from .answers import (
     reply,
     request_report,
 )
-from .articles import (
+from .article_claims import (
     Article,
     Claim,
     add_article,
@@ -61,8 +65,18 @@ from .articles import (
     keep_proposed,
     propose,
 )
-from .history import HistoryEntry, history
-from .links import ASSERTERS, ClaimReport, Link, LinkedWork, claim_report, confirm_link, link, links, unlink
+from .change_history import HistoryEntry, history
+from .claim_links import (
+    ASSERTERS,
+    ClaimReport,
+    Link,
+    LinkedWork,
+    claim_report,
+    confirm_link,
+    link,
+    links,
+    unlink,
+)
 from .pasted import (  # noqa: F401  (reader_references: not in __all__)
     Pasted,
     ReaderReference,

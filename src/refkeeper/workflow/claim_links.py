@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from ._workflow_common import DEFAULT_ACTOR, _doi, _id, _log, _one, _problem_kinds, _stance, _stored_work
-from .articles import Article, Claim, get_article, get_claim
-from .errors import NotFoundError, UsageError
-from .models import Work
+from ..errors import NotFoundError, UsageError
+from ..models import Work
+from ..store import Store, now
+from ._common import DEFAULT_ACTOR, _doi, _id, _log, _one, _problem_kinds, _stance, _stored_work
+from .article_claims import Article, Claim, get_article, get_claim
 from .reader_requests import Request, get_request
-from .store import Store, now
 
 ASSERTERS = ("editor", "reader", "imported")
 

@@ -4,7 +4,7 @@ Many works per request (``/works?filter=doi:A,doi:B,...``, ``VERIFY_FIELDS`` onl
 request kept under Crossref's request-line limit (``_Packer``), then one ``/works/{doi}``
 lookup for each DOI a batch did not return, because only a single lookup tells a DOI
 that is gone (404) or an alias (answered with another DOI) from one that was merely not
-listed. Each answer is compared with the stored record by ``notices.check_record``.
+listed. Each answer is compared with the stored record by ``checks.check_record``.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote_plus, urlsplit
 
-from .crossref import LIST, CrossrefClient
-from .errors import CrossrefError, InputError
-from .models import normalize_doi
-from .notices import _Check, check_record
+from ..crossref import LIST, CrossrefClient
+from ..errors import CrossrefError, InputError
+from ..models import normalize_doi
+from .checks import _Check, check_record
 
 # DOIs per batch request. About 100 average DOIs fill Crossref's request line (below);
 # more would rarely fit and would make responses of megabytes (records carry references).

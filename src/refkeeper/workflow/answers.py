@@ -12,16 +12,16 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ._workflow_common import DEFAULT_ACTOR, _log, _problems_of, _stance, _stored_work, _unique
-from .articles import Article, Claim, get_article, get_claim
-from .errors import UsageError
-from .export import problem_note
-from .links import LinkedWork, _link_from_row, _linked_work, _live_link
-from .models import Work
+from ..errors import UsageError
+from ..export import problem_note
+from ..export.styles import format_reference
+from ..models import Work
+from ..store import Store, now
+from ._common import DEFAULT_ACTOR, _log, _problems_of, _stance, _stored_work, _unique
+from .article_claims import Article, Claim, get_article, get_claim
+from .claim_links import LinkedWork, _link_from_row, _linked_work, _live_link
 from .pasted import ReaderReference, reader_references
 from .reader_requests import Request, get_request, requests
-from .store import Store, now
-from .styles import format_reference
 
 # Headings of the reply, in the order they are posted.
 _STANCE_HEADINGS = {

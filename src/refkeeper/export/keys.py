@@ -11,8 +11,8 @@ import re
 import unicodedata
 
 from refkeeper.errors import InputError
-from refkeeper.fields import _container, _title
-from refkeeper.markup import _KEY_CHARS, _TRANSLIT, _ascii_fold, _ascii_words
+from refkeeper.export.fields import _container, _title
+from refkeeper.export.markup import _KEY_CHARS, _TRANSLIT, _ascii_fold, _ascii_words
 from refkeeper.models import Work, normalize_doi, record_year
 
 __all__ = ["KEY_PATTERN", "KeyAssigner", "bibtex_key", "check_key"]

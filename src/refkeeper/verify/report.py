@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
-from .errors import NotFoundError
-from .models import normalize_doi
-from .notices import KINDS, _worst
+from ..errors import NotFoundError
+from ..models import normalize_doi
+from .checks import KINDS, _worst
 
 
 @dataclass

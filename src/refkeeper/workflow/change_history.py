@@ -1,7 +1,7 @@
 """The workflow's history, read back (see ``workflow``).
 
 Every change to articles, claims, links and requests is appended to ``history`` (who,
-what, when, the values before and after) by ``_workflow_common._log``, in the same
+what, when, the values before and after) by ``_common._log``, in the same
 transaction as the change; the database refuses to update or delete history rows.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from ._workflow_common import _doi
-from .articles import Article, Claim, get_article, get_claim
+from ..store import Store
+from ._common import _doi
+from .article_claims import Article, Claim, get_article, get_claim
 from .reader_requests import Request, get_request
-from .store import Store
 
 
 @dataclass

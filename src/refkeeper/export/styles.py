@@ -2,7 +2,7 @@
 
 What an editor posts in reply to a reader::
 
-    >>> from refkeeper.styles import format_reference, format_list
+    >>> from refkeeper.export.styles import format_reference, format_list
     >>> format_reference(work)                       # Vancouver, plain text
     'Murakami E, Tanaka Y, ... J Orthop Sci. 2007 May;12(3):274-80. doi:10.1007/s00776-007-1126-1'
     >>> format_reference(work, style="apa", fmt="markdown")
@@ -30,8 +30,8 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from refkeeper.errors import UsageError
-from refkeeper.fields import _first, date_parts, doi_url, work_container, work_title
-from refkeeper.markup import _clean, plain_title, title_runs
+from refkeeper.export.fields import _first, date_parts, doi_url, work_container, work_title
+from refkeeper.export.markup import _clean, plain_title, title_runs
 from refkeeper.models import Work, normalize_doi
 from refkeeper.text import fold
 

@@ -7,8 +7,9 @@ a correction) into the note every format prints with a work.
 
 The formats live in their own modules: ``bibtex`` (with ``latex`` for escaping), ``csl``,
 ``ris`` and ``styles``; ``markup`` reads Crossref's title markup, ``fields`` a record's
-fields, ``keys`` makes citation keys. The names they define that were always imported from
-here (``write_bibtex``, ``title_runs``, ``KeyAssigner``...) are re-exported.
+fields, ``keys`` makes citation keys; ``importer`` reads a bibliography (BibTeX, RIS,
+CSL-JSON) into the store. The names they define that were always imported from here
+(``write_bibtex``, ``title_runs``, ``KeyAssigner``...) are re-exported.
 """
 
 from __future__ import annotations
@@ -17,16 +18,17 @@ import json
 from collections.abc import Iterable
 from typing import TextIO
 
+from refkeeper.errors import InputError
+
 # The names marked F401 are re-exported: they lived in this module before the BibTeX
 # writer and its helpers moved out, and csl, ris, styles, the CLI, tests and scripts
 # import them from here.
-from refkeeper import csl, ris, styles
-from refkeeper.bibtex import MONTHS, entry_type, to_bibtex, work_to_entry, write_bibtex  # noqa: F401
-from refkeeper.errors import InputError
-from refkeeper.fields import _first, date_parts, doi_url, work_container, work_title  # noqa: F401
-from refkeeper.keys import KEY_PATTERN, KeyAssigner, bibtex_key, check_key  # noqa: F401
-from refkeeper.latex import _ascii_char, latex_escape, title_to_latex  # noqa: F401
-from refkeeper.markup import _clean, plain_title, title_runs  # noqa: F401
+from refkeeper.export import csl, ris, styles
+from refkeeper.export.bibtex import MONTHS, entry_type, to_bibtex, work_to_entry, write_bibtex  # noqa: F401
+from refkeeper.export.fields import _first, date_parts, doi_url, work_container, work_title  # noqa: F401
+from refkeeper.export.keys import KEY_PATTERN, KeyAssigner, bibtex_key, check_key  # noqa: F401
+from refkeeper.export.latex import _ascii_char, latex_escape, title_to_latex  # noqa: F401
+from refkeeper.export.markup import _clean, plain_title, title_runs  # noqa: F401
 from refkeeper.models import Work
 
 __all__ = [

@@ -1,45 +1,10 @@
-"""Re-verification: re-check stored works against Crossref and keep what changed.
-
-Papers are retracted, corrected, given expressions of concern or withdrawn after an editor
-cited them; DOIs stop resolving or become aliases; publishers fix metadata. ``verify``
-re-fetches stored works, records what it finds per work and per run, and names the claims
-and open reader requests that lean on a work gone bad::
-
-    from refkeeper import CrossrefClient, Store
-    from refkeeper.verify import verify
-    report = verify(Store("refs.db"), CrossrefClient())
-    report.exit_code, report.findings[0].kinds, report.affected_claims
-
-How it asks Crossref: many works per request (``/works?filter=doi:A,doi:B,...``), each
-request kept under Crossref's request-line limit, then one ``/works/{doi}`` lookup for each
-DOI a batch did not return, because only a single lookup tells a DOI that is gone (404)
-or an alias (answered with another DOI) from one that was merely not listed.
-
-What it records (tables from migration m004; see ``store.py``):
-
-* ``verify_runs``: one row per run with its scope and counts;
-* ``verify_results``: one row per work checked in a run (outcome ``ok``, ``changed``,
-  ``problem`` or ``error``; problem kinds; notices; metadata diff);
-* ``work_snapshots``: every version of a record seen upstream, the one stored before the
-  first change included; ``works.record`` always holds the latest;
-* ``works.problems`` (JSON list of kinds, ``[]`` when fine) and ``works.checked_at``.
-
-Problem kinds, most serious first: ``retraction``, ``withdrawal``, ``partial-retraction``,
-``expression-of-concern``, ``not-found``, ``correction``, ``alias``; ``notices`` says how
-each is read from a record.
+"""Running re-verification (see ``refkeeper.verify``): which works are due, batches,
+resuming, storing results.
 
 A run is resumable: every batch is committed in one transaction together with its
 results, and the works still due are those without a result in the run. A run killed at
 any point (SIGKILL included) is continued by the next call; no work gets two results in a
 run and none is skipped. Only one verification runs on a database at a time.
-
-This module runs verification: which works are due, batches, resuming, storing results.
-The rest is in modules named for what they do, and every name is importable from here:
-
-* ``notices``: problem kinds and notices read from a record, metadata diff, ``check_record``;
-* ``verify_fetch``: batch requests under the request-line limit, single lookups;
-* ``verify_report``: run reports, affected claims and requests, a work's ``history``;
-* ``verify_bibtex``: ``verify_bib``, checking a BibTeX file.
 """
 
 from __future__ import annotations
@@ -53,83 +18,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from .crossref import CrossrefClient
-from .errors import CrossrefError, UsageError
-
-# What moved to the modules named above is imported back, so that every name that was in
-# refkeeper.verify (private helpers included) is still there.
-from .notices import (  # noqa: F401
-    _REINSTATABLE,
-    _RELATION_KINDS,
-    _SEVERITY,
-    _TYPE_KINDS,
-    DRIFT_FIELDS,
-    KINDS,
-    _Check,
-    _date,
-    _kinds,
-    _norm,
-    _notice_keys,
-    _relation_kind,
-    _type_key,
-    _worst,
-    check_record,
-    metadata_diff,
-    notices,
-)
-from .verify_bibtex import BibEntryResult, BibReport, _bib_diff, _bib_doi, _bib_record, verify_bib  # noqa: F401
-from .verify_fetch import (  # noqa: F401
-    _FILTERABLE,
-    DEFAULT_BATCH_SIZE,
-    MAX_BATCH_SIZE,
-    MAX_REQUEST_TARGET,
-    VERIFY_FIELDS,
-    _fetch_batch,
-    _fetch_listed,
-    _Item,
-    _Packer,
-    filterable,
-)
-from .verify_report import (  # noqa: F401
-    _STANCE_ORDER,
-    Affected,
-    Finding,
-    History,
-    RunReport,
-    _chunks,
-    _finding_order,
-    affected,
-    history,
-    run_report,
-)
+from ..crossref import CrossrefClient
+from ..errors import CrossrefError, UsageError
+from .checks import _Check
+from .fetch import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, VERIFY_FIELDS, _fetch_batch, _Item, _Packer, filterable
+from .report import RunReport, run_report
 
 try:  # POSIX: the lock that keeps two runs off one database; released even on SIGKILL
     import fcntl
 except ImportError:  # pragma: no cover - Windows has no flock; runs are not guarded there
     fcntl = None  # type: ignore[assignment]
-
-
-__all__ = [
-    "DEFAULT_BATCH_SIZE",
-    "DEFAULT_SINCE_DAYS",
-    "KINDS",
-    "MAX_REQUEST_TARGET",
-    "VERIFY_FIELDS",
-    "Affected",
-    "BibEntryResult",
-    "BibReport",
-    "Finding",
-    "History",
-    "Progress",
-    "RunReport",
-    "check_record",
-    "history",
-    "metadata_diff",
-    "notices",
-    "run_report",
-    "verify",
-    "verify_bib",
-]
 
 
 DEFAULT_SINCE_DAYS = 30

@@ -12,11 +12,11 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .crossref import CrossrefClient
-from .errors import InputError, UsageError
-from .models import Work, normalize_doi
-from .notices import _worst
-from .verify_fetch import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, _fetch_batch, _Item, _Packer, filterable
+from ..crossref import CrossrefClient
+from ..errors import InputError, UsageError
+from ..models import Work, normalize_doi
+from .checks import _worst
+from .fetch import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, _fetch_batch, _Item, _Packer, filterable
 
 
 @dataclass
@@ -64,7 +64,7 @@ class BibReport:
 
 
 def _bib_doi(fields) -> str | None:
-    from .match import extract_dois
+    from ..match import extract_dois
 
     for name in ("doi", "url"):
         value = fields.get(name)
@@ -105,7 +105,7 @@ def _bib_record(entry, doi: str) -> dict:
 def _bib_diff(bib: dict, upstream: dict) -> dict:
     """Differences a person would call wrong: title words, year, volume, first page; only
     for fields the entry has (a BibTeX file is no full record)."""
-    from .match import compact
+    from ..match import compact
 
     a, b = Work.from_crossref(bib), Work.from_crossref(upstream)
     diff = {}

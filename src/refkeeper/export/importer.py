@@ -30,14 +30,14 @@ import latexcodec  # noqa: F401  (registers the "ulatex" codec)
 import pybtex.errors
 from pybtex.database.input.bibtex import Parser as BibTeXParser
 
-from refkeeper.csl import csl_to_record, read_csl_json
 from refkeeper.errors import InputError, UsageError
-from refkeeper.fields import work_title
-from refkeeper.keys import KEY_PATTERN
-from refkeeper.markup import plain_title
+from refkeeper.export.csl import csl_to_record, read_csl_json
+from refkeeper.export.fields import work_title
+from refkeeper.export.keys import KEY_PATTERN
+from refkeeper.export.markup import plain_title
+from refkeeper.export.ris import read_ris
 from refkeeper.match import CitationFeatures, container_agreement, extract_dois
 from refkeeper.models import AMBIGUOUS, ERROR, MATCHED, Candidate, Work, normalize_doi
-from refkeeper.ris import read_ris
 from refkeeper.text import STOPWORDS, fold, words
 
 __all__ = [
@@ -80,7 +80,7 @@ class ImportEntry:
         """A Vancouver reference built from the entry's fields, for the resolver; an entry
         with an author and a year but no title is a short mention ("Murakami et al. (2007)"),
         which the resolver answers with candidates rather than a guess."""
-        from refkeeper.styles import format_reference
+        from refkeeper.export.styles import format_reference
 
         work = self.work()
         people = [p for p in self.record.get("author") or [] if p.get("family")]

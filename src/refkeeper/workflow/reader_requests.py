@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ._workflow_common import DEFAULT_ACTOR, _id, _log, _one, _timestamp
-from .articles import Article, Claim, get_article, get_claim
-from .errors import NotFoundError, UsageError
-from .store import Store
+from ..errors import NotFoundError, UsageError
+from ..store import Store
+from ._common import DEFAULT_ACTOR, _id, _log, _one, _timestamp
+from .article_claims import Article, Claim, get_article, get_claim
 
 STATUSES = ("open", "answered", "declined")
 

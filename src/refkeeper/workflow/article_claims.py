@@ -2,7 +2,7 @@
 
 An **article** the desk keeps references for has **claims**: statements a reader could
 ask "says who?" about, each in the editor's words, with where it sits and the article's
-own words. Claims can also be proposed from the article's text (``claims.propose_claims``)
+own words. Claims can also be proposed from the article's text (``proposed_claims.propose_claims``)
 for the editor to keep or drop. Each action is one transaction and is recorded in
 ``history``.
 """
@@ -13,11 +13,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
-from ._workflow_common import DEFAULT_ACTOR, _id, _log, _one
-from .claims import ProposedClaim, propose_claims
-from .errors import NotFoundError, UsageError
-from .store import Store, now
-from .text import fold
+from ..errors import NotFoundError, UsageError
+from ..store import Store, now
+from ..text import fold
+from ._common import DEFAULT_ACTOR, _id, _log, _one
+from .proposed_claims import ProposedClaim, propose_claims
 
 
 @dataclass
