@@ -76,3 +76,19 @@ def test_foreign_keys_are_enforced(sample_store):
         sample_store.db.execute(
             "INSERT INTO citations (key, text, status, doi) VALUES ('k', 't', 'matched', '10.1/none')"
         )
+
+
+@pytest.mark.parametrize(
+    "raw, kinds",
+    [
+        (None, None),
+        ("not json", None),
+        ("[]", []),
+        ('["retraction", "Expression of concern"]', ["retraction", "expression-of-concern"]),
+        ([{"kind": "correction"}, "", 3], ["correction"]),
+    ],
+)
+def test_recorded_problems_are_read_one_way_everywhere(raw, kinds):
+    from refkeeper.models import problem_kinds
+
+    assert problem_kinds(raw) == kinds

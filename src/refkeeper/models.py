@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -73,6 +74,28 @@ class Work:
 def normalize_doi(doi: str) -> str:
     """DOIs are case-insensitive; refkeeper stores and compares them lower-cased."""
     return doi.strip().lower()
+
+
+def problem_kinds(raw: Any) -> list[str] | None:
+    """A work's recorded problems (``works.problems``: a JSON list, or the list itself) as
+    normalised kinds ("retraction", "expression-of-concern", ...).
+
+    None when the work was never checked (or the value is unreadable); [] when it was
+    checked and found fine. Entries may be kinds or ``{"kind": ...}`` objects.
+    """
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None
+    if not isinstance(raw, list):
+        return None
+    kinds = []
+    for p in raw:
+        kind = p.get("kind") if isinstance(p, dict) else p
+        if isinstance(kind, str) and kind.strip():
+            kinds.append(kind.strip().lower().replace("_", "-").replace(" ", "-"))
+    return kinds
 
 
 @dataclass

@@ -21,7 +21,7 @@ from sqlite_utils import Migrations
 
 from . import index
 from .errors import InputError, NotFoundError, StoreError
-from .models import Candidate, Evidence, Resolution, Work, normalize_doi
+from .models import Candidate, Evidence, Resolution, Work, normalize_doi, problem_kinds
 
 DEFAULT_DB = "refs.db"
 FTS_TABLE = "works_fts"
@@ -555,12 +555,9 @@ class Store:
         for doi, problems in self.db.execute(sql):
             if wanted is not None and doi not in wanted:
                 continue
-            try:
-                value = json.loads(problems)
-            except ValueError:
-                continue
-            if isinstance(value, list) and value:
-                out[doi] = value
+            kinds = problem_kinds(problems)
+            if kinds:
+                out[doi] = kinds
         return out
 
 

@@ -14,7 +14,6 @@ CSL-JSON) into the store. The names they define that were always imported from h
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import TextIO
 
@@ -29,7 +28,7 @@ from refkeeper.export.fields import _first, date_parts, doi_url, work_container,
 from refkeeper.export.keys import KEY_PATTERN, KeyAssigner, bibtex_key, check_key  # noqa: F401
 from refkeeper.export.latex import _ascii_char, latex_escape, title_to_latex  # noqa: F401
 from refkeeper.export.markup import _clean, plain_title, title_runs  # noqa: F401
-from refkeeper.models import Work
+from refkeeper.models import Work, problem_kinds
 
 __all__ = [
     "KeyAssigner",
@@ -108,18 +107,7 @@ def problem_note(problems) -> str | None:
     """The export note for a work's recorded problems (``works.problems``: a JSON list of
     kinds, or the list itself): ``"Retracted"``, ``"Corrected"``, ``"Retracted; Corrected"``;
     None when nothing a reader must know was recorded (or the work was never checked)."""
-    if isinstance(problems, str):
-        try:
-            problems = json.loads(problems)
-        except ValueError:
-            return None
-    if not isinstance(problems, list):
-        return None
-    kinds = []
-    for p in problems:
-        kind = p.get("kind") if isinstance(p, dict) else p
-        if isinstance(kind, str):
-            kinds.append(kind.strip().lower().replace("_", "-").replace(" ", "-"))
+    kinds = problem_kinds(problems) or []
     words: list[str] = []
     for kind in PROBLEM_NOTES:  # most serious first, each word once
         if kind in kinds and PROBLEM_NOTES[kind] not in words:

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from ..errors import InputError, UsageError
 from ..match import extract_dois
-from ..models import Work, normalize_doi
+from ..models import Work, normalize_doi, problem_kinds
 from ..store import Store, now
 
 STANCES = ("supports", "contests", "mentions")
@@ -86,30 +86,12 @@ def _log(store: Store, actor: str, action: str, *, article_id=None, claim_id=Non
 # -- problems recorded by re-verification -------------------------------------------------
 
 
-def _problem_kinds(raw) -> list[str] | None:
-    """``works.problems`` as a list of kinds: None never checked, [] fine."""
-    if raw is None:
-        return None
-    try:
-        value = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
-        return None
-    if not isinstance(value, list):
-        return None
-    kinds = []
-    for p in value:
-        kind = p.get("kind") if isinstance(p, dict) else p
-        if isinstance(kind, str) and kind:
-            kinds.append(kind)
-    return kinds
-
-
 def _problems_of(store: Store, dois: Iterable[str]) -> dict[str, list[str]]:
     """DOI -> recorded problem kinds, for the given works that have any."""
     out = {}
     for d in _unique(dois):
         row = store.db.execute("SELECT problems FROM works WHERE doi = ?", [d]).fetchone()
-        kinds = _problem_kinds(row[0]) if row else None
+        kinds = problem_kinds(row[0]) if row else None
         if kinds:
             out[d] = kinds
     return out

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ..errors import NotFoundError, UsageError
-from ..models import Work
+from ..models import Work, problem_kinds
 from ..store import Store, now
-from ._common import DEFAULT_ACTOR, _doi, _id, _log, _one, _problem_kinds, _stance, _stored_work
+from ._common import DEFAULT_ACTOR, _doi, _id, _log, _one, _stance, _stored_work
 from .article_claims import Article, Claim, get_article, get_claim
 from .reader_requests import Request, get_request
 
@@ -262,4 +262,4 @@ def _insert_link(store, claim: Claim, doi, stance, note, asserted_by, asserted_b
 
 def _linked_work(store: Store, lk: Link) -> LinkedWork:
     row = store.db.execute("SELECT problems FROM works WHERE doi = ?", [lk.doi]).fetchone()
-    return LinkedWork(lk, store.require_work(lk.doi), _problem_kinds(row[0]) if row else None)
+    return LinkedWork(lk, store.require_work(lk.doi), problem_kinds(row[0]) if row else None)
