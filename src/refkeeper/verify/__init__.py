@@ -47,7 +47,7 @@ The code is in modules named for what they do; every name is importable from her
 
 from __future__ import annotations
 
-from .bibtex import BibEntryResult, BibReport, _bib_diff, _bib_doi, _bib_record, verify_bib  # noqa: F401
+from .bibtex import BibEntryResult, BibReport, _bib_diff, verify_bib  # noqa: F401
 
 # Every name that was in refkeeper.verify when it was one module (private helpers
 # included) is imported back from the module it lives in now.

@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..crossref import CrossrefClient
-from ..errors import InputError, UsageError
-from ..models import Work, normalize_doi
+from ..errors import UsageError
+from ..export.importer import read_bibliography
+from ..models import Work
 from .checks import _worst
 from .fetch import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, _fetch_batch, _Item, _Packer, filterable
 
@@ -63,45 +64,6 @@ class BibReport:
         }
 
 
-def _bib_doi(fields) -> str | None:
-    from ..match import extract_dois
-
-    for name in ("doi", "url"):
-        value = fields.get(name)
-        if value:
-            # BibTeX files escape TeX specials in DOIs: 10.1000/a\_b is 10.1000/a_b.
-            value = re.sub(r"\\([_%&#$])", r"\1", value).replace("{", "").replace("}", "")
-            found = extract_dois(value)
-            if found:
-                return normalize_doi(found[0])
-    return None
-
-
-def _bib_record(entry, doi: str) -> dict:
-    """The fields of a BibTeX entry as a Crossref-shaped record, to diff like a snapshot."""
-    from pybtex.richtext import Text
-
-    def plain(name: str) -> str | None:
-        value = entry.fields.get(name)
-        if not value:
-            return None
-        try:
-            return Text.from_latex(value).render_as("text")
-        except Exception:  # unbalanced braces and the like: compare the raw text
-            return value
-
-    rec: dict = {"DOI": doi}
-    if plain("title"):
-        rec["title"] = [plain("title")]
-    year = entry.fields.get("year", "")
-    if year.strip().isdigit():
-        rec["issued"] = {"date-parts": [[int(year.strip())]]}
-    for bib_name, key in (("volume", "volume"), ("number", "issue"), ("pages", "page")):
-        if entry.fields.get(bib_name):
-            rec[key] = entry.fields[bib_name].replace("--", "-")
-    return rec
-
-
 def _bib_diff(bib: dict, upstream: dict) -> dict:
     """Differences a person would call wrong: title words, year, volume, first page; only
     for fields the entry has (a BibTeX file is no full record)."""
@@ -130,32 +92,20 @@ def verify_bib(path: str | Path, client: CrossrefClient | None = None,
     entries without a DOI are listed as ``no-doi``. Raises ``InputError`` for a file that
     cannot be read or parsed, ``CrossrefError`` when Crossref fails for good.
     """
-    import pybtex.errors
-    from pybtex.database.input.bibtex import Parser
-
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise UsageError(f"batch size must be between 1 and {MAX_BATCH_SIZE}")
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {p}: {exc}") from exc
-    # Real bibliographies have duplicate keys and odd entries: pybtex's complaints are
-    # collected instead of raised, and whatever parsed is checked.
-    with pybtex.errors.capture():
-        try:
-            data = Parser().parse_string(text)
-        except Exception as exc:  # pybtex raises its own types and plain ones on bad input
-            raise InputError(f"{p} is not valid BibTeX: {exc}") from None
+    # The importer's reader: one reading of BibTeX (DOI in doi/url/note, LaTeX undone)
+    # for `refkeeper import` and for this check. Its parse complaints are not findings.
+    parsed, _problems = read_bibliography(path, "bibtex")
     client = client or CrossrefClient()
     entries: list[BibEntryResult] = []
     by_doi: dict[str, list[tuple[BibEntryResult, dict]]] = {}
-    for key, entry in data.entries.items():
-        doi = _bib_doi(entry.fields)
-        res = BibEntryResult(key, doi, "no-doi" if doi is None else "ok")
+    for n, entry in enumerate(parsed, 1):
+        doi = entry.doi
+        res = BibEntryResult(entry.key or f"#{n}", doi, "no-doi" if doi is None else "ok")
         entries.append(res)
         if doi is not None:
-            by_doi.setdefault(doi, []).append((res, _bib_record(entry, doi)))
+            by_doi.setdefault(doi, []).append((res, {**entry.record, "DOI": doi}))
     packer = _Packer(client, batch_size)
     requests = 0
     batch: list[_Item] = []
@@ -185,4 +135,4 @@ def verify_bib(path: str | Path, client: CrossrefClient | None = None,
         length += cost
     if batch:
         flush()
-    return BibReport(str(p), entries, requests)
+    return BibReport(str(path), entries, requests)
