@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import click
 
+from .. import workflow
 from ..errors import RefkeeperError, UsageError
 from ..models import Work
 from ..resolve import Undecodable
@@ -86,12 +87,6 @@ def _bare_doi(text: str) -> str:
     return found[0]
 
 
-def _workflow():
-    from .. import workflow  # imported when used: `refkeeper resolve` need not load it
-
-    return workflow
-
-
 # -- options and helpers of the workflow commands (articles.py, requests.py) ------------
 
 
@@ -137,4 +132,4 @@ def _print_bibtex(store: Store, dois: list[str]) -> None:
     if not dois:
         click.echo("no works to export", err=True)
         return
-    click.echo(_workflow().bibtex_for(store, dois), nl=False)
+    click.echo(workflow.bibtex_for(store, dois), nl=False)

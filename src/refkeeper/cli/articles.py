@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from .. import workflow
 from ..errors import UsageError
 from ._common import (
     Context,
@@ -18,7 +19,6 @@ from ._common import (
     _json_option,
     _print_bibtex,
     _read_text_arg,
-    _workflow,
     pass_ctx,
 )
 
@@ -66,7 +66,7 @@ def article() -> None:
 def article_add(ctx: Context, title, url, slug, text_file, actor, as_json) -> None:
     """Add an article."""
     text = _read_text_arg(text_file) if text_file else None
-    art = _workflow().add_article(ctx.store, title, url=url, slug=slug, text=text, actor=actor)
+    art = workflow.add_article(ctx.store, title, url=url, slug=slug, text=text, actor=actor)
     if as_json:
         _echo_json(art.to_json())
     else:
@@ -78,7 +78,7 @@ def article_add(ctx: Context, title, url, slug, text_file, actor, as_json) -> No
 @pass_ctx
 def article_list(ctx: Context, as_json) -> None:
     """List the articles."""
-    wf = _workflow()
+    wf = workflow
     arts = wf.articles(ctx.store)
     if as_json:
         _echo_json([a.to_json() for a in arts])
@@ -96,7 +96,7 @@ def article_list(ctx: Context, as_json) -> None:
 @pass_ctx
 def article_show(ctx: Context, article_ref, as_json, bibtex, stance) -> None:
     """Show an article (ID or slug): its claims with their linked works, and its requests."""
-    wf = _workflow()
+    wf = workflow
     store = ctx.store
     art = wf.get_article(store, article_ref)
     if bibtex or stance:
@@ -147,7 +147,7 @@ def claim() -> None:
 @pass_ctx
 def claim_add(ctx: Context, article_ref, text, location, quote, actor, as_json) -> None:
     """Add a claim (TEXT, in your words) to ARTICLE (ID or slug)."""
-    c = _workflow().add_claim(ctx.store, article_ref, text, location=location, quote=quote, actor=actor)
+    c = workflow.add_claim(ctx.store, article_ref, text, location=location, quote=quote, actor=actor)
     if as_json:
         _echo_json(c.to_json())
     else:
@@ -160,7 +160,7 @@ def claim_add(ctx: Context, article_ref, text, location, quote, actor, as_json) 
 @pass_ctx
 def claim_list(ctx: Context, article_ref, as_json) -> None:
     """List claims with how many works support, contest or mention each."""
-    wf = _workflow()
+    wf = workflow
     reports = [wf.claim_report(ctx.store, c) for c in wf.claims(ctx.store, article_ref)]
     if as_json:
         _echo_json([r.to_json() for r in reports])
@@ -185,7 +185,7 @@ def claim_show(ctx: Context, claim_id, removed, as_json, bibtex, stance) -> None
     A claim whose only support is a work with a problem recorded (retraction,
     correction, a dead DOI) is flagged with '!'.
     """
-    wf = _workflow()
+    wf = workflow
     store = ctx.store
     if bibtex or stance:
         if not bibtex:
@@ -225,7 +225,7 @@ def claim_propose(ctx: Context, article_ref, keep, keep_all, actor, as_json) -> 
     """Propose claims from the article's text: sentences with figures, p-values,
     comparisons or positions ("gold standard"). Keep some with --keep N; the rest
     are dropped (nothing is stored until kept)."""
-    wf = _workflow()
+    wf = workflow
     if keep or keep_all:
         kept = wf.keep_proposed(ctx.store, article_ref, "all" if keep_all else keep, actor=actor)
         if as_json:
@@ -272,7 +272,7 @@ def link_cmd(ctx: Context, claim_id, doi, stance, note, asserted_by, asserted_by
         --note "periarticular injections did better than intra-articular"
     """
     confirmed = False if unconfirmed else None
-    lk = _workflow().link(ctx.store, claim_id, doi, stance, note=note, asserted_by=asserted_by,
+    lk = workflow.link(ctx.store, claim_id, doi, stance, note=note, asserted_by=asserted_by,
                           asserted_by_name=asserted_by_name, confirmed=confirmed, actor=actor)
     if as_json:
         _echo_json(lk.to_json())
@@ -290,7 +290,7 @@ def link_cmd(ctx: Context, claim_id, doi, stance, note, asserted_by, asserted_by
 @pass_ctx
 def unlink_cmd(ctx: Context, claim_id, doi, reason, actor, as_json) -> None:
     """Remove the link between CLAIM and DOI (it stays visible in the history)."""
-    lk = _workflow().unlink(ctx.store, claim_id, doi, reason=reason, actor=actor)
+    lk = workflow.unlink(ctx.store, claim_id, doi, reason=reason, actor=actor)
     if as_json:
         _echo_json(lk.to_json())
     else:
@@ -306,7 +306,7 @@ def unlink_cmd(ctx: Context, claim_id, doi, reason, actor, as_json) -> None:
 @pass_ctx
 def history_cmd(ctx: Context, article_ref, claim_id, request_id, doi, as_json) -> None:
     """The append-only record of changes to articles, claims, links and requests."""
-    entries = _workflow().history(ctx.store, article=article_ref, claim=claim_id, request=request_id, doi=doi)
+    entries = workflow.history(ctx.store, article=article_ref, claim=claim_id, request=request_id, doi=doi)
     if as_json:
         _echo_json([e.to_json() for e in entries])
         return

@@ -10,13 +10,14 @@ import sys
 
 import click
 
+from .. import workflow
 from ..errors import UsageError
 from ..export import FORMATS as EXPORT_FORMATS
 from ..export import check_key, export_works, store_notes
 from ..export.styles import STYLES
 from ..models import normalize_doi
 from ..resolve import Resolver
-from ._common import EXIT_FINDINGS, Context, _bare_doi, _clip, _workflow, pass_ctx
+from ._common import EXIT_FINDINGS, Context, _bare_doi, _clip, pass_ctx
 
 
 @click.command()
@@ -57,7 +58,7 @@ def export(ctx: Context, dois, fmt, style, output, ascii_only, article, claim, r
     if any(x is not None for x in (article, claim, request_id, stance)):
         if chosen:
             raise UsageError("give DOIs or --article/--claim/--request/--stance, not both")
-        chosen = _workflow().works_for(store, article=article, claim=claim, request=request_id,
+        chosen = workflow.works_for(store, article=article, claim=claim, request=request_id,
                                        stance=stance)
     works = store.works(chosen) if chosen is not None else store.works()
     keys = store.bibtex_keys()

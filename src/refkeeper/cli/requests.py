@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from .. import workflow
 from ..errors import UsageError
 from ..models import ERROR
 from ..resolve import Resolver
@@ -23,7 +24,6 @@ from ._common import (
     _json_option,
     _print_bibtex,
     _read_text_arg,
-    _workflow,
     pass_ctx,
 )
 
@@ -90,7 +90,7 @@ def request_add(ctx: Context, article_ref, claim_id, reader, contact, text, from
 
     Exit code 1 if resolving a reference ended in error (it is kept, without a DOI).
     """
-    wf = _workflow()
+    wf = workflow
     store = ctx.store
     if from_file is None:
         if stance:
@@ -112,7 +112,7 @@ def request_add(ctx: Context, article_ref, claim_id, reader, contact, text, from
 
 def _finish_pasted(store, pasted, as_json, headline) -> None:
     if as_json:
-        out = _workflow().request_report(store, pasted.request.id).to_json()
+        out = workflow.request_report(store, pasted.request.id).to_json()
         out["linked"] = [lk.to_json() for lk in pasted.links]
         out["not_linked"] = pasted.skipped
         _echo_json(out)
@@ -137,7 +137,7 @@ def _finish_pasted(store, pasted, as_json, headline) -> None:
 def request_refs(ctx: Context, request_id, file, stance, offline, actor, as_json) -> None:
     """Add the references a reader pasted later (FILE, - for stdin) to REQUEST."""
     store = ctx.store
-    pasted = _workflow().add_reader_references(
+    pasted = workflow.add_reader_references(
         store, request_id, _read_text_arg(file), Resolver(store=store, offline=offline), stance=stance,
         actor=actor,
     )
@@ -154,7 +154,7 @@ def request_refs(ctx: Context, request_id, file, stance, offline, actor, as_json
 def request_list(ctx: Context, only_open, status, article_ref, as_json) -> None:
     """List requests, oldest first. With --open: the queue, showing for each request the
     confirmed links and earlier answers for its claim, so it can be answered in one step."""
-    wf = _workflow()
+    wf = workflow
     store = ctx.store
     if only_open and status and status != "open":
         raise UsageError("--open and --status disagree")
@@ -199,7 +199,7 @@ def request_list(ctx: Context, only_open, status, article_ref, as_json) -> None:
 @pass_ctx
 def request_show(ctx: Context, request_id, as_json, bibtex, stance) -> None:
     """Show a request: the reader's words and references, the answer, what is known."""
-    wf = _workflow()
+    wf = workflow
     store = ctx.store
     if bibtex or stance:
         if not bibtex:
@@ -248,7 +248,7 @@ def request_show(ctx: Context, request_id, as_json, bibtex, stance) -> None:
 @pass_ctx
 def request_answer(ctx: Context, request_id, dois, reuse, stance, note, actor, as_json) -> None:
     """Answer REQUEST with stored works; it becomes answered. Print the reply with `request reply`."""
-    rep = _workflow().answer_request(ctx.store, request_id, dois=dois, stance=stance, note=note, reuse=reuse,
+    rep = workflow.answer_request(ctx.store, request_id, dois=dois, stance=stance, note=note, reuse=reuse,
                                      actor=actor)
     if as_json:
         _echo_json(rep.to_json())
@@ -267,7 +267,7 @@ def request_answer(ctx: Context, request_id, dois, reuse, stance, note, actor, a
 @pass_ctx
 def request_reply(ctx: Context, request_id, style, markdown, no_unresolved) -> None:
     """Print the answer to post: the references given, with DOI links, grouped by stance."""
-    click.echo(_workflow().reply(ctx.store, request_id, style=style, fmt="markdown" if markdown else "text",
+    click.echo(workflow.reply(ctx.store, request_id, style=style, fmt="markdown" if markdown else "text",
                                  include_unresolved=not no_unresolved), nl=False)
 
 
@@ -278,7 +278,7 @@ def request_reply(ctx: Context, request_id, style, markdown, no_unresolved) -> N
 @pass_ctx
 def request_decline(ctx: Context, request_id, reason, actor) -> None:
     """Decline an open request, with a reason."""
-    q = _workflow().decline_request(ctx.store, request_id, reason, actor=actor)
+    q = workflow.decline_request(ctx.store, request_id, reason, actor=actor)
     click.echo(f"request {q.id} declined: {q.reason}")
 
 
