@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from .models import Candidate, Evidence, Work, record_year
+from .models import Candidate, Evidence, Work
 from .text import STOPWORDS, dehyphenate, fold, strip_markup, words
 
 _DOI = re.compile(r"10\.\d{4,9}/\S+", re.IGNORECASE)
@@ -315,7 +315,7 @@ def validate(work: Work, cit: CitationFeatures) -> Verdict:
             pts += 0.5 * share
 
     # Year.
-    year = record_year(rec) if rec else work.year
+    year = work.year  # Work.from_crossref already read it with record_year
     year_ok = False
     contradiction = False
     if year and cit.years:
