@@ -13,7 +13,7 @@ import click
 from .. import workflow
 from ..errors import UsageError
 from ..export import FORMATS as EXPORT_FORMATS
-from ..export import check_key, export_works, store_notes
+from ..export import check_key, export_store
 from ..export.styles import STYLES
 from ..models import normalize_doi
 from ..resolve import Resolver
@@ -59,16 +59,12 @@ def export(ctx: Context, dois, fmt, style, output, ascii_only, article, claim, r
         if chosen:
             raise UsageError("give DOIs or --article/--claim/--request/--stance, not both")
         chosen = workflow.works_for(store, article=article, claim=claim, request=request_id,
-                                       stance=stance)
-    works = store.works(chosen) if chosen is not None else store.works()
-    keys = store.bibtex_keys()
-    notes = store_notes(store, chosen)
+                                    stance=stance)
     if output:
         tmp = output + ".part"
         try:
             with open(tmp, "w", encoding="utf-8") as fh:
-                n, used = export_works(works, fh, fmt, keys=keys, notes=notes, style=style,
-                                       ascii=ascii_only)
+                n = export_store(store, fh, fmt, chosen, style=style, ascii=ascii_only)
             os.replace(tmp, output)  # never leave a half-written file behind
         except BaseException:
             if os.path.exists(tmp):
@@ -76,9 +72,7 @@ def export(ctx: Context, dois, fmt, style, output, ascii_only, article, claim, r
             raise
         click.echo(f"wrote {n} entries to {output}", err=True)
     else:
-        n, used = export_works(works, sys.stdout, fmt, keys=keys, notes=notes, style=style,
-                               ascii=ascii_only)
-    store.set_bibtex_keys(used)
+        export_store(store, sys.stdout, fmt, chosen, style=style, ascii=ascii_only)
 
 
 # -- import and other formats (issue 5) ---------------------------------------------

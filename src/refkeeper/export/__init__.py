@@ -35,6 +35,7 @@ __all__ = [
     "bibtex_key",
     "check_key",
     "doi_url",
+    "export_store",
     "export_works",
     "entry_type",
     "latex_escape",
@@ -50,6 +51,26 @@ __all__ = [
 
 FORMATS = ("bibtex", "csl-json", "ris", "text", "markdown", "html")
 KEYED_FORMATS = ("bibtex", "csl-json", "ris")
+
+
+def export_store(
+    store,
+    fp: TextIO,
+    fmt: str = "bibtex",
+    dois: Iterable[str] | None = None,
+    *,
+    style: str = "vancouver",
+    ascii: bool = False,
+) -> int:
+    """Export stored works (all, or ``dois`` in that order) to ``fp``: the stored keys are
+    kept, new ones chosen and stored, and recorded problems become notes. Returns the
+    number of entries written."""
+    dois = None if dois is None else list(dois)
+    works = store.works(dois) if dois is not None else store.works()
+    n, used = export_works(works, fp, fmt, keys=store.bibtex_keys(), notes=store_notes(store, dois),
+                           style=style, ascii=ascii)
+    store.set_bibtex_keys(used)
+    return n
 
 
 def export_works(

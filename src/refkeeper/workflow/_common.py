@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from ..errors import InputError, UsageError
 from ..match import extract_dois
-from ..models import Work, normalize_doi, problem_kinds
+from ..models import Work, normalize_doi
 from ..store import Store, now
 
 STANCES = ("supports", "contests", "mentions")
@@ -86,12 +86,3 @@ def _log(store: Store, actor: str, action: str, *, article_id=None, claim_id=Non
 # -- problems recorded by re-verification -------------------------------------------------
 
 
-def _problems_of(store: Store, dois: Iterable[str]) -> dict[str, list[str]]:
-    """DOI -> recorded problem kinds, for the given works that have any."""
-    out = {}
-    for d in _unique(dois):
-        row = store.db.execute("SELECT problems FROM works WHERE doi = ?", [d]).fetchone()
-        kinds = problem_kinds(row[0]) if row else None
-        if kinds:
-            out[d] = kinds
-    return out

@@ -17,7 +17,7 @@ from ..export import problem_note
 from ..export.styles import format_reference
 from ..models import Work
 from ..store import Store, now
-from ._common import DEFAULT_ACTOR, _log, _problems_of, _stance, _stored_work, _unique
+from ._common import DEFAULT_ACTOR, _log, _stance, _stored_work, _unique
 from .article_claims import Article, Claim, get_article, get_claim
 from .claim_links import LinkedWork, _link_from_row, _linked_work, _live_link
 from .pasted import ReaderReference, reader_references
@@ -236,7 +236,7 @@ def reply(
     lines = [head + ":"]
     if req.note:
         lines += ["", req.note]
-    problems = _problems_of(store, [w.doi for w, _ in rep.answer])
+    problems = store.work_problems(w.doi for w, _ in rep.answer)
     n = 0
     for stance, heading in _STANCE_HEADINGS.items():
         group = [w for w, s in rep.answer if s == stance]

@@ -10,9 +10,9 @@ import io
 from collections.abc import Iterable
 
 from ..errors import UsageError
-from ..export import problem_note, write_bibtex
+from ..export import export_store
 from ..store import Store
-from ._common import _doi, _problems_of, _stance, _unique
+from ._common import _doi, _stance, _unique
 from .article_claims import Article, Claim, get_article, get_claim
 from .reader_requests import Request, get_request
 
@@ -82,11 +82,8 @@ def works_for(
 def bibtex_for(store: Store, dois: Iterable[str], ascii: bool = False) -> str:
     """BibTeX for stored works, keeping each work's stored key (new keys are stored);
     works with a problem recorded carry a note ("Retracted")."""
-    dois = [_doi(d) for d in dois]
-    notes = {d: n for d, p in _problems_of(store, dois).items() if (n := problem_note(p))}
     buf = io.StringIO()
-    used = write_bibtex(store.works(dois), buf, store.bibtex_keys(), ascii, notes=notes)
-    store.set_bibtex_keys(used)
+    export_store(store, buf, "bibtex", [_doi(d) for d in dois], ascii=ascii)
     return buf.getvalue()
 
 
