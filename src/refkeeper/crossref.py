@@ -311,16 +311,18 @@ class CrossrefClient:
             return []
         return list(data.get("message", {}).get("items") or [])
 
-    def works_by_doi(self, dois: list[str]) -> list[dict]:
-        """Many works in one request (``filter=doi:A,doi:B``); missing ones are simply absent."""
+    def works_by_doi(self, dois: list[str], select: list[str] | None = None) -> list[dict]:
+        """Many works in one request (``filter=doi:A,doi:B``); missing ones are simply absent.
+
+        ``select`` limits each record to those fields (Crossref's ``select``).
+        """
         if not dois:
             return []
-        data = self.get(
-            "/works",
-            {"filter": ",".join(f"doi:{d}" for d in dois), "rows": str(len(dois))},
-            kind=LIST,
-        )
-        return list((data or {}).get("message", {}).get("items") or [])
+        params = {"filter": ",".join(f"doi:{d}" for d in dois), "rows": str(len(dois))}
+        if select:
+            params["select"] = ",".join(select)
+        data = self.get("/works", params, kind=LIST)
+        return list(((data or {}).get("message") or {}).get("items") or [])
 
 
 # Crossref refuses request lines over 4,096 bytes (414). A query is cut, at a word, so

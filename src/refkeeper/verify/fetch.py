@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote_plus, urlsplit
 
-from ..crossref import LIST, CrossrefClient
+from ..crossref import CrossrefClient
 from ..errors import CrossrefError, InputError
 from ..models import normalize_doi
 from .checks import _Check, check_record
@@ -82,11 +82,8 @@ def _fetch_listed(client: CrossrefClient, dois: list[str]) -> tuple[dict[str, di
     """Records of ``dois`` (``VERIFY_FIELDS`` only) by one filter request, halving the
     batch if Crossref refuses it as malformed or too long (single lookups then settle the
     odd DOI)."""
-    params = {"filter": ",".join(f"doi:{d}" for d in dois), "rows": str(len(dois)),
-              "select": ",".join(VERIFY_FIELDS)}
     try:
-        data = client.get("/works", params, kind=LIST)
-        items = ((data or {}).get("message") or {}).get("items") or []
+        items = client.works_by_doi(dois, select=list(VERIFY_FIELDS))
     except CrossrefError as exc:
         if exc.status not in (400, 413, 414):
             raise
