@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from refkeeper._store import Store  # noqa: E402
 from refkeeper.export import FORMATS, export_works, store_notes  # noqa: E402
-from refkeeper.store import Store  # noqa: E402
 
 WORKS_FILE = ROOT.parent / "shared" / "data" / "crossref-works.jsonl.gz"
 TARGET_S = 5.0  # issue 5: 20,000 works to BibTeX in under 5 s

@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from refkeeper._models import Work  # noqa: E402
 from refkeeper.export import export_works  # noqa: E402
-from refkeeper.models import Work  # noqa: E402
 
 WORKS_FILE = ROOT.parent / "shared" / "data" / "crossref-works.jsonl.gz"
 GOLDEN = ROOT / "tests" / "golden"

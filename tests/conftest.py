@@ -50,7 +50,7 @@ READER_REFERENCES = (ROOT / "examples" / "reader-references.txt").read_text().sp
 @pytest.fixture
 def sample_store(tmp_path):
     """A fresh database holding the shipped offline sample (seed works included)."""
-    from refkeeper.store import Store
+    from refkeeper._store import Store
 
     store = Store(tmp_path / "refs.db")
     store.import_snapshot(SAMPLE)
@@ -63,7 +63,7 @@ def dev_index_db(tmp_path_factory):
     """A database file holding the whole dev index (crossref-works + pmc-records)."""
     if not SHARED_DATA.exists():
         pytest.skip("../shared/data is not present")
-    from refkeeper.store import Store
+    from refkeeper._store import Store
 
     path = tmp_path_factory.mktemp("devindex") / "dev.db"
     store = Store(path)

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from refkeeper.crossref import CrossrefClient
-from refkeeper.errors import (
+from refkeeper._crossref import CrossrefClient
+from refkeeper._errors import (
     CrossrefError,
     CrossrefUnavailableError,
     InputError,

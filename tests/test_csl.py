@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from conftest import SHARED_DATA
 
-from refkeeper.errors import InputError
+from refkeeper._errors import InputError
+from refkeeper._models import Work
 from refkeeper.export import plain_title, work_title
 from refkeeper.export.csl import CSL_TYPES, csl_to_record, read_csl_json, work_to_csl, write_csl_json
-from refkeeper.models import Work
 
 WORKS_FILE = SHARED_DATA / "crossref-works.jsonl.gz"
 

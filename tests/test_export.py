@@ -20,6 +20,8 @@ import pytest
 from conftest import SHARED_DATA
 from pybtex.database import parse_string
 
+from refkeeper._models import Work
+from refkeeper._text import fold
 from refkeeper.export import (
     bibtex_key,
     entry_type,
@@ -28,8 +30,6 @@ from refkeeper.export import (
     work_to_entry,
     write_bibtex,
 )
-from refkeeper.models import Work
-from refkeeper.text import fold
 
 WORKS_FILE = SHARED_DATA / "crossref-works.jsonl.gz"
 
@@ -737,7 +737,7 @@ def test_check_key_accepts_usable_keys(key):
 @pytest.mark.parametrize("key", ["", "my key", "a,b", "{x}", "Müller2007", "a" * 101, "_a", "a#b",
                                  "a%b", "a\"b"])
 def test_check_key_refuses_keys_that_break_bibtex(key):
-    from refkeeper.errors import InputError
+    from refkeeper._errors import InputError
     from refkeeper.export import check_key
 
     with pytest.raises(InputError):
@@ -760,7 +760,7 @@ def test_problem_notes(problems, note):
 
 
 def test_export_works_dispatches_every_format():
-    from refkeeper.errors import InputError
+    from refkeeper._errors import InputError
     from refkeeper.export import FORMATS, export_works
 
     works = [_work(doi="10.1/a"), _work(doi="10.1/b", title="Other")]

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 from test_csl import _core
 
+from refkeeper._resolve import Resolver
+from refkeeper._store import Store
 from refkeeper.cli import cli
 from refkeeper.export import _ascii_char, export_works
 from refkeeper.export.importer import import_entries, latex_to_text, parse_bibliography, read_bibliography
-from refkeeper.resolve import Resolver
-from refkeeper.store import Store
 
 MURAKAMI = "10.1007/s00776-007-1126-1"
 
@@ -183,7 +183,7 @@ def test_online_import_resolves_real_entries_without_their_doi(standin_clean, tm
 
     from conftest import SHARED_DATA
 
-    from refkeeper.models import Work
+    from refkeeper._models import Work
 
     monkeypatch.setenv("REFKEEPER_CROSSREF_URL", standin_clean.url)
     records = []
@@ -218,7 +218,7 @@ def test_online_import_resolves_real_entries_without_their_doi(standin_clean, tm
 
 
 def test_unreadable_files_are_usage_errors(tmp_path):
-    from refkeeper.errors import InputError
+    from refkeeper._errors import InputError
 
     bad = tmp_path / "x.json"
     bad.write_text("{not json", encoding="utf-8")

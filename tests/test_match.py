@@ -9,7 +9,7 @@ import json
 import pytest
 from conftest import SHARED_DATA
 
-from refkeeper.match import (
+from refkeeper._match import (
     CitationFeatures,
     container_agreement,
     decide,
@@ -18,7 +18,7 @@ from refkeeper.match import (
     rank,
     validate,
 )
-from refkeeper.models import Work
+from refkeeper._models import Work
 
 MURAKAMI = {
     "DOI": "10.1007/s00776-007-1126-1",

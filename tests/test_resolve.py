@@ -9,8 +9,8 @@ import random
 import pytest
 from conftest import READER_REFERENCES, SHARED_DATA
 
-from refkeeper.resolve import Resolver, Undecodable, parse_mention
-from refkeeper.store import Store
+from refkeeper._resolve import Resolver, Undecodable, parse_mention
+from refkeeper._store import Store
 
 MURAKAMI_DOI = "10.1007/s00776-007-1126-1"
 
@@ -159,7 +159,7 @@ def _dev_citations(n: int, in_index: bool = True) -> list[dict]:
 
 
 def _online(standin, tmp_path, **kw):
-    from refkeeper.crossref import CrossrefClient
+    from refkeeper._crossref import CrossrefClient
 
     client = CrossrefClient(base_url=standin.url, mailto="editor@example.org", backoff=0.01, **kw)
     return Resolver(store=Store(tmp_path / "refs.db"), client=client)

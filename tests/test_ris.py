@@ -11,8 +11,8 @@ import rispy
 from conftest import SHARED_DATA
 from test_csl import _core
 
+from refkeeper._models import Work
 from refkeeper.export.ris import RIS_TYPES, read_ris, work_to_ris, write_ris
-from refkeeper.models import Work
 
 WORKS_FILE = SHARED_DATA / "crossref-works.jsonl.gz"
 

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from refkeeper.models import record_year
+from refkeeper._models import record_year
 from refkeeper.standin import SHARED_DATA, StandIn
 
 # A record from crossref-works.jsonl.gz, cited in citations.dev.jsonl.gz.

@@ -8,9 +8,9 @@ import sqlite3
 
 import pytest
 
-from refkeeper.errors import InputError, NotFoundError, StoreError
-from refkeeper.models import Candidate, Resolution
-from refkeeper.store import Store, migrations
+from refkeeper._errors import InputError, NotFoundError, StoreError
+from refkeeper._models import Candidate, Resolution
+from refkeeper._store import Store, migrations
 
 
 def test_a_new_database_has_the_schema_and_records_its_migrations(tmp_path):
@@ -89,6 +89,6 @@ def test_foreign_keys_are_enforced(sample_store):
     ],
 )
 def test_recorded_problems_are_read_one_way_everywhere(raw, kinds):
-    from refkeeper.models import problem_kinds
+    from refkeeper._models import problem_kinds
 
     assert problem_kinds(raw) == kinds

@@ -14,9 +14,9 @@ from html.parser import HTMLParser
 import pytest
 from conftest import SAMPLE, SHARED_DATA
 
-from refkeeper.errors import UsageError
+from refkeeper._errors import UsageError
+from refkeeper._models import Work
 from refkeeper.export.styles import format_list, format_reference
-from refkeeper.models import Work
 
 WORKS_FILE = SHARED_DATA / "crossref-works.jsonl.gz"
 

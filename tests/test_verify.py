@@ -25,9 +25,10 @@ import sqlite_utils
 from click.testing import CliRunner
 from conftest import SHARED_DATA
 
+from refkeeper._crossref import CrossrefClient
+from refkeeper._errors import NotFoundError, UsageError
+from refkeeper._store import Store
 from refkeeper.cli import cli
-from refkeeper.crossref import CrossrefClient
-from refkeeper.errors import NotFoundError, UsageError
 from refkeeper.standin import (
     CROSSREF_REQUEST_LINE,
     StandIn,
@@ -36,7 +37,6 @@ from refkeeper.standin import (
     with_relation,
     with_update,
 )
-from refkeeper.store import Store
 from refkeeper.verify import (
     MAX_REQUEST_TARGET,
     VERIFY_FIELDS,
@@ -419,8 +419,8 @@ def test_an_unreachable_crossref_ends_the_run_with_exit_2_and_keeps_what_was_don
 
 KILLABLE = textwrap.dedent("""
     import sys
-    from refkeeper.crossref import CrossrefClient
-    from refkeeper.store import Store
+    from refkeeper._crossref import CrossrefClient
+    from refkeeper._store import Store
     from refkeeper.verify import verify
     verify(Store(sys.argv[1]), CrossrefClient(base_url=sys.argv[2], backoff=0.01),
            all=True, batch_size=20, workers=1)

@@ -10,9 +10,9 @@ import sqlite_utils
 from conftest import READER_REFERENCES, ROOT, SAMPLE
 
 from refkeeper import workflow as wf
-from refkeeper.errors import InputError, NotFoundError, UsageError
-from refkeeper.resolve import Resolver
-from refkeeper.store import Store, migrations
+from refkeeper._errors import InputError, NotFoundError, UsageError
+from refkeeper._resolve import Resolver
+from refkeeper._store import Store, migrations
 from refkeeper.workflow.proposed_claims import propose_claims, sentences
 
 VISSER = "10.1007/s00586-013-2833-2"

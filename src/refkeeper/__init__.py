@@ -13,8 +13,8 @@ Everything the CLI does is one call away::
 __version__ = "0.1.0"
 
 from . import verify, workflow  # noqa: E402  (packages: verify.verify(), workflow.link(), ...)
-from .crossref import CrossrefClient  # noqa: E402
-from .errors import (  # noqa: E402
+from ._crossref import CrossrefClient  # noqa: E402
+from ._errors import (  # noqa: E402
     CrossrefError,
     CrossrefUnavailableError,
     InputError,
@@ -24,13 +24,13 @@ from .errors import (  # noqa: E402
     StoreError,
     UsageError,
 )
+from ._match import CitationFeatures, decide, extract_dois, rank, validate  # noqa: E402
+from ._models import Candidate, Evidence, Resolution, Work  # noqa: E402
+from ._resolve import Resolver, parse_mention, resolve  # noqa: E402
+from ._store import Store  # noqa: E402
 from .export import export_works, to_bibtex, write_bibtex  # noqa: E402
 from .export.importer import import_entries, read_bibliography  # noqa: E402
 from .export.styles import format_list, format_reference  # noqa: E402
-from .match import CitationFeatures, decide, extract_dois, rank, validate  # noqa: E402
-from .models import Candidate, Evidence, Resolution, Work  # noqa: E402
-from .resolve import Resolver, parse_mention, resolve  # noqa: E402
-from .store import Store  # noqa: E402
 from .verify import RunReport, verify_bib  # noqa: E402
 
 __all__ = [

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import click
 
 from .. import workflow
-from ..errors import RefkeeperError, UsageError
-from ..models import Work
-from ..resolve import Undecodable
-from ..store import Store
+from .._errors import RefkeeperError, UsageError
+from .._models import Work
+from .._resolve import Undecodable
+from .._store import Store
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -79,7 +79,7 @@ def _clip(s: str, n: int) -> str:
 
 
 def _bare_doi(text: str) -> str:
-    from ..match import extract_dois
+    from .._match import extract_dois
 
     found = extract_dois(text)
     if not found:
@@ -112,7 +112,7 @@ def _echo_json(value) -> None:
 
 def _read_text_arg(path: str) -> str:
     """The text of FILE, or of stdin for '-'; a missing or undecodable file is an InputError."""
-    from ..errors import InputError
+    from .._errors import InputError
 
     if path == "-":
         data = sys.stdin.buffer.read()

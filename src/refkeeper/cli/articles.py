@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from .. import workflow
-from ..errors import UsageError
+from .._errors import UsageError
 from ._common import (
     Context,
     _by_option,

@@ -11,12 +11,12 @@ import sys
 import click
 
 from .. import workflow
-from ..errors import UsageError
+from .._errors import UsageError
+from .._models import normalize_doi
+from .._resolve import Resolver
 from ..export import FORMATS as EXPORT_FORMATS
 from ..export import check_key, export_store
 from ..export.styles import STYLES
-from ..models import normalize_doi
-from ..resolve import Resolver
 from ._common import EXIT_FINDINGS, Context, _bare_doi, _clip, pass_ctx
 
 

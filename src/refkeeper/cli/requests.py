@@ -10,9 +10,9 @@ import sys
 import click
 
 from .. import workflow
-from ..errors import UsageError
-from ..models import ERROR
-from ..resolve import Resolver
+from .._errors import UsageError
+from .._models import ERROR
+from .._resolve import Resolver
 from ._common import (
     EXIT_FINDINGS,
     Context,

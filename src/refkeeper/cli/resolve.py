@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import click
 
-from ..errors import UsageError
-from ..models import ERROR, MATCHED, Resolution
-from ..resolve import Resolver
+from .._errors import UsageError
+from .._models import ERROR, MATCHED, Resolution
+from .._resolve import Resolver
 from ._common import EXIT_FINDINGS, Context, _clip, _describe, _read_lines, pass_ctx
 
 

@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from ..crossref import CrossrefClient
-from ..errors import UsageError
-from ..models import Work
+from .._crossref import CrossrefClient
+from .._errors import UsageError
+from .._models import Work
 from ._common import Context, _bare_doi, _clip, _describe, _Group, pass_ctx
 
 

@@ -9,8 +9,8 @@ import sys
 
 import click
 
-from ..crossref import CrossrefClient
-from ..errors import UsageError
+from .._crossref import CrossrefClient
+from .._errors import UsageError
 from ._common import EXIT_FINDINGS, Context, _bare_doi, _clip, _Group, _read_lines, pass_ctx
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TextIO
 
-from refkeeper.errors import InputError
+from refkeeper._errors import InputError
+from refkeeper._models import Work, problem_kinds
 
 # The names marked F401 are re-exported: they lived in this module before the BibTeX
 # writer and its helpers moved out, and csl, ris, styles, the CLI, tests and scripts
@@ -28,7 +29,6 @@ from refkeeper.export.fields import _first, date_parts, doi_url, work_container,
 from refkeeper.export.keys import KEY_PATTERN, KeyAssigner, bibtex_key, check_key  # noqa: F401
 from refkeeper.export.latex import _ascii_char, latex_escape, title_to_latex  # noqa: F401
 from refkeeper.export.markup import _clean, plain_title, title_runs  # noqa: F401
-from refkeeper.models import Work, problem_kinds
 
 __all__ = [
     "KeyAssigner",

@@ -33,11 +33,11 @@ from pybtex.bibtex.exceptions import BibTeXError
 from pybtex.database import BibliographyData, Entry, Person
 from pybtex.database.output.bibtex import Writer
 
+from refkeeper._models import Work, normalize_doi, record_year
 from refkeeper.export.fields import _container, _date_parts, _first, _title, doi_url
 from refkeeper.export.keys import KeyAssigner
 from refkeeper.export.latex import _escape_chars, latex_escape, title_to_latex
 from refkeeper.export.markup import _SPACES, _clean, plain_title
-from refkeeper.models import Work, normalize_doi, record_year
 
 __all__ = ["MONTHS", "entry_type", "to_bibtex", "work_to_entry", "write_bibtex"]
 

@@ -19,11 +19,11 @@ import re
 from collections.abc import Iterable
 from typing import TextIO
 
-from refkeeper.errors import InputError
+from refkeeper._errors import InputError
+from refkeeper._models import Work, normalize_doi
 from refkeeper.export.fields import _first, date_parts, work_container, work_title
 from refkeeper.export.keys import KeyAssigner
 from refkeeper.export.markup import _clean, plain_title, title_runs
-from refkeeper.models import Work, normalize_doi
 
 __all__ = [
     "CSL_TYPES",

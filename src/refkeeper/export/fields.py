@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from refkeeper._models import Work
 from refkeeper.export.markup import _ascii_words
-from refkeeper.models import Work
 
 __all__ = ["date_parts", "doi_url", "work_container", "work_title"]
 

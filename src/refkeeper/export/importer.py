@@ -30,15 +30,15 @@ import latexcodec  # noqa: F401  (registers the "ulatex" codec)
 import pybtex.errors
 from pybtex.database.input.bibtex import Parser as BibTeXParser
 
-from refkeeper.errors import InputError, UsageError
+from refkeeper._errors import InputError, UsageError
+from refkeeper._match import CitationFeatures, container_agreement, extract_dois
+from refkeeper._models import AMBIGUOUS, ERROR, MATCHED, Candidate, Work, normalize_doi
+from refkeeper._text import STOPWORDS, fold, words
 from refkeeper.export.csl import csl_to_record, read_csl_json
 from refkeeper.export.fields import work_title
 from refkeeper.export.keys import KEY_PATTERN
 from refkeeper.export.markup import plain_title
 from refkeeper.export.ris import read_ris
-from refkeeper.match import CitationFeatures, container_agreement, extract_dois
-from refkeeper.models import AMBIGUOUS, ERROR, MATCHED, Candidate, Work, normalize_doi
-from refkeeper.text import STOPWORDS, fold, words
 
 __all__ = [
     "ImportEntry",

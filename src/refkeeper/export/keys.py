@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from refkeeper.errors import InputError
+from refkeeper._errors import InputError
+from refkeeper._models import Work, normalize_doi, record_year
 from refkeeper.export.fields import _container, _title
 from refkeeper.export.markup import _KEY_CHARS, _TRANSLIT, _ascii_fold, _ascii_words
-from refkeeper.models import Work, normalize_doi, record_year
 
 __all__ = ["KEY_PATTERN", "KeyAssigner", "bibtex_key", "check_key"]
 

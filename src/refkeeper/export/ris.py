@@ -18,10 +18,10 @@ from urllib.parse import unquote
 
 import rispy
 
+from refkeeper._models import Work, normalize_doi
 from refkeeper.export.fields import _first, date_parts, doi_url, work_container, work_title
 from refkeeper.export.keys import KeyAssigner
 from refkeeper.export.markup import _clean, plain_title
-from refkeeper.models import Work, normalize_doi
 
 __all__ = ["RIS_TYPES", "read_ris", "ris_type", "work_to_ris", "write_ris"]
 

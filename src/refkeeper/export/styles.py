@@ -29,11 +29,11 @@ import re
 from collections.abc import Iterable
 from typing import TextIO
 
-from refkeeper.errors import UsageError
+from refkeeper._errors import UsageError
+from refkeeper._models import Work, normalize_doi
+from refkeeper._text import fold
 from refkeeper.export.fields import _first, date_parts, doi_url, work_container, work_title
 from refkeeper.export.markup import _clean, plain_title, title_runs
-from refkeeper.models import Work, normalize_doi
-from refkeeper.text import fold
 
 __all__ = ["FORMATS", "STYLES", "format_list", "format_reference", "write_references"]
 

@@ -55,7 +55,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 
-from ..models import normalize_doi
+from .._models import normalize_doi
 from .api import (
     CROSSREF_TYPES,
     DEFAULT_ROWS,

@@ -17,8 +17,8 @@ import json
 import re
 import sqlite3
 
-from .. import index
-from ..models import normalize_doi
+from .. import _index as index
+from .._models import normalize_doi
 from .db import FTS_TABLE
 from .revisions import _Overlay
 

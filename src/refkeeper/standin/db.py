@@ -21,8 +21,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .. import index
-from ..models import normalize_doi, record_year
+from .. import _index as index
+from .._models import normalize_doi, record_year
 
 # This file is src/refkeeper/standin/db.py: the checkout is three directories up.
 REPO_ROOT = Path(__file__).resolve().parents[3]

@@ -12,10 +12,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..crossref import CrossrefClient
-from ..errors import UsageError
+from .._crossref import CrossrefClient
+from .._errors import UsageError
+from .._models import Work
 from ..export.importer import read_bibliography
-from ..models import Work
 from .checks import _worst
 from .fetch import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, _fetch_batch, _Item, _Packer, filterable
 
@@ -67,7 +67,7 @@ class BibReport:
 def _bib_diff(bib: dict, upstream: dict) -> dict:
     """Differences a person would call wrong: title words, year, volume, first page; only
     for fields the entry has (a BibTeX file is no full record)."""
-    from ..match import compact
+    from .._match import compact
 
     a, b = Work.from_crossref(bib), Work.from_crossref(upstream)
     diff = {}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..models import Work, normalize_doi
+from .._models import Work, normalize_doi
 
 # Problem kinds, most serious first: findings and affected claims are listed in this order.
 KINDS = (

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote_plus, urlsplit
 
-from ..crossref import CrossrefClient
-from ..errors import CrossrefError, InputError
-from ..models import normalize_doi
+from .._crossref import CrossrefClient
+from .._errors import CrossrefError, InputError
+from .._models import normalize_doi
 from .checks import _Check, check_record
 
 # DOIs per batch request. About 100 average DOIs fill Crossref's request line (below);

@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
-from ..errors import NotFoundError
-from ..models import normalize_doi
+from .._errors import NotFoundError
+from .._models import normalize_doi
 from .checks import KINDS, _worst
 
 

@@ -18,8 +18,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from ..crossref import CrossrefClient
-from ..errors import CrossrefError, UsageError
+from .._crossref import CrossrefClient
+from .._errors import CrossrefError, UsageError
 from .checks import _Check
 from .fetch import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, VERIFY_FIELDS, _fetch_batch, _Item, _Packer, filterable
 from .report import RunReport, run_report

@@ -12,10 +12,10 @@ import json
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
-from ..errors import InputError, UsageError
-from ..match import extract_dois
-from ..models import Work, normalize_doi
-from ..store import Store, now
+from .._errors import InputError, UsageError
+from .._match import extract_dois
+from .._models import Work, normalize_doi
+from .._store import Store, now
 
 STANCES = ("supports", "contests", "mentions")
 DEFAULT_ACTOR = "editor"

@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
-from ..errors import NotFoundError, UsageError
-from ..store import Store, now
-from ..text import fold
+from .._errors import NotFoundError, UsageError
+from .._store import Store, now
+from .._text import fold
 from ._common import DEFAULT_ACTOR, _id, _log, _one
 from .proposed_claims import ProposedClaim, propose_claims
 

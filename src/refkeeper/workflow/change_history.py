@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from ..store import Store
+from .._store import Store
 from ._common import _doi
 from .article_claims import Article, Claim, get_article, get_claim
 from .reader_requests import Request, get_request

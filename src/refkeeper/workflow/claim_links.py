@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from ..errors import NotFoundError, UsageError
-from ..models import Work, problem_kinds
-from ..store import Store, now
+from .._errors import NotFoundError, UsageError
+from .._models import Work, problem_kinds
+from .._store import Store, now
 from ._common import DEFAULT_ACTOR, _doi, _id, _log, _one, _stance, _stored_work
 from .article_claims import Article, Claim, get_article, get_claim
 from .reader_requests import Request, get_request

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from ..errors import InputError, UsageError
-from ..models import MATCHED, Resolution, normalize_doi
-from ..store import Store, now
+from .._errors import InputError, UsageError
+from .._models import MATCHED, Resolution, normalize_doi
+from .._store import Store, now
 from ._common import DEFAULT_ACTOR, _log, _one, _stance, _timestamp
 from .article_claims import Article, Claim, get_article, get_claim
 from .claim_links import Link, _insert_link, _live_link

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..errors import NotFoundError, UsageError
-from ..store import Store
+from .._errors import NotFoundError, UsageError
+from .._store import Store
 from ._common import DEFAULT_ACTOR, _id, _log, _one, _timestamp
 from .article_claims import Article, Claim, get_article, get_claim
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 
-from ..errors import UsageError
+from .._errors import UsageError
+from .._store import Store
 from ..export import export_store
-from ..store import Store
 from ._common import _doi, _stance, _unique
 from .article_claims import Article, Claim, get_article, get_claim
 from .reader_requests import Request, get_request

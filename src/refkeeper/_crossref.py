@@ -26,7 +26,7 @@ from habanero.filterhandler import filter_handler
 from habanero.habanero_utils import rename_query_filters
 
 from . import __version__
-from .errors import CrossrefError, CrossrefUnavailableError, InputError, RateLimitedError
+from ._errors import CrossrefError, CrossrefUnavailableError, InputError, RateLimitedError
 
 DEFAULT_URL = "https://api.crossref.org"
 SINGLE, LIST = "single", "list"

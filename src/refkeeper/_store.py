@@ -19,9 +19,9 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from . import index
-from .errors import InputError, NotFoundError, StoreError
-from .models import Candidate, Evidence, Resolution, Work, normalize_doi, problem_kinds
+from . import _index as index
+from ._errors import InputError, NotFoundError, StoreError
+from ._models import Candidate, Evidence, Resolution, Work, normalize_doi, problem_kinds
 
 DEFAULT_DB = "refs.db"
 FTS_TABLE = "works_fts"

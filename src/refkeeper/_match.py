@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from .models import Candidate, Evidence, Work
-from .text import STOPWORDS, dehyphenate, fold, strip_markup, words
+from ._models import Candidate, Evidence, Work
+from ._text import STOPWORDS, dehyphenate, fold, strip_markup, words
 
 _DOI = re.compile(r"10\.\d{4,9}/\S+", re.IGNORECASE)
 _DOI_URL_PREFIX = re.compile(

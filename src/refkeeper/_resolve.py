@@ -13,12 +13,12 @@ import re
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from . import match
-from .crossref import CrossrefClient
-from .errors import CrossrefError, RefkeeperError
-from .models import AMBIGUOUS, ERROR, MATCHED, UNMATCHED, Candidate, Resolution, Work
-from .store import Store
-from .text import content_words, fold
+from . import _match as match
+from ._crossref import CrossrefClient
+from ._errors import CrossrefError, RefkeeperError
+from ._models import AMBIGUOUS, ERROR, MATCHED, UNMATCHED, Candidate, Resolution, Work
+from ._store import Store
+from ._text import content_words, fold
 
 MAX_INPUT = 10_000
 SEARCH_ROWS = 5

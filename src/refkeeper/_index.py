@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-from .models import record_year
-from .text import content_words, fold, strip_markup
+from ._models import record_year
+from ._text import content_words, fold, strip_markup
 
 COLUMNS = ("title", "authors", "container", "numbers")
 # bm25 weights per column: a shared title word says more than a shared number.
