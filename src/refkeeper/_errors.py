@@ -43,3 +43,7 @@ class RateLimitedError(CrossrefError):
 
 class CrossrefUnavailableError(CrossrefError):
     """Crossref could not be reached at all (connection refused, DNS, timeouts)."""
+
+
+class OutputError(RefkeeperError):
+    """An output file could not be written (missing folder, full disk, exists without --force)."""
