@@ -27,13 +27,14 @@ if str(SUPPORT) not in sys.path:
 
 
 def dev_records(data: Path) -> list[Path]:
-    """The dev index files in ``data``; exits with a message naming what is missing."""
+    """The dev index files in ``data``; exits 2 with a message naming what is missing."""
     from standin import dev_index
 
     try:
         return dev_index(data)
     except FileNotFoundError as e:
-        sys.exit(f"{e}\n(the shared data is expected beside the checkout; pass --data DIR)")
+        print(f"{e}\n(the shared data is expected beside the checkout; pass --data DIR)", file=sys.stderr)
+        sys.exit(2)
 
 
 def _serve(conn, records: list, kwargs: dict) -> None:

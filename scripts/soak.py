@@ -381,9 +381,9 @@ def main() -> int:
     p.add_argument("--keep", action="store_true", help="keep the working directory (refs.db, inputs)")
     args = p.parse_args()
     records = dev_records(args.data)
-    for name in ("citations.dev.jsonl.gz",):
-        if not (args.data / name).is_file():
-            sys.exit(f"not found: {args.data / name}")
+    if not (args.data / "citations.dev.jsonl.gz").is_file():
+        print(f"not found: {args.data / 'citations.dev.jsonl.gz'}", file=sys.stderr)
+        return 2
 
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="refkeeper-soak-"))
