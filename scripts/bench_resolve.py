@@ -42,7 +42,7 @@ def citations(n: int, seed: int = 3) -> list[str]:
 
 def bench_online(texts: list[str], rate_limit: int) -> None:
     limits = {"works_doi": rate_limit, "works_query": rate_limit}
-    with standin_process(rate_limit=limits) as (url, stats), tempfile.TemporaryDirectory() as tmp:
+    with standin_process(DATA, rate_limit=limits) as (url, stats), tempfile.TemporaryDirectory() as tmp:
         client = CrossrefClient(base_url=url, mailto="bench@example.org")
         resolver = Resolver(store=Store(os.path.join(tmp, "b.db")), client=client)
         t = time.perf_counter()

@@ -37,9 +37,9 @@ DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from _standin_proc import standin_process  # noqa: E402
+from standin import CROSSREF_REQUEST_LINE, with_changes, with_update  # noqa: E402
 
 from refkeeper import CrossrefClient, Store  # noqa: E402
-from refkeeper.standin import CROSSREF_REQUEST_LINE, with_changes, with_update  # noqa: E402
 from refkeeper.verify import verify  # noqa: E402
 
 # Later versions per 10,000 works (scaled down for the smaller runs by sampling order).
@@ -139,7 +139,7 @@ def main() -> None:
         del records  # from here on only the databases hold works
         gc.collect()
         limits = {"works_doi": args.rate_limit, "works_query": args.rate_limit}
-        with standin_process(rate_limit=limits, max_request_line=CROSSREF_REQUEST_LINE,
+        with standin_process(DATA, rate_limit=limits, max_request_line=CROSSREF_REQUEST_LINE,
                              revisions=revisions, aliases=aliases) as (url, stats):
             print(f"stand-in: dev index, {args.rate_limit} requests/s per route, request line "
                   f"<= {CROSSREF_REQUEST_LINE} bytes; later versions planted for {len(expected)} works")

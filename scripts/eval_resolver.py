@@ -108,7 +108,7 @@ def main() -> None:
         answers, elapsed = run_resolve(cits, env, True, args.workers)
         mode = "offline (local FTS5 index of the dev index)"
     else:
-        with standin_process(rate_limit=args.rate_limit) as (url, stats):
+        with standin_process(DATA, rate_limit=args.rate_limit) as (url, stats):
             env["REFKEEPER_CROSSREF_URL"] = url
             answers, elapsed = run_resolve(cits, env, False, args.workers)
             server = stats()

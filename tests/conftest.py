@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The one place the tests know where the shared data lives: beside the checkout, as in CI.
 SHARED_DATA = ROOT.parent / "shared" / "data"
+# The Crossref stand-in is test support, not part of refkeeper: importable as `standin`.
+SUPPORT = ROOT / "tests" / "support"
+if str(SUPPORT) not in sys.path:
+    sys.path.insert(0, str(SUPPORT))
 
 
 @pytest.fixture(autouse=True)
@@ -23,14 +29,22 @@ def _clean_env(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def standin():
-    """One Crossref stand-in over the dev index for the whole session (the index is
-    built once per process; later StandIn() instances over the same files reuse it)."""
+def dev_index_files() -> list[Path]:
+    """The dev index files (crossref-works + pmc-records) in the shared data."""
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (CI has it beside the checkout)")
-    from refkeeper.standin import StandIn
+    from standin import dev_index
 
-    with StandIn() as server:
+    return dev_index(SHARED_DATA)
+
+
+@pytest.fixture(scope="session")
+def standin(dev_index_files):
+    """One Crossref stand-in over the dev index for the whole session (the index is
+    built once per process; later StandIn instances over the same files reuse it)."""
+    from standin import StandIn
+
+    with StandIn(dev_index_files) as server:
         yield server
 
 

@@ -6,6 +6,7 @@ import socket
 import time
 
 import pytest
+from standin import StandIn
 
 from refkeeper._crossref import CrossrefClient
 from refkeeper._errors import (
@@ -14,7 +15,6 @@ from refkeeper._errors import (
     InputError,
     RateLimitedError,
 )
-from refkeeper.standin import StandIn
 
 MURAKAMI_LIKE = "10.1258/095646203767869057"  # a real record of the dev index
 PAREN_DOI = "10.1016/s0140-6736(05)67402-8"

@@ -5,8 +5,10 @@ Every test talks real HTTP to a running server; nothing is mocked.
 
 from __future__ import annotations
 
+import ast
 import gzip
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -15,9 +17,10 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from conftest import ROOT, SHARED_DATA, SUPPORT
+from standin import FAULT_KINDS, WRONG_SHAPES, StandIn, dev_index
 
 from refkeeper._models import record_year
-from refkeeper.standin import SHARED_DATA, StandIn
 
 # A record from crossref-works.jsonl.gz, cited in citations.dev.jsonl.gz.
 BOETTIGER = "10.1111/ele.13085"
@@ -235,8 +238,8 @@ def test_keep_alive_connections_are_reused(standin_clean):
 # --- limits ------------------------------------------------------------------------
 
 
-def test_requests_past_the_rate_limit_get_429(standin):
-    with StandIn(rate_limit=3, interval=0.5) as s, requests.Session() as session:
+def test_requests_past_the_rate_limit_get_429(dev_index_files):
+    with StandIn(dev_index_files, rate_limit=3, interval=0.5) as s, requests.Session() as session:
         codes = [session.get(s.url + "/works?rows=0").status_code for _ in range(5)]
         assert codes == [200, 200, 200, 429, 429]
         refused = session.get(s.url + "/works?rows=0")
@@ -249,8 +252,8 @@ def test_requests_past_the_rate_limit_get_429(standin):
         assert session.get(s.url + "/works?rows=0").status_code == 200
 
 
-def test_single_works_and_list_queries_can_have_separate_rate_limits(standin):
-    with StandIn(rate_limit={"works_doi": 3, "works_query": 1}) as s:
+def test_single_works_and_list_queries_can_have_separate_rate_limits(dev_index_files):
+    with StandIn(dev_index_files, rate_limit={"works_doi": 3, "works_query": 1}) as s:
         lists = [requests.get(s.url + "/works?rows=0") for _ in range(2)]
         singles = [requests.get(f"{s.url}/works/{BOETTIGER}") for _ in range(4)]
         assert [r.status_code for r in lists] == [200, 429]
@@ -259,16 +262,16 @@ def test_single_works_and_list_queries_can_have_separate_rate_limits(standin):
         assert singles[0].headers["X-Rate-Limit-Limit"] == "3"
 
 
-def test_rate_limit_refusals_can_carry_retry_after(standin):
-    with StandIn(rate_limit=1, retry_after=2) as s:
+def test_rate_limit_refusals_can_carry_retry_after(dev_index_files):
+    with StandIn(dev_index_files, rate_limit=1, retry_after=2) as s:
         requests.get(s.url + "/works?rows=0")
         r = requests.get(s.url + "/works?rows=0")
         assert r.status_code == 429
         assert r.headers["Retry-After"] == "2"
 
 
-def test_requests_past_the_concurrency_limit_get_429(standin):
-    with StandIn(concurrency=2, latency=0.4) as s:
+def test_requests_past_the_concurrency_limit_get_429(dev_index_files):
+    with StandIn(dev_index_files, concurrency=2, latency=0.4) as s:
         codes: list[int] = []
 
         def get() -> None:
@@ -333,9 +336,9 @@ def test_latency_is_added_to_every_response(standin_clean):
     assert time.monotonic() - started >= 0.2
 
 
-def test_random_faults_are_reproducible_with_a_seed(standin):
+def test_random_faults_are_reproducible_with_a_seed(dev_index_files):
     def run() -> list[int]:
-        with StandIn(fault_rate=0.5, seed=7) as s, requests.Session() as session:
+        with StandIn(dev_index_files, fault_rate=0.5, seed=7) as s, requests.Session() as session:
             return [session.get(s.url + "/works?rows=0").status_code for _ in range(20)]
 
     codes = run()
@@ -343,22 +346,110 @@ def test_random_faults_are_reproducible_with_a_seed(standin):
     assert 0 < sum(c >= 500 for c in codes) < 20
 
 
+def test_injected_wrong_shape_is_json_that_is_not_a_work_list(standin_clean):
+    for variant in range(len(WRONG_SHAPES)):
+        standin_clean.inject("shape", variant)
+    bodies = [requests.get(standin_clean.url + "/works").json() for _ in WRONG_SHAPES]
+    assert requests.get(standin_clean.url + "/works").json()["message"]["items"]  # well again
+
+    def a_work_list(body) -> bool:
+        message = body.get("message") if isinstance(body, dict) else None
+        items = message.get("items") if isinstance(message, dict) else None
+        return (isinstance(items, list) and body.get("status") == "ok"
+                and all(isinstance(i, dict) and isinstance(i.get("DOI"), str) for i in items))
+
+    assert not any(a_work_list(b) for b in bodies)
+    assert standin_clean.stats["faults"] == {"shape": len(WRONG_SHAPES)}
+
+
+def test_a_storm_answers_everything_with_429_until_it_ends(standin_clean):
+    standin_clean.inject("status", 500)
+    standin_clean.storm(0.5, retry_after=1)
+    during = [requests.get(f"{standin_clean.url}/works/{BOETTIGER}") for _ in range(3)]
+    assert [(r.status_code, r.headers.get("Retry-After")) for r in during] == [(429, "1")] * 3
+    time.sleep(0.6)
+    # The queued fault waited out the storm; then all is well.
+    assert requests.get(standin_clean.url + "/works").status_code == 500
+    assert requests.get(standin_clean.url + "/works").status_code == 200
+    stats = standin_clean.stats
+    assert (stats["storm"], stats["faults"], stats["refused_rate"]) == (3, {"429": 3, "500": 1}, 0)
+
+
+def test_a_storm_ends_on_reset(standin_clean):
+    standin_clean.storm(60, 503)
+    assert requests.get(standin_clean.url + "/works").status_code == 503
+    standin_clean.reset()
+    assert requests.get(standin_clean.url + "/works").status_code == 200
+
+
+def test_random_faults_come_in_every_kind_asked_for(dev_index_files):
+    def answer(session: requests.Session, url: str) -> str:
+        try:
+            r = session.get(url + "/works?rows=1", timeout=10)
+        except requests.ConnectionError:
+            return "close"
+        if r.status_code != 200:
+            return str(r.status_code)
+        try:
+            body = r.json()
+        except ValueError:
+            return "malformed"
+        items = body.get("message", {}).get("items") if isinstance(body, dict) else None
+        ok = isinstance(items, list) and len(items) == 1 and isinstance(items[0].get("DOI"), str)
+        return "hang" if ok else "shape"  # a hang ends in the right answer, late
+
+    with StandIn(dev_index_files, fault_rate=1.0, fault_kinds=FAULT_KINDS, hang_seconds=0.05,
+                 retry_after=3, seed=3) as s, requests.Session() as session:
+        answers = [answer(session, s.url) for _ in range(60)]
+        kinds = s.stats["faults"]
+    assert sum(kinds.values()) == 60
+    assert {"malformed", "shape", "hang", "close", "429"} <= set(kinds)
+    assert set(kinds) - {"malformed", "shape", "hang", "close", "429"} <= {"500", "502", "503", "504"}
+    assert {a: answers.count(a) for a in answers} == kinds
+
+
+def test_unknown_fault_kinds_are_refused(dev_index_files):
+    with pytest.raises(ValueError, match="teapot"):
+        StandIn(dev_index_files, fault_kinds=["status", "teapot"])
+
+
 # --- custom record sets and habanero ----------------------------------------------
 
 
-def test_the_default_records_are_the_dev_index_beside_the_checkout():
-    # The package finds ../shared/data from its own file (src/refkeeper/standin/db.py), so
-    # this breaks if the module moves without its path arithmetic.
-    from conftest import ROOT
+def test_the_stand_in_serves_only_the_records_it_is_given(tmp_path):
+    # It lives outside the package and knows no data directory: callers say what to serve.
+    with pytest.raises(TypeError, match="needs records"):
+        StandIn(None)
+    missing = tmp_path / "nowhere"
+    with pytest.raises(FileNotFoundError, match=str(missing)):
+        dev_index(missing)
+    missing.mkdir()
+    with pytest.raises(FileNotFoundError, match=str(missing / "crossref-works.jsonl.gz")):
+        dev_index(missing)
+    with pytest.raises(FileNotFoundError, match=str(missing / "works.jsonl")):
+        StandIn(missing / "works.jsonl").start()
 
-    from refkeeper.standin import DEFAULT_SOURCES, REPO_ROOT
 
-    assert REPO_ROOT == ROOT
-    assert SHARED_DATA == ROOT.parent / "shared" / "data"
-    assert [p.parent for p in DEFAULT_SOURCES] == [SHARED_DATA, SHARED_DATA]
+def test_the_dev_index_is_the_two_files_the_data_readme_names():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
-    assert all(p.is_file() for p in DEFAULT_SOURCES)
+    assert dev_index(SHARED_DATA) == [
+        SHARED_DATA / "crossref-works.jsonl.gz", SHARED_DATA / "pmc-records.dev.jsonl.gz",
+    ]
+
+
+def test_the_stand_in_imports_nothing_of_refkeeper():
+    # It plays Crossref: refkeeper's code (its ranking above all) must not shape its answers.
+    found = []
+    for path in sorted((SUPPORT / "standin").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = (
+                [a.name for a in node.names] if isinstance(node, ast.Import)
+                else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
+            found += [f"{path.name}:{node.lineno} {n}" for n in names if n.split(".")[0] == "refkeeper"]
+    assert found == []
 
 
 def test_custom_records_later_source_wins_by_doi(standin, tmp_path):
@@ -389,13 +480,32 @@ def test_habanero_talks_to_the_stand_in(standin_clean):
     assert standin_clean.stats["works_query"] == 1
 
 
+def support_env() -> dict:
+    """The environment `PYTHONPATH=tests/support python -m standin` runs in."""
+    return {**os.environ, "PYTHONPATH": str(SUPPORT)}
+
+
+def test_command_line_needs_to_be_told_what_to_serve(tmp_path):
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "standin", "--port", "0", *args],
+                              capture_output=True, text=True, cwd=ROOT, env=support_env(), timeout=60)
+
+    nothing = run()
+    assert nothing.returncode == 2
+    assert "--data DIR" in nothing.stderr and "--records PATH" in nothing.stderr
+    missing = run("--data", str(tmp_path / "no-data"))
+    assert missing.returncode == 2
+    assert str(tmp_path / "no-data") in missing.stderr
+    assert "Traceback" not in missing.stderr + nothing.stderr
+
+
 def test_command_line_serves_until_interrupted(standin, tmp_path):
     path = tmp_path / "works.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records(standin, BOETTIGER, SICI)))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "refkeeper.standin", "--port", "0", "--rate-limit", "7",
+        [sys.executable, "-m", "standin", "--port", "0", "--rate-limit", "7",
          "--records", str(path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=support_env(),
     )
     try:
         url = proc.stdout.readline().strip()
@@ -412,7 +522,7 @@ def test_command_line_serves_until_interrupted(standin, tmp_path):
 
 
 def test_a_revised_record_is_served_by_doi_and_by_doi_filters(standin_clean):
-    from refkeeper.standin import with_changes, with_update
+    from standin import with_changes, with_update
 
     original = records(standin_clean, BOETTIGER)[0]
     later = with_update(with_changes(original, page="1-99"), "retraction", "10.5555/notice",
@@ -469,7 +579,7 @@ def test_a_notice_the_index_lacks_can_be_served(standin_clean):
 
 
 def test_earlier_version_takes_the_notices_off_a_real_record(standin_clean):
-    from refkeeper.standin import earlier_version
+    from standin import earlier_version
 
     real = records(standin_clean, "10.1371/journal.pbio.0050002")[0]
     assert real["updated-by"] and "correction" in real["relation"]
@@ -488,7 +598,7 @@ def test_revisions_can_be_given_at_construction_and_survive_reset(standin):
 
 
 def test_request_lines_past_the_limit_get_414_like_crossref(standin_clean):
-    from refkeeper.standin import CROSSREF_REQUEST_LINE
+    from standin import CROSSREF_REQUEST_LINE
 
     standin_clean.max_request_line = CROSSREF_REQUEST_LINE
     fits = "x" * (CROSSREF_REQUEST_LINE - len("GET /works?query= HTTP/1.1\r\n"))

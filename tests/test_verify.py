@@ -24,12 +24,7 @@ import requests
 import sqlite_utils
 from click.testing import CliRunner
 from conftest import SHARED_DATA
-
-from refkeeper._crossref import CrossrefClient
-from refkeeper._errors import NotFoundError, UsageError
-from refkeeper._store import Store
-from refkeeper.cli import cli
-from refkeeper.standin import (
+from standin import (
     CROSSREF_REQUEST_LINE,
     StandIn,
     earlier_version,
@@ -37,6 +32,11 @@ from refkeeper.standin import (
     with_relation,
     with_update,
 )
+
+from refkeeper._crossref import CrossrefClient
+from refkeeper._errors import NotFoundError, UsageError
+from refkeeper._store import Store
+from refkeeper.cli import cli
 from refkeeper.verify import (
     MAX_REQUEST_TARGET,
     VERIFY_FIELDS,

@@ -1,8 +1,8 @@
 """The part of the Crossref REST API the stand-in answers, over its SQLite database.
 
 ``works_query`` is the ``message`` of ``GET /works`` (``query``, ``query.bibliographic``,
-the field queries, ``filter``, ``rows``, ``offset``, ``select``), ranked by refkeeper's own
-FTS5 search; ``work_by_doi`` is the record of ``GET /works/{doi}``. Both serve later
+the field queries, ``filter``, ``rows``, ``offset``, ``select``), ranked by the stand-in's
+own FTS5 search (``search``); ``work_by_doi`` is the record of ``GET /works/{doi}``. Both serve later
 versions of records (``revisions._Overlay``) over the stored ones. Anything the stand-in
 does not implement raises ``_BadRequest``, whose ``body()`` is Crossref's
 validation-failure JSON.
@@ -17,10 +17,10 @@ import json
 import re
 import sqlite3
 
-from .. import _index as index
-from .._models import normalize_doi
+from . import search as index
 from .db import FTS_TABLE
 from .revisions import _Overlay
+from .search import normalize_doi
 
 DEFAULT_ROWS = 20
 MAX_ROWS = 1000  # Crossref's cap on rows

@@ -3,7 +3,7 @@
 ``_Server`` and ``_Handler`` are the standard library's threading HTTP server, tuned for
 keep-alive clients. ``_RequestHandling`` is the part of ``StandIn`` that runs on their
 threads for each request: the request-line limit (414), admission under the rate and
-concurrency limits (429), scripted and random faults, routing to ``api``, counting, and
+concurrency limits (429), storms, scripted and random faults, routing to ``api``, counting, and
 writing the response with Crossref's rate-limit headers.
 """
 
@@ -26,6 +26,22 @@ from .db import _ReadPool
 UNLIMITED_RATE = 10000
 UNLIMITED_CONCURRENCY = 1000
 RANDOM_FAULT_STATUSES = (500, 502, 503, 504)
+# What a random fault can be (``fault_kinds``): a 5xx, a 429 (as from a throttling front
+# end, not the limiter), a truncated body, a body of the wrong shape, a hang, a dropped
+# connection.
+FAULT_KINDS = ("status", "throttle", "malformed", "shape", "hang", "close")
+# Well-formed JSON in shapes Crossref never sends (a proxy's or a half-deployed API's
+# answer): a client must refuse each as an error, never crash on it or store it.
+WRONG_SHAPES = (
+    b'{"status":"ok","message-type":"work-list","message":null}',
+    b'{"status":"ok","message-type":"work-list","message":{"items":{"DOI":"10.5555/not-a-list"}}}',
+    b'{"status":"ok","message-type":"work-list","message":{"total-results":2,'
+    b'"items":[{"title":["An item without a DOI"]},"an item that is a string"]}}',
+    b'[]',
+    b'{"status":"ok","message-type":"work","message":{"DOI":12345,"title":"not a list",'
+    b'"author":"nobody","issued":{"date-parts":"2020"}}}',
+    b'{"status":"error","message-type":"exception","message":{"name":"class java.lang.Exception"}}',
+)
 # Crossref's front end allows 4096 bytes for the request line ("GET /works?... HTTP/1.1")
 # and answers 414 beyond (CrossRef/rest-api-doc#251). Off unless asked for: the resolver
 # sends citations of up to 10,000 characters as queries.
@@ -33,10 +49,11 @@ CROSSREF_REQUEST_LINE = 4096
 
 
 class _Fault:
-    __slots__ = ("kind", "status", "seconds", "retry_after")
+    __slots__ = ("kind", "status", "seconds", "retry_after", "variant")
 
-    def __init__(self, kind, status=None, seconds=None, retry_after=None) -> None:
+    def __init__(self, kind, status=None, seconds=None, retry_after=None, variant=0) -> None:
         self.kind, self.status, self.seconds, self.retry_after = kind, status, seconds, retry_after
+        self.variant = variant  # which of WRONG_SHAPES a "shape" fault answers with
 
 
 class _Response:
@@ -160,14 +177,34 @@ class _RequestHandling:
 
     def _next_fault(self) -> _Fault | None:
         with self._lock:
-            if self._faults:
+            if time.monotonic() < self._storm_until:
+                # A storm answers everything with its status and leaves queued faults queued.
+                fault = _Fault("status", status=self._storm_status, retry_after=self._storm_retry_after)
+                self._stats["storm"] += 1
+            elif self._faults:
                 fault = self._faults.popleft()
             elif self.fault_rate and self._random.random() < self.fault_rate:
-                fault = _Fault("status", status=self._random.choice(RANDOM_FAULT_STATUSES))
+                fault = self._random_fault()
             else:
                 return None
             self._stats["faults_injected"] += 1
+            key = str(fault.status) if fault.kind == "status" else fault.kind
+            self._stats["faults"][key] = self._stats["faults"].get(key, 0) + 1
             return fault
+
+    def _random_fault(self) -> _Fault:
+        # One kind keeps the draws as they were before there were kinds: same seed, same faults.
+        kinds = self.fault_kinds
+        kind = kinds[0] if len(kinds) == 1 else self._random.choice(kinds)
+        if kind == "status":
+            return _Fault(kind, status=self._random.choice(RANDOM_FAULT_STATUSES))
+        if kind == "throttle":
+            return _Fault("status", status=429, retry_after=self.retry_after)
+        if kind == "hang":
+            return _Fault(kind, seconds=self.hang_seconds)
+        if kind == "shape":
+            return _Fault(kind, variant=self._random.randrange(len(WRONG_SHAPES)))
+        return _Fault(kind)
 
     def _handle(self, h: _Handler) -> None:
         pool = self._pool  # stop() clears the attribute; a late request keeps its pool
@@ -225,6 +262,8 @@ class _RequestHandling:
             return _Response(close=True)
         if fault.kind == "malformed":
             return _Response(200, b'{"status":"ok","message-type":"work-list","message":{"ite')
+        if fault.kind == "shape":
+            return _Response(200, WRONG_SHAPES[fault.variant % len(WRONG_SHAPES)])
         headers = {}
         if fault.retry_after is not None:
             headers["Retry-After"] = f"{fault.retry_after:g}"

@@ -1,8 +1,9 @@
 """The records the stand-in serves, in SQLite.
 
-Records come from JSONL(.gz) files (by default the dev index in ``../shared/data``) or
-dicts; ``build_db`` writes them, deduplicated by DOI, into a SQLite file with refkeeper's
-full-text index (``index``) over them. Databases built from files are cached per process,
+Records come from JSONL(.gz) files or dicts, always passed in by the caller (``dev_index``
+names the files of the dev index in a data directory the caller gives); ``build_db``
+writes them, deduplicated by DOI, into a SQLite file with the stand-in's own full-text
+index (``search``) over them. Databases built from files are cached per process,
 and request threads read them through ``_ReadPool``.
 """
 
@@ -21,17 +22,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .. import _index as index
-from .._models import normalize_doi, record_year
+from . import search as index
+from .search import normalize_doi, record_year
 
-# This file is src/refkeeper/standin/db.py: the checkout is three directories up.
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-# The dev index: the records the stand-in serves unless told otherwise.
-DEFAULT_SOURCES = (
-    SHARED_DATA / "crossref-works.jsonl.gz",
-    SHARED_DATA / "pmc-records.dev.jsonl.gz",
-)
+# The dev index: the files, in a data directory, of the records a Crossref stand-in
+# should serve (see the data directory's README).
+DEV_INDEX_FILES = ("crossref-works.jsonl.gz", "pmc-records.dev.jsonl.gz")
 
 FTS_TABLE = "works_fts"
 
@@ -57,9 +53,26 @@ def _iter_source(source: object) -> Iterator[tuple[dict, str | None]]:
                 yield rec, line
 
 
+def dev_index(data: str | os.PathLike) -> list[Path]:
+    """The dev index files in the data directory ``data``; FileNotFoundError naming the
+    missing path if the directory or a file is not there."""
+    data = Path(data)
+    if not data.is_dir():
+        raise FileNotFoundError(
+            f"data directory not found: {data} (it should hold {', '.join(DEV_INDEX_FILES)})"
+        )
+    paths = [data / name for name in DEV_INDEX_FILES]
+    for p in paths:
+        if not p.is_file():
+            raise FileNotFoundError(f"dev index file not found: {p}")
+    return paths
+
+
 def _normalize_sources(records: object) -> list:
     if records is None:
-        return list(DEFAULT_SOURCES)
+        # No default: the stand-in does not know where any checkout keeps its data.
+        raise TypeError("StandIn needs records: a path, a record dict, or a list of them "
+                        "(dev_index(data_dir) for the dev index)")
     if isinstance(records, (str, os.PathLike, dict)):
         return [records]
     return list(records)  # type: ignore[call-overload]
@@ -152,10 +165,7 @@ def _obtain_db(sources: list) -> tuple[str, dict, bool]:
     deleted when it stops; cached ones live until the process exits."""
     for source in sources:
         if not isinstance(source, dict) and not Path(source).exists():
-            raise FileNotFoundError(
-                f"stand-in records not found: {source} (the shared data is expected at "
-                f"{SHARED_DATA}; pass records=... to serve others)"
-            )
+            raise FileNotFoundError(f"stand-in records not found: {source}")
     key = _file_key(sources)
     if key is None:
         path = _new_db_path()

@@ -1,19 +1,21 @@
 """A local stand-in for the Crossref REST API, for tests and benchmarks.
 
 What it is: a small HTTP server on 127.0.0.1 that answers the part of the Crossref REST
-API refkeeper uses, from real Crossref records (by default the dev index in
-``../shared/data``), with Crossref's URL forms, JSON envelopes, error bodies and
-rate-limit headers. Tests talk real HTTP to it (habanero, requests, connection pools,
-keep-alive), so the client code under test is the code that talks to Crossref.
+API refkeeper uses, from real Crossref records the caller passes in (files or dicts;
+``dev_index(data_dir)`` names the dev index's files), with Crossref's URL forms, JSON
+envelopes, error bodies and rate-limit headers. Tests talk real HTTP to it (habanero,
+requests, connection pools, keep-alive), so the client code under test is the code that
+talks to Crossref.
 
-    with StandIn(rate_limit=50) as s:
+    with StandIn(dev_index("../shared/data"), rate_limit=50) as s:
         requests.get(s.url + "/works", params={"query.bibliographic": "..."})
 
-It can also misbehave on purpose: enforce a rate limit and a concurrency limit (429),
-add latency, and answer the next requests with scripted faults (a status such as 500
-or 429 with Retry-After, a malformed JSON body, a hang, a dropped connection) or with
-random 5xx at a seeded rate, counting all of it in ``stats``. With ``max_request_line``
-it refuses over-long URLs with 414, as Crossref's front end does.
+It can also misbehave on purpose: enforce a rate limit and a concurrency limit (429), add
+latency, and answer the next requests with scripted faults (a status such as 500 or 429
+with Retry-After, a truncated JSON body, JSON of the wrong shape, a hang, a dropped
+connection), with random faults of chosen kinds at a seeded rate, or with a ``storm`` of
+429s (or any status) for a while, counting all of it in ``stats``. With
+``max_request_line`` it refuses over-long URLs with 414, as Crossref's front end does.
 
 Records change upstream after refkeeper stored them, and re-verification must notice.
 ``revise(doi, record)`` serves a later version of a record (``with_update`` adds a
@@ -24,25 +26,30 @@ answered on ``/works/{old}`` with the record of ``new`` and absent from DOI filt
 ``unlist(doi)`` keeps a record out of ``/works`` lists (a lagging search index) while
 ``/works/{doi}`` still finds it. All of it is undone by ``reset()``.
 
-What it is not: Crossref. Relevance is refkeeper's own FTS5 ranking (``index.search``,
-bm25 over title, authors, container and numbers), not Crossref's Elasticsearch scores,
-so a test may rely on *which* record ranks first for a good citation but never on score
-values. Only these routes and parameters exist: ``GET /works`` with ``query``,
-``query.bibliographic``, ``query.author`` (and ``query.editor``/``query.contributor``/
-``query.container-title``), ``filter`` (``doi``, ``from-pub-date``, ``until-pub-date``,
-``type``), ``rows``, ``offset``, ``select``, ``mailto``; and ``GET /works/{doi}``.
-Anything else is refused loudly (400 or 404) rather than answered approximately, so a
-client that starts depending on more of the API finds out here, not in production.
+What it is not: Crossref. Relevance is the stand-in's own FTS5 ranking (``search``, bm25
+over title, authors, container and numbers; deliberately not refkeeper's offline index),
+not Crossref's Elasticsearch scores, so a test may rely on *which* record ranks first for
+a good citation but never on score values. Only these routes and parameters exist:
+``GET /works`` with ``query``, ``query.bibliographic``, ``query.author`` (and
+``query.editor``/``query.contributor``/``query.container-title``), ``filter`` (``doi``,
+``from-pub-date``, ``until-pub-date``, ``type``), ``rows``, ``offset``, ``select``,
+``mailto``; and ``GET /works/{doi}``. Anything else is refused loudly (400 or 404) rather
+than answered approximately, so a client that starts depending on more of the API finds
+out here, not in production.
 
 Run it by hand (benchmarks, manual checks)::
 
-    python -m refkeeper.standin --port 8080 --rate-limit 50 --concurrency 3 --latency 0.05
+    PYTHONPATH=tests/support python -m standin --data ../shared/data --port 8080 --rate-limit 50
+
+It lives outside the installed package (``tests/support``): tests import it through
+``tests/conftest.py``, scripts put ``tests/support`` on ``sys.path`` themselves. It uses
+nothing of refkeeper, so it stands in for Crossref whatever refkeeper does.
 
 The package: ``StandIn`` (here) is the server's public face; ``db`` builds and caches the
-SQLite index over the records, ``api`` answers ``/works`` and ``/works/{doi}`` from it,
-``revisions`` makes and holds later versions of records, ``server`` handles HTTP, limits
-and faults, and ``__main__`` is the command line. The names tests and scripts use are
-importable from here.
+SQLite index over the records, ``search`` is its full-text ranking, ``api`` answers
+``/works`` and ``/works/{doi}`` from it, ``revisions`` makes and holds later versions of
+records, ``server`` handles HTTP, limits and faults, and ``__main__`` is the command
+line. The names tests and scripts use are importable from here.
 """
 
 from __future__ import annotations
@@ -55,7 +62,6 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 
-from .._models import normalize_doi
 from .api import (
     CROSSREF_TYPES,
     DEFAULT_ROWS,
@@ -70,14 +76,13 @@ from .api import (
     works_query,
 )
 from .db import (
-    DEFAULT_SOURCES,
+    DEV_INDEX_FILES,
     FTS_TABLE,
-    REPO_ROOT,
-    SHARED_DATA,
     _normalize_sources,
     _obtain_db,
     _ReadPool,
     build_db,
+    dev_index,
 )
 from .revisions import (
     UPDATE_LABELS,
@@ -88,11 +93,14 @@ from .revisions import (
     with_relation,
     with_update,
 )
+from .search import normalize_doi
 from .server import (
     CROSSREF_REQUEST_LINE,
+    FAULT_KINDS,
     RANDOM_FAULT_STATUSES,
     UNLIMITED_CONCURRENCY,
     UNLIMITED_RATE,
+    WRONG_SHAPES,
     _Fault,
     _Handler,
     _RequestHandling,
@@ -103,7 +111,8 @@ __all__ = [
     "CROSSREF_REQUEST_LINE",
     "CROSSREF_TYPES",
     "DEFAULT_ROWS",
-    "DEFAULT_SOURCES",
+    "DEV_INDEX_FILES",
+    "FAULT_KINDS",
     "FIELD_QUERIES",
     "FILTERS",
     "FTS_TABLE",
@@ -112,15 +121,15 @@ __all__ = [
     "NOT_FOUND",
     "RANDOM_FAULT_STATUSES",
     "RANK_QUERIES",
-    "REPO_ROOT",
-    "SHARED_DATA",
     "UNIMPLEMENTED_PARAMS",
     "UNLIMITED_CONCURRENCY",
     "UNLIMITED_RATE",
     "UPDATE_LABELS",
+    "WRONG_SHAPES",
     "StandIn",
     "build_db",
     "crossref_date",
+    "dev_index",
     "earlier_version",
     "main",
     "with_changes",
@@ -134,8 +143,9 @@ __all__ = [
 class StandIn(_RequestHandling):
     """The Crossref stand-in server. Use as a context manager or start()/stop().
 
-    records: None for the dev index in ../shared/data; else a path, a record dict, or a
-        list mixing both (a later record with the same DOI, any case, replaces earlier).
+    records: a path, a record dict, or a list mixing both (a later record with the same
+        DOI, any case, replaces earlier); ``dev_index(data_dir)`` for the dev index.
+        Required: the stand-in knows no data directory of its own.
     rate_limit: admitted requests per ``interval`` seconds (sliding window); past it 429.
         An int is one window for all requests; a dict such as
         ``{"works_doi": 10, "works_query": 3}`` gives each route its own window, as
@@ -145,7 +155,11 @@ class StandIn(_RequestHandling):
     retry_after: seconds to send in Retry-After on limit refusals (default: no header,
         as Crossref often omits it).
     latency: seconds added to every response (settable at runtime).
-    fault_rate, seed: probability of a random 5xx on an admitted request, seeded.
+    fault_rate, seed: probability of a random fault on an admitted request, seeded.
+    fault_kinds: what a random fault may be (``FAULT_KINDS``), drawn evenly: "status"
+        (a 5xx), "throttle" (429, with ``retry_after`` if set), "malformed" (truncated
+        JSON), "shape" (JSON of a wrong shape), "hang" (``hang_seconds``, then the
+        answer), "close" (dropped connection). Default: 5xx only.
     max_request_line: refuse longer request lines ("GET /works?... HTTP/1.1" and its CRLF)
         with 414, as Crossref's front end does past ``CROSSREF_REQUEST_LINE`` (settable).
     revisions, aliases, unlisted: later versions to serve from the start, as ``revise``,
@@ -154,7 +168,7 @@ class StandIn(_RequestHandling):
 
     def __init__(
         self,
-        records: object = None,
+        records: object,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -164,6 +178,8 @@ class StandIn(_RequestHandling):
         retry_after: float | None = None,
         latency: float = 0.0,
         fault_rate: float = 0.0,
+        fault_kinds: Iterable[str] = ("status",),
+        hang_seconds: float = 30.0,
         seed: int = 0,
         max_request_line: int | None = None,
         revisions: Mapping[str, dict | None] | None = None,
@@ -178,6 +194,14 @@ class StandIn(_RequestHandling):
         self.retry_after = retry_after
         self.latency = latency
         self.fault_rate = fault_rate
+        self.fault_kinds = tuple(fault_kinds)
+        unknown = [k for k in self.fault_kinds if k not in FAULT_KINDS]
+        if unknown or not self.fault_kinds:
+            raise ValueError(f"fault_kinds {unknown or '()'}: each one of {', '.join(FAULT_KINDS)}")
+        self.hang_seconds = hang_seconds
+        self._storm_until = 0.0
+        self._storm_status = 429
+        self._storm_retry_after: float | None = None
         self._random = random.Random(seed)
         self.max_request_line = max_request_line
         self._overlay = self._initial_overlay = _Overlay(revisions, aliases, unlisted)
@@ -219,7 +243,7 @@ class StandIn(_RequestHandling):
         self._httpd.standin = self
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-            name="refkeeper-standin", daemon=True,
+            name="crossref-standin", daemon=True,
         )
         self._thread.start()
         return self
@@ -272,6 +296,7 @@ class StandIn(_RequestHandling):
         inject("status", 500)                  answer 500 (text body)
         inject("status", 429, retry_after=1)   answer 429 with Retry-After: 1
         inject("malformed")                    answer 200 with a truncated JSON body
+        inject("shape", 2)                     answer 200 with WRONG_SHAPES[2] (valid JSON)
         inject("hang", 5)                      wait 5 s (default 30), then answer normally
         inject("close")                        drop the connection without answering
         """
@@ -281,16 +306,30 @@ class StandIn(_RequestHandling):
             fault = _Fault(kind, status=int(value), retry_after=retry_after)
         elif kind == "hang":
             fault = _Fault(kind, seconds=30.0 if value is None else float(value))
+        elif kind == "shape":
+            fault = _Fault(kind, variant=0 if value is None else int(value))
         elif kind in ("malformed", "close"):
             fault = _Fault(kind)
         else:
-            raise ValueError(f"unknown fault {kind!r}: status, malformed, hang or close")
+            raise ValueError(f"unknown fault {kind!r}: status, malformed, shape, hang or close")
         with self._lock:
             self._faults.extend([fault] * times)
 
+    def storm(self, seconds: float, status: int = 429, *, retry_after: float | None = None) -> None:
+        """Answer every admitted request with ``status`` for the next ``seconds``, as
+        Crossref does when it sheds load: a 429 storm by default. Counted in
+        ``stats["storm"]`` and ``faults_injected``; queued faults wait until it ends."""
+        if not 100 <= int(status) <= 599:
+            raise ValueError("storm() needs an HTTP status code")
+        with self._lock:
+            self._storm_status, self._storm_retry_after = int(status), retry_after
+            self._storm_until = time.monotonic() + seconds
+
     def clear_faults(self) -> None:
+        """Drop queued faults and end a storm."""
         with self._lock:
             self._faults.clear()
+            self._storm_until = 0.0
 
     @property
     def pending_faults(self) -> int:
@@ -306,7 +345,9 @@ class StandIn(_RequestHandling):
             "other": 0,  # any other path (404)
             "refused_rate": 0,  # 429 for the rate limit
             "refused_concurrency": 0,  # 429 for the concurrency limit
-            "faults_injected": 0,  # scripted or random faults served
+            "faults_injected": 0,  # scripted, random or storm faults served
+            "faults": {},  # those by kind: "500", "429", "malformed", "shape", "hang", "close"
+            "storm": 0,  # requests answered by a storm
             "too_long": 0,  # 414 for a request line past max_request_line
             "max_in_flight": 0,  # most admitted requests in progress at once
             "status": {},  # responses by status code
@@ -318,6 +359,7 @@ class StandIn(_RequestHandling):
         with self._lock:
             snap = dict(self._stats)
             snap["status"] = dict(self._stats["status"])
+            snap["faults"] = dict(self._stats["faults"])
             snap["in_flight"] = self._in_flight
             return snap
 
@@ -335,7 +377,7 @@ class StandIn(_RequestHandling):
             self._windows.clear()
 
     def reset(self) -> None:
-        """Back to how it was constructed: no queued faults, the constructor's latency,
+        """Back to how it was constructed: no queued faults or storm, the constructor's latency,
         fault rate, request-line limit and later versions, zero counters.
 
         Requests still sleeping in a hang or latency are woken and given a moment to
@@ -377,7 +419,7 @@ class StandIn(_RequestHandling):
 
 def __getattr__(name: str):
     # ``main`` lives in __main__.py and is imported only when asked for: importing that
-    # module here would make ``python -m refkeeper.standin`` load it twice (runpy warns).
+    # module here would make ``python -m standin`` load it twice (runpy warns).
     if name == "main":
         from .__main__ import main
 

@@ -15,7 +15,7 @@ import datetime
 import zlib
 from collections.abc import Iterable, Mapping
 
-from .._models import normalize_doi
+from .search import normalize_doi
 
 # Crossref's labels for its update types (Crossmark) and Retraction Watch's natures.
 UPDATE_LABELS = {
