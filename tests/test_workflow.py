@@ -8,12 +8,14 @@ import sqlite3
 import pytest
 import sqlite_utils
 from conftest import READER_REFERENCES, ROOT, SAMPLE
+from sqlite_utils import Migrations
 
+from refkeeper import _store
 from refkeeper import workflow as wf
 from refkeeper._errors import InputError, NotFoundError, UsageError
 from refkeeper._resolve import Resolver
 from refkeeper._store import Store, migrations
-from refkeeper.workflow.proposed_claims import propose_claims, sentences
+from refkeeper.workflow import propose_claims, sentences
 
 VISSER = "10.1007/s00586-013-2833-2"
 MURAKAMI = "10.1007/s00776-007-1126-1"
@@ -67,22 +69,33 @@ def test_the_schema_has_readable_tables_with_foreign_keys(tmp_path):
     assert {"id", "article_id", "claim_id", "status"} <= set(store.db["requests"].columns_dict)
 
 
-def test_an_existing_database_is_upgraded_without_loss(tmp_path):
+def knowing_only(monkeypatch, last: str):
+    """Make refkeeper the version whose newest migration was ``last``."""
+    old = Migrations("refkeeper")
+    for m in migrations.pending(sqlite_utils.Database(memory=True)):
+        old(name=m.name)(m.fn)
+        if m.name == last:
+            break
+    monkeypatch.setattr(_store, "migrations", old)
+    _store._known_schema.cache_clear()
+
+
+def test_an_existing_database_is_upgraded_without_loss(tmp_path, monkeypatch):
     path = tmp_path / "old.db"
-    db = sqlite_utils.Database(path)
-    migrations.apply(db, stop_before="m003_claims_and_requests")
-    assert "links" not in db.table_names()
-    # Write to it with the store code of that version: works, a cached answer, a problem.
-    old = Store.__new__(Store)
-    old.path, old.db = str(path), db
-    old.import_snapshot(SAMPLE)
-    answers = [offline(old).resolve(t) for t in READER_REFERENCES]
-    assert [a.status for a in answers] == ["unmatched", "matched", "unmatched"]
-    db.execute("UPDATE works SET problems = '[\"correction\"]', checked_at = '2024-01-01' WHERE doi = ?",
-               [VISSER])
-    db.conn.commit()
-    before = {t: list(db.query(f"SELECT * FROM {t} ORDER BY rowid")) for t in ("works", "citations")}
-    db.close()
+    # Write to it with the store code of the version before the workflow: works, a cached
+    # answer, a problem.
+    with monkeypatch.context() as m:
+        knowing_only(m, "m002_work_problems")
+        old = Store(path)
+        assert "links" not in old.db.table_names()
+        old.import_snapshot(SAMPLE)
+        answers = [offline(old).resolve(t) for t in READER_REFERENCES]
+        assert [a.status for a in answers] == ["unmatched", "matched", "unmatched"]
+        old.db.execute("UPDATE works SET problems = '[\"correction\"]', checked_at = '2024-01-01'"
+                       " WHERE doi = ?", [VISSER])
+        before = {t: list(old.db.query(f"SELECT * FROM {t} ORDER BY rowid")) for t in ("works", "citations")}
+        old.close()
+    _store._known_schema.cache_clear()
 
     store = Store(path)
     assert WORKFLOW_TABLES <= set(store.db.table_names())
