@@ -386,6 +386,36 @@ def test_the_reply_groups_references_by_stance_with_doi_links(desk):
     assert "Retracted" in wf.reply(store, pasted.request.id)
 
 
+HOSTILE = "<script>alert(1)</script> [me](javascript:alert(1))"
+
+
+def test_a_markdown_reply_shows_what_people_typed_as_text_never_as_markup(sample_store):
+    from markdown_it import MarkdownIt
+
+    store = sample_store
+    art = wf.add_article(store, f"Pain {HOSTILE}")
+    claim = wf.add_claim(store, art.id, f"*Injections* work {HOSTILE}")
+    req = wf.add_request(store, art.id, HOSTILE, claim=claim.id)
+    pasted = f"{READER_REFERENCES[0]}\n\n{READER_REFERENCES[1]}"
+    wf.add_reader_references(store, req.id, pasted, offline(store))
+    wf.answer_request(store, req.id, dois=[MURAKAMI], stance="contests", note=f"# See {HOSTILE}")
+    md = wf.reply(store, req.id, style="apa", fmt="markdown")
+    # A lax renderer: raw HTML on, and any link scheme accepted (markdown-it refuses
+    # javascript: by default, which would hide an unescaped link).
+    renderer = MarkdownIt("commonmark", {"html": True})
+    renderer.validateLink = lambda url: True
+    html = renderer.render(md)
+    assert "<script" not in html
+    assert "javascript:" not in " ".join(
+        t.attrGet("href") or "" for tok in renderer.parse(md) for t in [tok, *(tok.children or [])])
+    assert "<h1" not in html and "<em>Injections" not in html
+    # ... and each field still reads as the person wrote it.
+    text = html.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
+    assert f"{HOSTILE}: the references for “Pain {HOSTILE}”, on “*Injections* work {HOSTILE}”" in text
+    assert f"# See {HOSTILE}" in text
+    assert f"(https://doi.org/{MURAKAMI})" in md  # the works keep their DOI links
+
+
 # -- export ------------------------------------------------------------------------------------
 
 

@@ -168,13 +168,15 @@ def reply(
     if req.status != "answered":
         raise UsageError(f"request {req.id} is {req.status}; answer it first (`refkeeper request answer`)")
     md = fmt == "markdown"
-    title = f"“{rep.article.title}”"
-    head = f"{req.reader}: the references for {title}"
+    # Everything a person typed is text, not Markdown: a reader named "<script>..." or
+    # "[me](javascript:...)" must reach the page as those characters.
+    esc = md_escape if md else str
+    head = f"{esc(req.reader)}: the references for “{esc(rep.article.title)}”"
     if rep.claim is not None:
-        head += f", on “{rep.claim.text}”"
+        head += f", on “{esc(rep.claim.text)}”"
     lines = [head + ":"]
     if req.note:
-        lines += ["", req.note]
+        lines += ["", esc(req.note)]
     problems = store.work_problems(w.doi for w, _ in rep.answer)
     n = 0
     for stance, heading in _STANCE_HEADINGS.items():
@@ -190,7 +192,7 @@ def reply(
     if include_unresolved and unresolved:
         lines += ["", "**Not yet matched to a DOI**" if md else "Not yet matched to a DOI:"]
         for r in unresolved:
-            lines.append(f"- {_md_escape(r.text) if md else r.text}")
+            lines.append(f"- {esc(r.text)}")
     return "\n".join(lines) + "\n"
 
 
@@ -206,5 +208,8 @@ def _stance_for(store: Store, req: Request, doi: str) -> str | None:
     return stances[0] if len(stances) == 1 else None
 
 
-def _md_escape(text: str) -> str:
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
+def md_escape(text: str) -> str:
+    """``text`` as Markdown that renders as exactly that text: every ASCII punctuation
+    character is backslash-escaped (CommonMark allows it for all of them), so no HTML tag,
+    link, autolink, emphasis, heading or list can start inside it."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
