@@ -675,7 +675,7 @@ class Store:
     def citations(self) -> Iterator[dict]:
         yield from self.db["citations"].rows_where(order_by="id")
 
-    # -- citation keys and export notes (issue 5) ---------------------------------------
+    # -- citation keys, and the problems exports note ------------------------------------
 
     def get_key(self, doi: str) -> str | None:
         """The citation key stored for a work (None when none was chosen yet)."""

@@ -4,7 +4,7 @@ Many works per request (``/works?filter=doi:A,doi:B,...``, ``VERIFY_FIELDS`` onl
 request kept under Crossref's request-line limit (``Packer``), then one ``/works/{doi}``
 lookup for each DOI a batch did not return, because only a single lookup tells a DOI
 that is gone (404) or an alias (answered with another DOI) from one that was merely not
-listed. Each answer is compared with the stored record by ``checks.check_record``.
+listed. Each answer is compared with the stored record by ``check_record``.
 """
 
 from __future__ import annotations

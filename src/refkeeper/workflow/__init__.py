@@ -6,7 +6,7 @@ and says who asserted it (the editor, a reader, an import), when, and whether an
 confirmed it: an assertion with provenance, never a guess shown as fact. A **request** is a
 reader asking for the references behind an article (optionally one claim); it moves from
 ``open`` to ``answered`` (recording the works given) or ``declined`` (with a reason). The
-references a reader pastes with a request are split (``reflist``), resolved (``Resolver``)
+references a reader pastes with a request are split (``split_text``), resolved (``Resolver``)
 and kept as written; only a matched reference ever gets a DOI.
 
 Every change to articles, claims, links and requests is appended to ``history`` (who,

@@ -1,7 +1,7 @@
 """The references a reader pastes with a request (see ``workflow``); the rows are kept by
 ``_requests`` (``request_references``) and ``_links``.
 
-A reader's comment or reference list is split (``reflist``), each reference resolved
+A reader's comment or reference list is split (``split_text``), each reference resolved
 (``Resolver``) and kept with the request as written. Only a *matched* reference ever gets
 a DOI; ambiguous ones keep their candidates, unmatched ones stay visible without one.
 With a stance, matched references become links to the request's claim, asserted by the
@@ -50,7 +50,7 @@ def add_request_from_comment(
 ) -> Pasted:
     """Record a request from a reader's comment pasted whole.
 
-    The comment is split (``reflist.split_text``): its prose becomes the request's text
+    The comment is split (``split_text``): its prose becomes the request's text
     (unless ``text`` is given), its references are resolved with ``resolver`` and kept as
     written (see ``add_reader_references`` for ``stance`` and linking).
     """
