@@ -7,7 +7,7 @@ import textwrap
 import pytest
 from conftest import READER_REFERENCES, ROOT
 
-from refkeeper.workflow.reflist import looks_like_reference, split_references, split_text
+from refkeeper.workflow import looks_like_reference, split_references, split_text
 
 SEED_PAGE = ROOT.parent / "shared" / "seed" / "article-and-comment.txt"
 COMMENT = (ROOT / "examples" / "reader-comment.txt").read_text(encoding="utf-8")

@@ -15,13 +15,11 @@ import subprocess
 import sys
 import textwrap
 import time
-import types
 from functools import lru_cache
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
-import sqlite_utils
 from click.testing import CliRunner
 from conftest import SHARED_DATA
 from standin import (
@@ -40,8 +38,6 @@ from refkeeper.cli import cli
 from refkeeper.verify import (
     MAX_REQUEST_TARGET,
     VERIFY_FIELDS,
-    _Packer,
-    _RunLock,
     affected,
     history,
     notices,
@@ -49,6 +45,8 @@ from refkeeper.verify import (
     verify,
     verify_bib,
 )
+from refkeeper.verify._fetch import Packer  # the request-line packing under test: no public name fits
+from refkeeper.verify._verify import RunLock  # the lock under test: no public name fits
 
 # Real records of the dev index that already carry notices, as Crossref serves them today.
 ERRATUM = "10.1016/j.elecom.2019.106553"  # updated-by an erratum (source: publisher)
@@ -302,7 +300,7 @@ def test_batches_fill_crossrefs_request_line_and_never_exceed_it(tmp_path, cross
     lists = [t for t, _ in crossref.history if t.startswith("/works?")]
     assert crossref.stats["too_long"] == 0
     assert max(map(len, lists)) <= MAX_REQUEST_TARGET
-    packer = _Packer(c, 100)
+    packer = Packer(c, 100)
     sizes, partial = [], 0
     for target in lists:
         dois = [p.removeprefix("doi:") for p in parse_qs(urlsplit(target).query)["filter"][0].split(",")]
@@ -324,7 +322,7 @@ def test_a_batch_refused_as_too_long_is_halved_until_it_fits(store, crossref):
 
 
 def test_a_second_run_is_refused_while_one_holds_the_database(store, crossref):
-    with _RunLock(store.path), pytest.raises(UsageError, match="another"):
+    with RunLock(store.path), pytest.raises(UsageError, match="another"):
         verify(store, client_for(crossref))
 
 
@@ -474,22 +472,8 @@ def test_a_run_killed_with_sigkill_resumes_without_checking_anything_twice(tmp_p
 # --- who is affected --------------------------------------------------------------------
 
 
-CLAIMS_FALLBACK = [  # the columns issue 3 names, if its migration is not in this tree
-    "CREATE TABLE articles (id INTEGER PRIMARY KEY, title TEXT, added_at TEXT)",
-    "CREATE TABLE claims (id INTEGER PRIMARY KEY, article_id INTEGER, text TEXT, added_at TEXT)",
-    "CREATE TABLE links (id INTEGER PRIMARY KEY, claim_id INTEGER, doi TEXT, stance TEXT,"
-    " confirmed INTEGER DEFAULT 0, asserted_by TEXT, created_at TEXT, removed_at TEXT)",
-    "CREATE TABLE requests (id INTEGER PRIMARY KEY, article_id INTEGER, claim_id INTEGER,"
-    " reader TEXT, text TEXT, status TEXT, received_at TEXT)",
-    "CREATE TABLE request_works (request_id INTEGER, doi TEXT, added_at TEXT)",
-]
-
-
 def add_claims(store, retracted: str, corrected: str) -> None:
     db = store.db
-    if "claims" not in db.table_names():
-        for statement in CLAIMS_FALLBACK:
-            db.execute(statement)
     t = "2025-01-01T00:00:00+00:00"
     db.execute("INSERT INTO articles (id, title, added_at) VALUES (1, 'Sacroiliac joint pain', ?)", [t])
     claims = [(1, "Injections near the joint did better"), (2, "Pain returns within a year"),
@@ -529,10 +513,14 @@ def test_the_report_names_affected_claims_a_supported_retraction_first(store, cr
     assert as_json["affected_claims"][0]["text"] == "Injections near the joint did better"
 
 
-def test_affected_is_empty_without_the_claims_tables():
-    db = sqlite_utils.Database(memory=True)
-    db["works"].insert({"doi": "10.1/x"})
-    assert affected(types.SimpleNamespace(db=db), {"10.1/x": ["retraction"]}) == ([], [])
+def test_a_work_no_claim_or_open_request_relies_on_affects_nothing(store):
+    retracted, corrected = (r["DOI"].lower() for r in real_records(40)[30:32])
+    add_claims(store, retracted, corrected)
+    unused = next(w.doi for w in store.works() if w.doi not in (retracted, corrected))
+    assert affected(store, {unused: ["retraction"]}) == ([], [])
+    claims, requests_ = affected(store, {retracted: ["retraction"]})
+    assert {a.id for a in claims} == {1, 2}  # claim 3's link was removed
+    assert [a.id for a in requests_] == [1]  # request 2 was answered
 
 
 # --- the command line -------------------------------------------------------------------

@@ -8,12 +8,14 @@ import sqlite3
 import pytest
 import sqlite_utils
 from conftest import READER_REFERENCES, ROOT, SAMPLE
+from sqlite_utils import Migrations
 
+from refkeeper import _store
 from refkeeper import workflow as wf
 from refkeeper._errors import InputError, NotFoundError, UsageError
 from refkeeper._resolve import Resolver
 from refkeeper._store import Store, migrations
-from refkeeper.workflow.proposed_claims import propose_claims, sentences
+from refkeeper.workflow import propose_claims, sentences
 
 VISSER = "10.1007/s00586-013-2833-2"
 MURAKAMI = "10.1007/s00776-007-1126-1"
@@ -67,22 +69,33 @@ def test_the_schema_has_readable_tables_with_foreign_keys(tmp_path):
     assert {"id", "article_id", "claim_id", "status"} <= set(store.db["requests"].columns_dict)
 
 
-def test_an_existing_database_is_upgraded_without_loss(tmp_path):
+def knowing_only(monkeypatch, last: str):
+    """Make refkeeper the version whose newest migration was ``last``."""
+    old = Migrations("refkeeper")
+    for m in migrations.pending(sqlite_utils.Database(memory=True)):
+        old(name=m.name)(m.fn)
+        if m.name == last:
+            break
+    monkeypatch.setattr(_store, "migrations", old)
+    _store._known_schema.cache_clear()
+
+
+def test_an_existing_database_is_upgraded_without_loss(tmp_path, monkeypatch):
     path = tmp_path / "old.db"
-    db = sqlite_utils.Database(path)
-    migrations.apply(db, stop_before="m003_claims_and_requests")
-    assert "links" not in db.table_names()
-    # Write to it with the store code of that version: works, a cached answer, a problem.
-    old = Store.__new__(Store)
-    old.path, old.db = str(path), db
-    old.import_snapshot(SAMPLE)
-    answers = [offline(old).resolve(t) for t in READER_REFERENCES]
-    assert [a.status for a in answers] == ["unmatched", "matched", "unmatched"]
-    db.execute("UPDATE works SET problems = '[\"correction\"]', checked_at = '2024-01-01' WHERE doi = ?",
-               [VISSER])
-    db.conn.commit()
-    before = {t: list(db.query(f"SELECT * FROM {t} ORDER BY rowid")) for t in ("works", "citations")}
-    db.close()
+    # Write to it with the store code of the version before the workflow: works, a cached
+    # answer, a problem.
+    with monkeypatch.context() as m:
+        knowing_only(m, "m002_work_problems")
+        old = Store(path)
+        assert "links" not in old.db.table_names()
+        old.import_snapshot(SAMPLE)
+        answers = [offline(old).resolve(t) for t in READER_REFERENCES]
+        assert [a.status for a in answers] == ["unmatched", "matched", "unmatched"]
+        old.db.execute("UPDATE works SET problems = '[\"correction\"]', checked_at = '2024-01-01'"
+                       " WHERE doi = ?", [VISSER])
+        before = {t: list(old.db.query(f"SELECT * FROM {t} ORDER BY rowid")) for t in ("works", "citations")}
+        old.close()
+    _store._known_schema.cache_clear()
 
     store = Store(path)
     assert WORKFLOW_TABLES <= set(store.db.table_names())
@@ -371,6 +384,36 @@ def test_the_reply_groups_references_by_stance_with_doi_links(desk):
     with store.db.atomic():
         store.db.execute("UPDATE works SET problems = '[\"retraction\"]' WHERE doi = ?", [VISSER])
     assert "Retracted" in wf.reply(store, pasted.request.id)
+
+
+HOSTILE = "<script>alert(1)</script> [me](javascript:alert(1))"
+
+
+def test_a_markdown_reply_shows_what_people_typed_as_text_never_as_markup(sample_store):
+    from markdown_it import MarkdownIt
+
+    store = sample_store
+    art = wf.add_article(store, f"Pain {HOSTILE}")
+    claim = wf.add_claim(store, art.id, f"*Injections* work {HOSTILE}")
+    req = wf.add_request(store, art.id, HOSTILE, claim=claim.id)
+    pasted = f"{READER_REFERENCES[0]}\n\n{READER_REFERENCES[1]}"
+    wf.add_reader_references(store, req.id, pasted, offline(store))
+    wf.answer_request(store, req.id, dois=[MURAKAMI], stance="contests", note=f"# See {HOSTILE}")
+    md = wf.reply(store, req.id, style="apa", fmt="markdown")
+    # A lax renderer: raw HTML on, and any link scheme accepted (markdown-it refuses
+    # javascript: by default, which would hide an unescaped link).
+    renderer = MarkdownIt("commonmark", {"html": True})
+    renderer.validateLink = lambda url: True
+    html = renderer.render(md)
+    assert "<script" not in html
+    assert "javascript:" not in " ".join(
+        t.attrGet("href") or "" for tok in renderer.parse(md) for t in [tok, *(tok.children or [])])
+    assert "<h1" not in html and "<em>Injections" not in html
+    # ... and each field still reads as the person wrote it.
+    text = html.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
+    assert f"{HOSTILE}: the references for “Pain {HOSTILE}”, on “*Injections* work {HOSTILE}”" in text
+    assert f"# See {HOSTILE}" in text
+    assert f"(https://doi.org/{MURAKAMI})" in md  # the works keep their DOI links
 
 
 # -- export ------------------------------------------------------------------------------------

@@ -8,10 +8,15 @@ is a usable browser.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gzip
 import hashlib
 import json
 import os
+import sqlite3
+import stat
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +25,7 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 from . import _index as index
-from ._errors import InputError, NotFoundError, StoreError
+from ._errors import InputError, NotFoundError, RefkeeperError, StoreError
 from ._models import Candidate, Evidence, Resolution, Work, normalize_doi, problem_kinds
 
 DEFAULT_DB = "refs.db"
@@ -286,8 +291,18 @@ def m004_verification(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction to end
+
+
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """The one clock for every stored time: UTC, ISO 8601, to the microsecond.
+
+    Microseconds because verification compares times: a run started in the same second
+    another finished must still see the works that run checked as due. Rows written by
+    older versions hold whole seconds; both forms parse with ``datetime.fromisoformat`` and
+    sort correctly together as text ("12:00:00+00:00" < "12:00:00.000001+00:00").
+    """
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def citation_key(text: str, context: str | None = None) -> str:
@@ -296,24 +311,161 @@ def citation_key(text: str, context: str | None = None) -> str:
 
 
 class Store:
-    """A refkeeper database. ``Store()`` opens ``$REFKEEPER_DB`` or ``./refs.db``."""
+    """A refkeeper database. ``Store()`` opens ``$REFKEEPER_DB`` or ``./refs.db``.
 
-    def __init__(self, path: str | os.PathLike | None = None) -> None:
+    Several processes can share one file (two ``resolve`` batches, an ``import`` beside
+    a ``snapshot import``, a web server beside the CLI): connections use WAL, so readers
+    never wait for the writer; a writer waits up to ``timeout`` seconds for another to
+    commit; and every write is one short transaction begun with ``BEGIN IMMEDIATE``
+    (``write()``), which takes the write lock before reading, so it waits on the busy
+    handler instead of failing with "database is locked" half-way.
+
+    Threads: one Store may be shared by threads. Each thread gets its own connection
+    (``db``), opened on its first use, so a threaded web server and its workers never
+    share a connection. (``":memory:"`` is one database per connection, so an in-memory
+    Store keeps a single connection and is for one thread at a time.)
+
+    A database this process should not write to is still opened for reading:
+    ``readonly_reason`` then says why (the file or its directory is read-only, or a newer
+    refkeeper wrote it) and ``write()`` raises ``StoreError`` with that reason.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = BUSY_TIMEOUT) -> None:
         self.path = str(path or os.environ.get("REFKEEPER_DB") or DEFAULT_DB)
+        self.timeout = timeout
+        self._local = threading.local()
+        self._opened: list[sqlite_utils.Database] = []
+        self._opened_lock = threading.Lock()
+        self.readonly_reason: str | None = _unwritable(self.path)
         try:
-            self.db = sqlite_utils.Database(self.path)
-            self.db.execute("PRAGMA foreign_keys = ON")
-            if self.path != ":memory:":
-                # WAL lets Datasette read while refkeeper writes; with WAL, NORMAL sync
-                # never corrupts the file and only a power cut can lose the last commits.
-                self.db.execute("PRAGMA journal_mode = WAL")
-                self.db.execute("PRAGMA synchronous = NORMAL")
-            migrations.apply(self.db)
+            self._prepare()
+        except RefkeeperError:
+            self.close()
+            raise
         except Exception as exc:  # sqlite3.DatabaseError, OSError ...
+            self.close()
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
 
+    # -- connections and transactions ------------------------------------------------
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection (opened on first use)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            with self._opened_lock:
+                if self.path == ":memory:" and self._opened:
+                    db = self._opened[0]
+                else:
+                    db = self._connect()
+                    self._opened.append(db)
+            self._local.db = db
+        return db
+
+    @property
+    def writable(self) -> bool:
+        return self.readonly_reason is None
+
+    def _connect(self) -> sqlite_utils.Database:
+        # isolation_level=None: no implicit BEGIN; transactions are write()'s explicit
+        # BEGIN IMMEDIATE (and sqlite-utils' own atomic() nested in it as savepoints).
+        # check_same_thread=False only so close() can close every thread's connection;
+        # each connection is used by the thread that opened it.
+        opts = {"timeout": self.timeout, "isolation_level": None, "check_same_thread": False}
+        if self.path == ":memory:":
+            conn = sqlite3.connect(":memory:", **opts)
+        elif self.readonly_reason is not None:
+            conn = sqlite3.connect(_readonly_uri(self.path), uri=True, **opts)
+        else:
+            conn = sqlite3.connect(self.path, **opts)
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self.path != ":memory:" and self.readonly_reason is None:
+            # WAL lets readers (Datasette, another refkeeper) work while one writes; with
+            # WAL, NORMAL sync never corrupts the file and only a power cut can lose the
+            # last commits.
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        return sqlite_utils.Database(conn)
+
+    def _prepare(self) -> None:
+        """Upgrade the schema in place, or find why this version must not write."""
+        db = self.db
+        known, columns = _known_schema()
+        applied = [m.name for m in migrations.applied(db)]
+        unknown = [name for name in applied if name not in known]
+        if unknown:
+            self._refuse_writes(f"schema {_short(unknown[-1])}")
+            return
+        if [name for name in known if name not in applied]:
+            if self.readonly_reason is not None:
+                raise StoreError(f"{self.path} needs upgrading to this refkeeper's schema "
+                                 f"({_short(known[-1])}), but {self.readonly_reason}")
+            with self.write():
+                migrations.apply(db)  # re-reads what is pending, now under the write lock
+        for table, cols in columns.items():
+            extra = sorted(set(db[table].columns_dict) - cols)
+            if extra:
+                self._refuse_writes(f"column {table}.{extra[0]}")
+                return
+
+    def _refuse_writes(self, what: str) -> None:
+        latest = _short(_known_schema()[0][-1])
+        self.readonly_reason = (f"{self.path} was written by a newer refkeeper ({what}; "
+                                f"this version knows up to {latest})")
+        self.close()  # reopened read-only on next use: nothing here can write it by mistake
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on error).
+
+        Every write goes through here. Nested, it is a savepoint of the outer one. Raises
+        ``StoreError`` when the database must not be written (``readonly_reason``), or when
+        another writer held it longer than ``timeout``.
+        """
+        if self.readonly_reason is not None:
+            raise StoreError(self.readonly_reason)
+        db = self.db
+        if db.conn.in_transaction:
+            with db.atomic():
+                yield db
+            return
+        try:
+            db.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise self._write_error(exc) from exc
+        try:
+            yield db
+        except sqlite3.OperationalError as exc:
+            db.rollback()
+            if _is_store_failure(exc):
+                raise self._write_error(exc) from exc
+            raise
+        except BaseException:
+            db.rollback()
+            raise
+        try:
+            db.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            db.rollback()
+            raise self._write_error(exc) from exc
+
+    def _write_error(self, exc: sqlite3.OperationalError) -> StoreError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return StoreError(f"{self.path} is busy: another refkeeper kept it locked for over "
+                              f"{self.timeout:g} s")
+        if "readonly" in text or "read-only" in text:
+            return StoreError(f"cannot write to {self.path}: it is read-only")
+        return StoreError(f"cannot write to {self.path}: {text}")
+
     def close(self) -> None:
-        self.db.close()
+        """Close every thread's connection."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+            self._local = threading.local()
+        for db in opened:
+            db.close()
 
     # -- works --------------------------------------------------------------------
 
@@ -327,8 +479,9 @@ class Store:
         n = 0
         batch: list[dict] = []
         for rec in records:
-            if not isinstance(rec, dict) or not rec.get("DOI"):
-                raise InputError("a Crossref record needs a DOI")
+            problem = record_problem(rec)
+            if problem:
+                raise InputError(problem)
             batch.append(rec)
             if len(batch) >= batch_size:
                 n += self._write_batch(batch, source)
@@ -360,7 +513,7 @@ class Store:
                     "updated_at": stamp,
                 }
             )
-        with self.db.atomic():
+        with self.write():
             existing = {
                 r[0]
                 for r in self.db.execute(
@@ -429,7 +582,12 @@ class Store:
         return dict(self.db.execute("SELECT doi, bibtex_key FROM works WHERE bibtex_key IS NOT NULL"))
 
     def set_bibtex_keys(self, keys: dict[str, str]) -> None:
-        with self.db.atomic():
+        """Keep the keys an export chose for works that had none. On a database this
+        process must not write, they are not stored: the export still has them, computed
+        the same way next time (keys are stable)."""
+        if self.readonly_reason is not None:
+            return
+        with self.write():
             for doi, key in keys.items():
                 self.db.execute(
                     "UPDATE works SET bibtex_key = ? WHERE doi = ? AND bibtex_key IS NULL",
@@ -454,10 +612,12 @@ class Store:
                         raise InputError(f"{p}:{lineno}: not JSON ({exc.msg})") from None
                     # Crossref's API wraps works in {"message": ...}; dumps don't.
                     rec = rec.get("message", rec) if isinstance(rec, dict) else rec
-                    if isinstance(rec, dict) and "items" in rec:
-                        yield from rec["items"]
-                    else:
-                        yield rec
+                    items = rec["items"] if isinstance(rec, dict) and "items" in rec else [rec]
+                    for item in items if isinstance(items, list) else [items]:
+                        problem = record_problem(item)
+                        if problem:
+                            raise InputError(f"{p}:{lineno}: {problem}")
+                        yield item
 
         try:
             return self.add_records(records(), source)
@@ -491,7 +651,7 @@ class Store:
         """Store a resolution and the matched work (errors are not cached)."""
         if res.status == "error":
             return
-        with self.db.atomic():
+        with self.write():
             best = res.best
             if res.status == "matched" and best and best.work is not None:
                 # Online answers refresh the stored record; offline ones already are it.
@@ -515,7 +675,7 @@ class Store:
     def citations(self) -> Iterator[dict]:
         yield from self.db["citations"].rows_where(order_by="id")
 
-    # -- citation keys and export notes (issue 5) ---------------------------------------
+    # -- citation keys, and the problems exports note ------------------------------------
 
     def get_key(self, doi: str) -> str | None:
         """The citation key stored for a work (None when none was chosen yet)."""
@@ -536,7 +696,7 @@ class Store:
         the previous key. Raises ``NotFoundError`` when the work is not stored and
         ``InputError`` when another work has that key (compared without case)."""
         doi = normalize_doi(doi)
-        with self.db.atomic():
+        with self.write():
             row = self.db.execute("SELECT bibtex_key FROM works WHERE doi = ?", [doi]).fetchone()
             if row is None:
                 raise NotFoundError(f"{doi} is not in {self.path}")
@@ -559,6 +719,187 @@ class Store:
             if kinds:
                 out[doi] = kinds
         return out
+
+
+    def recorded_problems(self, doi: str) -> list[str] | None:
+        """The problems re-verification recorded for a work: None when it was never
+        checked (or is not stored), ``[]`` when it was and is fine."""
+        row = self.db.execute("SELECT problems FROM works WHERE doi = ?", [normalize_doi(doi)]).fetchone()
+        return problem_kinds(row[0]) if row else None
+
+    # -- what re-verification reads and records (refkeeper.verify) ----------------------
+
+    def dois_checked_before(self, cutoff: str | None, after: str = "", limit: int = 1000) -> list[str]:
+        """Up to ``limit`` stored DOIs after ``after`` in DOI order (keyset paging, so a table
+        of any size is never read whole) that were never checked or checked before ``cutoff``
+        (every work when ``cutoff`` is None)."""
+        sql = "SELECT doi FROM works WHERE doi > ?"
+        params: list = [after]
+        if cutoff is not None:
+            sql += " AND (checked_at IS NULL OR checked_at < ?)"
+            params.append(cutoff)
+        return [r[0] for r in self.db.execute(sql + " ORDER BY doi LIMIT ?", [*params, limit])]
+
+    def records_to_check(self, dois: list[str]) -> list[tuple[str, dict, list]]:
+        """(doi, record without its reference list, recorded problem kinds) of stored works,
+        in the order given. Records can carry thousands of references: SQLite drops them
+        before Python parses the text."""
+        if not dois:
+            return []
+        try:
+            self.db.execute("SELECT json_remove('{}', '$.reference')")
+            record_sql = "json_remove(record, '$.reference')"
+        except sqlite3.OperationalError:  # pragma: no cover - SQLite built without JSON1
+            record_sql = "record"
+        rows = {doi: (record, problems) for doi, record, problems in self.db.execute(
+            f"SELECT doi, {record_sql}, problems FROM works WHERE doi IN ({','.join('?' * len(dois))})",
+            dois)}
+        return [(d, json.loads(rows[d][0]), json.loads(rows[d][1]) if rows[d][1] else [])
+                for d in dois if d in rows]
+
+    def stored_versions(self, dois: list[str]) -> dict[str, tuple[str, str | None]]:
+        """DOI -> (the stored record as JSON text, when it was last written)."""
+        if not dois:
+            return {}
+        return {d: (rec, ts) for d, rec, ts in self.db.execute(
+            "SELECT doi, record, coalesce(updated_at, added_at) FROM works"
+            f" WHERE doi IN ({','.join('?' * len(dois))})", dois)}
+
+    def record_checks(self, verdicts: dict[str, list[str]], at: str) -> None:
+        """Store re-verification's latest verdict per work: its problem kinds (``[]``: fine)
+        and when it was checked."""
+        with self.write():
+            self.db.conn.executemany(
+                "UPDATE works SET problems = ?, checked_at = ? WHERE doi = ?",
+                [(json.dumps(kinds), at, doi) for doi, kinds in verdicts.items()])
+
+    def check_state(self, doi: str) -> tuple[str | None, list[str] | None, str | None] | None:
+        """(title, recorded problems, checked_at) of a stored work; None when not stored."""
+        row = self.db.execute(
+            "SELECT title, problems, checked_at FROM works WHERE doi = ?", [normalize_doi(doi)]
+        ).fetchone()
+        if row is None:
+            return None
+        return row[0], json.loads(row[1]) if row[1] else None, row[2]
+
+    def titles(self, dois: Iterable[str]) -> dict[str, str | None]:
+        """DOI -> title of the stored works among ``dois``."""
+        out: dict[str, str | None] = {}
+        dois = list(dict.fromkeys(dois))
+        for i in range(0, len(dois), 500):
+            chunk = dois[i:i + 500]
+            out.update(self.db.execute(
+                f"SELECT doi, title FROM works WHERE doi IN ({','.join('?' * len(chunk))})", chunk))
+        return out
+
+
+_LISTS_OF_TEXT = ("title", "subtitle", "container-title", "short-container-title")
+_TEXTS = ("type", "publisher")
+_NUMBERS = ("volume", "issue", "page")
+
+
+def record_problem(rec: object) -> str | None:
+    """What makes ``rec`` unusable as a Crossref work record (None when it is usable).
+
+    Only the fields refkeeper reads are checked, with the types Crossref gives them, so a
+    malformed snapshot line is one clear error instead of a failure deep in indexing.
+    """
+    if not isinstance(rec, dict):
+        return f"a Crossref record must be a JSON object, not {_kind(rec)}"
+    doi = rec.get("DOI")
+    if not doi:
+        return "a Crossref record needs a DOI"
+    if not isinstance(doi, str):
+        return f"DOI must be text, not {_kind(doi)}"
+    for name in _LISTS_OF_TEXT:
+        value = rec.get(name)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            return f"{doi}: {name!r} must be a list of strings, not {_kind(value)}"
+    for name in ("author", "editor"):
+        value = rec.get(name)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
+            return f"{doi}: {name!r} must be a list of objects, not {_kind(value)}"
+    for name in _TEXTS:
+        value = rec.get(name)
+        if value is not None and not isinstance(value, str):
+            return f"{doi}: {name!r} must be text, not {_kind(value)}"
+    for name in _NUMBERS:
+        value = rec.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int, list))):
+            return f"{doi}: {name!r} must be text, not {_kind(value)}"
+    for name in ("issued", "published", "published-print", "published-online", "created"):
+        value = rec.get(name)
+        parts = value.get("date-parts") if isinstance(value, dict) else None
+        if value is not None and not (
+            isinstance(value, dict)
+            and (parts is None or (isinstance(parts, list) and all(isinstance(d, list) for d in parts)))
+        ):
+            return f"{doi}: {name!r} must be an object with a list of date-parts"
+    return None
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, list):
+        kinds = sorted({_kind(v) for v in value})
+        return "a list of " + " and ".join(kinds) if kinds else "an empty list"
+    return {dict: "an object", str: "text", bool: "true/false", int: "a number", float: "a number",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _unwritable(path: str) -> str | None:
+    """Why refkeeper must not write ``path`` (None: it may).
+
+    The permission bits are read as the owner's intent even where the process could
+    write anyway (root ignores them): a file made read-only is not written. A directory
+    made read-only is honoured too: SQLite's WAL needs files beside the database.
+    """
+    if path == ":memory:" or path.startswith("file:"):
+        return None
+    p = Path(path)
+    try:
+        if p.exists():
+            mode = p.stat().st_mode
+            if not mode & 0o222 or not os.access(p, os.W_OK):
+                return f"cannot write to {path}: the file is read-only (mode {stat.S_IMODE(mode):04o})"
+        parent = p.absolute().parent
+        if parent.is_dir() and (not parent.stat().st_mode & 0o222 or not os.access(parent, os.W_OK)):
+            return f"cannot write to {path}: its directory {parent} is read-only"
+    except OSError:
+        return None  # let opening it report the problem
+    return None
+
+
+def _readonly_uri(path: str) -> str:
+    uri = Path(path).absolute().as_uri()
+    wal = Path(path + "-wal")
+    parent = Path(path).absolute().parent
+    if not parent.stat().st_mode & 0o222 or not os.access(parent, os.W_OK):
+        if not wal.exists():
+            # Nothing can be writing a WAL database whose directory is read-only, and
+            # without -wal/-shm files SQLite can only open it as immutable.
+            return uri + "?immutable=1"
+    return uri + "?mode=ro"
+
+
+def _is_store_failure(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return any(s in text for s in ("locked", "busy", "readonly", "read-only", "disk I/O", "database or disk"))
+
+
+def _short(migration: str) -> str:
+    return migration.split("_", 1)[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _known_schema() -> tuple[list[str], dict[str, set[str]]]:
+    """The migrations this version knows, in order, and the columns of each table they make
+    (applied once to an in-memory database)."""
+    db = sqlite_utils.Database(memory=True)
+    names = [m.name for m in migrations.pending(db)]
+    migrations.apply(db)
+    columns = {t: set(db[t].columns_dict) for t in db.table_names() if not t.startswith(FTS_TABLE)}
+    db.close()
+    return names, columns
 
 
 def _candidate_to_json(c: Candidate) -> dict:

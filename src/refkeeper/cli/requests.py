@@ -299,7 +299,7 @@ def refs_split(ctx: Context, file, do_resolve, offline, as_json) -> None:
     Numbered, bulleted, blank-line separated, one per line or run together; lines
     wrapped by a mail client are joined back. Prose around the list is left out.
     """
-    from ..workflow.reflist import split_text
+    from ..workflow import split_text
 
     chunks = [c for c in split_text(_read_text_arg(file)) if c.is_reference]
     answers = None

@@ -6,7 +6,7 @@ and says who asserted it (the editor, a reader, an import), when, and whether an
 confirmed it: an assertion with provenance, never a guess shown as fact. A **request** is a
 reader asking for the references behind an article (optionally one claim); it moves from
 ``open`` to ``answered`` (recording the works given) or ``declined`` (with a reason). The
-references a reader pastes with a request are split (``reflist``), resolved (``Resolver``)
+references a reader pastes with a request are split (``split_text``), resolved (``Resolver``)
 and kept as written; only a matched reference ever gets a DOI.
 
 Every change to articles, claims, links and requests is appended to ``history`` (who,
@@ -24,36 +24,27 @@ written. ``actor`` names the person acting (the CLI passes ``--by`` or ``$REFKEE
     >>> workflow.link(store, claim.id, "10.1007/s00586-013-2833-2", "supports")
     >>> workflow.works_for(store, claim=claim.id)          # DOIs, e.g. for BibTeX export
 
-The code is in modules named for what they do; this package gathers their public API.
-(No module is named after a function here: ``workflow.articles``, ``workflow.claims``,
-``workflow.links`` and ``workflow.history`` are functions, so their modules are named apart.)
+The code is in private modules named for what they do; this package gathers their
+public API. Each table has one module that reads and writes it (DEVELOPERS.md lists them):
 
-* ``article_claims``: articles and their claims, proposing claims from an article's text;
-* ``proposed_claims``: the sentences of an article's text that carry a finding;
-* ``claim_links``: links with a stance, confirming and removing them, ``claim_report``;
-* ``reader_requests``: recording, finding and listing readers' requests;
-* ``pasted``: the references a reader pastes with a request, resolved and kept as written;
-* ``reflist``: splitting a pasted comment or reference list into single references;
-* ``answers``: what is known for a request, the queue, answering, declining, the reply;
-* ``change_history``: the recorded changes, read back;
-* ``selection``: which works to export (``works_for``) and their BibTeX (``bibtex_for``);
-* ``_common``: the checks and lookups they share, and ``_log`` (history writing).
+* ``_claims``: articles and their claims (``articles``, ``claims``), proposing claims;
+* ``_proposed``: the sentences of an article's text that carry a finding;
+* ``_links``: links with a stance (``links``), confirming and removing them, ``claim_report``;
+* ``_requests``: readers' requests, the works given in answer and the references they
+  pasted (``requests``, ``request_works``, ``request_references``), declining;
+* ``_pasted``: a reader's pasted comment or list, split, resolved and kept as written;
+* ``_reflist``: splitting a pasted comment or reference list into single references;
+* ``_answers``: what is known for a request, the queue, answering, the reply to post;
+* ``_history``: the append-only ``history`` of every change, written and read back;
+* ``_selection``: which works to export (``works_for``) and their BibTeX (``bibtex_for``);
+* ``_reliance``: the claims and open requests that lean on given works (``relying_on``);
+* ``_common``: the checks they share.
 """
 
 from __future__ import annotations
 
-from ._common import DEFAULT_ACTOR, STANCES  # noqa: F401  (DEFAULT_ACTOR: not in __all__)
-from .answers import (
-    Known,
-    RequestReport,
-    answer_request,
-    decline_request,
-    known_for,
-    queue,
-    reply,
-    request_report,
-)
-from .article_claims import (
+from ._answers import Known, RequestReport, answer_request, known_for, queue, reply, request_report
+from ._claims import (
     Article,
     Claim,
     add_article,
@@ -65,8 +56,9 @@ from .article_claims import (
     keep_proposed,
     propose,
 )
-from .change_history import HistoryEntry, history
-from .claim_links import (
+from ._common import DEFAULT_ACTOR, STANCES
+from ._history import HistoryEntry, history
+from ._links import (
     ASSERTERS,
     ClaimReport,
     Link,
@@ -77,29 +69,40 @@ from .claim_links import (
     links,
     unlink,
 )
-from .pasted import (  # noqa: F401  (reader_references: not in __all__)
-    Pasted,
+from ._pasted import Pasted, add_reader_references, add_request_from_comment
+from ._proposed import ProposedClaim, propose_claims, sentences
+from ._reflist import Chunk, looks_like_reference, split_references, split_text
+from ._reliance import ClaimLink, Relying, relying_on
+from ._requests import (
+    STATUSES,
     ReaderReference,
-    add_reader_references,
-    add_request_from_comment,
+    Request,
+    add_request,
+    decline_request,
+    get_request,
     reader_references,
+    requests,
 )
-from .reader_requests import STATUSES, Request, add_request, get_request, requests
-from .selection import bibtex_for, works_for
+from ._selection import bibtex_for, works_for
 
 __all__ = [
     "ASSERTERS",
+    "DEFAULT_ACTOR",
     "STANCES",
     "STATUSES",
     "Article",
+    "Chunk",
     "Claim",
+    "ClaimLink",
     "ClaimReport",
     "HistoryEntry",
     "Known",
     "Link",
     "LinkedWork",
     "Pasted",
+    "ProposedClaim",
     "ReaderReference",
+    "Relying",
     "Request",
     "RequestReport",
     "add_article",
@@ -122,11 +125,18 @@ __all__ = [
     "known_for",
     "link",
     "links",
+    "looks_like_reference",
     "propose",
+    "propose_claims",
     "queue",
+    "reader_references",
+    "relying_on",
     "reply",
     "request_report",
     "requests",
+    "sentences",
+    "split_references",
+    "split_text",
     "unlink",
     "works_for",
 ]

@@ -1,10 +1,10 @@
 """Asking Crossref what it says now about a batch of stored works (see ``verify``).
 
 Many works per request (``/works?filter=doi:A,doi:B,...``, ``VERIFY_FIELDS`` only), each
-request kept under Crossref's request-line limit (``_Packer``), then one ``/works/{doi}``
+request kept under Crossref's request-line limit (``Packer``), then one ``/works/{doi}``
 lookup for each DOI a batch did not return, because only a single lookup tells a DOI
 that is gone (404) or an alias (answered with another DOI) from one that was merely not
-listed. Each answer is compared with the stored record by ``checks.check_record``.
+listed. Each answer is compared with the stored record by ``check_record``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from urllib.parse import quote_plus, urlsplit
 from .._crossref import CrossrefClient
 from .._errors import CrossrefError, InputError
 from .._models import normalize_doi
-from .checks import _Check, check_record
+from ._checks import Check, check_record
 
 # DOIs per batch request. About 100 average DOIs fill Crossref's request line (below);
 # more would rarely fit and would make responses of megabytes (records carry references).
@@ -47,7 +47,7 @@ def filterable(doi: str) -> bool:
     return bool(_FILTERABLE.match(doi)) and len(doi) < 1000
 
 
-class _Packer:
+class Packer:
     """Sizes batches so that the request ``CrossrefClient.works_by_doi`` sends stays under
     ``MAX_REQUEST_TARGET``: requests encodes parameters with ``quote_plus``."""
 
@@ -72,7 +72,7 @@ class _Packer:
 
 
 @dataclass
-class _Item:
+class Item:
     doi: str
     record: dict
     known: list[str]
@@ -96,7 +96,7 @@ def _fetch_listed(client: CrossrefClient, dois: list[str]) -> tuple[dict[str, di
     return {normalize_doi(i["DOI"]): i for i in items if isinstance(i, dict) and i.get("DOI")}, 1
 
 
-def _fetch_batch(client: CrossrefClient, items: list[_Item]) -> tuple[list[_Check], int]:
+def fetch_batch(client: CrossrefClient, items: list[Item]) -> tuple[list[Check], int]:
     """Check one batch: (results in order, requests made). Raises ``CrossrefError`` when
     Crossref fails for good; nothing of the batch is then kept."""
     listed = [it.doi for it in items if filterable(it.doi)]
@@ -109,12 +109,12 @@ def _fetch_batch(client: CrossrefClient, items: list[_Item]) -> tuple[list[_Chec
             try:
                 rec = client.work(it.doi)
             except InputError as exc:
-                out.append(_Check(it.doi, "error", error=str(exc)))
+                out.append(Check(it.doi, "error", error=str(exc)))
                 continue
             except CrossrefError as exc:
                 if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
                     n += 1
-                    out.append(_Check(it.doi, "error", error=str(exc)))
+                    out.append(Check(it.doi, "error", error=str(exc)))
                     continue
                 raise
             n += 1
@@ -122,5 +122,5 @@ def _fetch_batch(client: CrossrefClient, items: list[_Item]) -> tuple[list[_Chec
             out.append(check_record(it.record, rec, it.doi, it.known, selected))
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             # A record shaped in a way nobody foresaw costs one work, not the whole run.
-            out.append(_Check(it.doi, "error", error=f"unreadable Crossref record: {exc!r}"))
+            out.append(Check(it.doi, "error", error=f"unreadable Crossref record: {exc!r}"))
     return out, n

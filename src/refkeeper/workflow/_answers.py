@@ -1,4 +1,4 @@
-"""Answering readers' requests (see ``workflow``).
+"""Answering readers' requests (see ``workflow``); the rows are written by ``_requests``.
 
 What the desk already knows for a request (``known_for``: confirmed links, earlier
 answers), the request with everything needed to answer it (``request_report``), the
@@ -14,14 +14,23 @@ from dataclasses import dataclass, field
 
 from .._errors import UsageError
 from .._models import Work
-from .._store import Store, now
+from .._store import Store
 from ..export import problem_note
 from ..export.styles import format_reference
-from ._common import DEFAULT_ACTOR, _log, _stance, _stored_work, _unique
-from .article_claims import Article, Claim, get_article, get_claim
-from .claim_links import LinkedWork, _link_from_row, _linked_work, _live_link
-from .pasted import ReaderReference, reader_references
-from .reader_requests import Request, get_request, requests
+from ._claims import Article, Claim, get_article, get_claim
+from ._common import DEFAULT_ACTOR, check_stance, stored_work, unique
+from ._links import LinkedWork, article_links, linked_work, live_link, live_links
+from ._requests import (
+    ReaderReference,
+    Request,
+    answer_stances,
+    answer_works,
+    earlier_answers,
+    get_request,
+    reader_references,
+    record_answer,
+    requests,
+)
 
 # Headings of the reply, in the order they are posted.
 _STANCE_HEADINGS = {
@@ -41,7 +50,7 @@ class Known:
     earlier: list[tuple[int, str, str | None]] = field(default_factory=list)  # (request, doi, stance)
 
     def dois(self) -> list[str]:
-        return _unique([lw.link.doi for lw in self.links] + [doi for _, doi, _ in self.earlier])
+        return unique([lw.link.doi for lw in self.links] + [doi for _, doi, _ in self.earlier])
 
     def __bool__(self) -> bool:
         return bool(self.links or self.earlier)
@@ -81,30 +90,10 @@ def known_for(store: Store, request: int | str | Request) -> Known:
     confirmed links and earlier answers on the same article)."""
     req = get_request(store, request)
     if req.claim_id is not None:
-        rows = store.db.query(
-            "SELECT * FROM links WHERE claim_id = ? AND removed_at IS NULL AND confirmed = 1 ORDER BY id",
-            [req.claim_id],
-        )
-        scope = "r.claim_id = ?"
-        scope_id = req.claim_id
+        found = live_links(store, [req.claim_id], confirmed=True)
     else:
-        rows = store.db.query(
-            "SELECT l.* FROM links l JOIN claims c ON c.id = l.claim_id WHERE c.article_id = ?"
-            " AND l.removed_at IS NULL AND l.confirmed = 1 ORDER BY l.id",
-            [req.article_id],
-        )
-        scope = "r.article_id = ? AND r.claim_id IS NULL"
-        scope_id = req.article_id
-    linked = [_linked_work(store, _link_from_row(r)) for r in rows]
-    earlier = [
-        (r["request_id"], r["doi"], r["stance"])
-        for r in store.db.query(
-            f"SELECT w.request_id, w.doi, w.stance FROM request_works w JOIN requests r"
-            f" ON r.id = w.request_id WHERE {scope} AND r.id != ? ORDER BY r.closed_at, w.rowid",
-            [scope_id, req.id],
-        )
-    ]
-    return Known(linked, earlier)
+        found = article_links(store, req.article_id, confirmed=True)
+    return Known([linked_work(store, lk) for lk in found], earlier_answers(store, req))
 
 
 def request_report(store: Store, request: int | str | Request) -> RequestReport:
@@ -112,12 +101,7 @@ def request_report(store: Store, request: int | str | Request) -> RequestReport:
     req = get_request(store, request)
     art = get_article(store, req.article_id)
     c = get_claim(store, req.claim_id) if req.claim_id is not None else None
-    answer = [
-        (store.require_work(r["doi"]), r["stance"])
-        for r in store.db.query(
-            "SELECT doi, stance FROM request_works WHERE request_id = ? ORDER BY rowid", [req.id]
-        )
-    ]
+    answer = [(store.require_work(doi), stance) for doi, stance in answer_works(store, req)]
     return RequestReport(req, art, c, reader_references(store, req), answer, known_for(store, req))
 
 
@@ -145,69 +129,24 @@ def answer_request(
     answered.
     """
     if stance is not None:
-        stance = _stance(stance)
-    with store.db.atomic():
+        stance = check_stance(stance)
+    with store.write():
         req = get_request(store, request)
         if req.status == "declined":
             raise UsageError(f"request {req.id} was declined ({req.reason}); it cannot be answered")
-        wanted = [_stored_work(store, d).doi for d in dois]
+        wanted = [stored_work(store, d).doi for d in dois]
         if reuse:
             wanted += known_for(store, req).dois()
-        wanted = _unique(wanted)
+        wanted = unique(wanted)
         if not wanted:
             raise UsageError(
                 f"nothing to answer request {req.id} with: give --doi"
                 + ("" if reuse else ", or --reuse what is known for its claim")
             )
-        given = {r["doi"] for r in store.db.query(
-            "SELECT doi FROM request_works WHERE request_id = ?", [req.id])}
-        stamp = now()
-        added = []
-        for d in wanted:
-            if d in given:
-                continue
-            s = stance or _stance_for(store, req, d)
-            store.db.execute(
-                "INSERT INTO request_works (request_id, doi, stance, added_by, added_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [req.id, d, s, actor, stamp],
-            )
-            added.append({"doi": d, "stance": s})
-        changes: dict = {"works": added}
-        if req.status == "open":
-            store.db.execute(
-                "UPDATE requests SET status = 'answered', closed_at = ?, closed_by = ? WHERE id = ?",
-                [stamp, actor, req.id],
-            )
-            changes["status"] = {"before": "open", "after": "answered"}
-        if note is not None and note != req.note:
-            store.db.execute("UPDATE requests SET note = ? WHERE id = ?", [note, req.id])
-            changes["note"] = {"before": req.note, "after": note}
-        if added or len(changes) > 1:
-            _log(store, actor, "request.answer", article_id=req.article_id, claim_id=req.claim_id,
-                 request_id=req.id, details=changes)
+        given = {doi for doi, _ in answer_works(store, req)}
+        added = [(d, stance or _stance_for(store, req, d)) for d in wanted if d not in given]
+        record_answer(store, req, added, note, actor)
     return request_report(store, req.id)
-
-
-def decline_request(
-    store: Store, request: int | str | Request, reason: str, actor: str = DEFAULT_ACTOR
-) -> Request:
-    """Decline an open request, saying why (the reason is kept and shown)."""
-    reason = " ".join((reason or "").split())
-    if not reason:
-        raise UsageError("say why the request is declined (--reason)")
-    with store.db.atomic():
-        req = get_request(store, request)
-        if req.status != "open":
-            raise UsageError(f"request {req.id} is already {req.status}")
-        stamp = now()
-        store.db.execute(
-            "UPDATE requests SET status = 'declined', reason = ?, closed_at = ?, closed_by = ? WHERE id = ?",
-            [reason, stamp, actor, req.id],
-        )
-        _log(store, actor, "request.decline", article_id=req.article_id, claim_id=req.claim_id,
-             request_id=req.id, details={"reason": reason, "status": {"before": "open", "after": "declined"}})
-    return get_request(store, req.id)
 
 
 def reply(
@@ -229,13 +168,15 @@ def reply(
     if req.status != "answered":
         raise UsageError(f"request {req.id} is {req.status}; answer it first (`refkeeper request answer`)")
     md = fmt == "markdown"
-    title = f"“{rep.article.title}”"
-    head = f"{req.reader}: the references for {title}"
+    # Everything a person typed is text, not Markdown: a reader named "<script>..." or
+    # "[me](javascript:...)" must reach the page as those characters.
+    esc = md_escape if md else str
+    head = f"{esc(req.reader)}: the references for “{esc(rep.article.title)}”"
     if rep.claim is not None:
-        head += f", on “{rep.claim.text}”"
+        head += f", on “{esc(rep.claim.text)}”"
     lines = [head + ":"]
     if req.note:
-        lines += ["", req.note]
+        lines += ["", esc(req.note)]
     problems = store.work_problems(w.doi for w, _ in rep.answer)
     n = 0
     for stance, heading in _STANCE_HEADINGS.items():
@@ -251,26 +192,24 @@ def reply(
     if include_unresolved and unresolved:
         lines += ["", "**Not yet matched to a DOI**" if md else "Not yet matched to a DOI:"]
         for r in unresolved:
-            lines.append(f"- {_md_escape(r.text) if md else r.text}")
+            lines.append(f"- {esc(r.text)}")
     return "\n".join(lines) + "\n"
 
 
 def _stance_for(store: Store, req: Request, doi: str) -> str | None:
     """The stance a work has in answer to a request, from what the desk recorded."""
     if req.claim_id is not None:
-        lk = _live_link(store, req.claim_id, doi)
+        lk = live_link(store, req.claim_id, doi)
         if lk is not None:
             return lk.stance
-        rows = store.db.query(
-            "SELECT DISTINCT w.stance FROM request_works w JOIN requests r ON r.id = w.request_id"
-            " WHERE r.claim_id = ? AND w.doi = ? AND w.stance IS NOT NULL", [req.claim_id, doi])
+        stances = answer_stances(store, req.claim_id, doi)
     else:
-        rows = store.db.query(
-            "SELECT DISTINCT l.stance FROM links l JOIN claims c ON c.id = l.claim_id"
-            " WHERE c.article_id = ? AND l.doi = ? AND l.removed_at IS NULL", [req.article_id, doi])
-    stances = [r["stance"] for r in rows]
+        stances = list(dict.fromkeys(lk.stance for lk in article_links(store, req.article_id, dois=[doi])))
     return stances[0] if len(stances) == 1 else None
 
 
-def _md_escape(text: str) -> str:
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
+def md_escape(text: str) -> str:
+    """``text`` as Markdown that renders as exactly that text: every ASCII punctuation
+    character is backslash-escaped (CommonMark allows it for all of them), so no HTML tag,
+    link, autolink, emphasis, heading or list can start inside it."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)

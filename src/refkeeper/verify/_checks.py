@@ -163,7 +163,7 @@ def _kinds(found: list[dict]) -> list[str]:
     return sorted({n["kind"] for n in found}, key=_SEVERITY.__getitem__)
 
 
-def _worst(kinds: list[str]) -> int:
+def worst(kinds: list[str]) -> int:
     return min((_SEVERITY[k] for k in kinds if k in _SEVERITY), default=len(KINDS))
 
 
@@ -192,7 +192,7 @@ def metadata_diff(stored: dict, upstream: dict) -> dict[str, list]:
 
 
 @dataclass
-class _Check:
+class Check:
     """What one work's check found; committed with its batch."""
 
     doi: str
@@ -212,7 +212,7 @@ class _Check:
 
 
 def check_record(stored: dict, upstream: dict | None, doi: str,
-                 known: list[str] | None = None, selected: bool = False) -> _Check:
+                 known: list[str] | None = None, selected: bool = False) -> Check:
     """Compare a stored record with what Crossref answers now for ``doi``.
 
     ``upstream`` is None when a single lookup answered 404; ``selected`` when it holds
@@ -225,7 +225,7 @@ def check_record(stored: dict, upstream: dict | None, doi: str,
         found, notice_for = notices(stored)
         kinds = _kinds(found) + ["not-found"]
         kinds.sort(key=_SEVERITY.__getitem__)
-        res = _Check(doi, "problem", kinds, notices=found, notice_for=notice_for)
+        res = Check(doi, "problem", kinds, notices=found, notice_for=notice_for)
     else:
         upstream = {k: v for k, v in upstream.items() if k != "score"}
         found, notice_for = notices(upstream)
@@ -235,12 +235,12 @@ def check_record(stored: dict, upstream: dict | None, doi: str,
             kinds = sorted(set(_kinds(found)) | {"alias"}, key=_SEVERITY.__getitem__)
             # The stored record stays under the DOI the editor cited; the primary DOI's
             # record is a different row, if anyone adds it.
-            res = _Check(doi, "problem", kinds, notices=found, diff=diff,
+            res = Check(doi, "problem", kinds, notices=found, diff=diff,
                          alias_of=upstream_doi, notice_for=notice_for, upstream=upstream)
         else:
             kinds = _kinds(found)
             outcome = "problem" if kinds else "changed" if diff else "ok"
-            res = _Check(doi, outcome, kinds, notices=found, diff=diff, notice_for=notice_for,
+            res = Check(doi, outcome, kinds, notices=found, diff=diff, notice_for=notice_for,
                          upstream=upstream)
             old_found, old_for = notices(stored)
             # Rewrite the stored record only when something an editor cares about moved;

@@ -1,8 +1,8 @@
-"""Articles and their claims (see ``workflow``).
+"""Articles and their claims (see ``workflow``); owns the ``articles`` and ``claims`` tables.
 
 An **article** the desk keeps references for has **claims**: statements a reader could
 ask "says who?" about, each in the editor's words, with where it sits and the article's
-own words. Claims can also be proposed from the article's text (``proposed_claims.propose_claims``)
+own words. Claims can also be proposed from the article's text (``propose_claims``)
 for the editor to keep or drop. Each action is one transaction and is recorded in
 ``history``.
 """
@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass, field
 from .._errors import NotFoundError, UsageError
 from .._store import Store, now
 from .._text import fold
-from ._common import DEFAULT_ACTOR, _id, _log, _one
-from .proposed_claims import ProposedClaim, propose_claims
+from ._common import DEFAULT_ACTOR, first_row, from_row, parse_id
+from ._history import log
+from ._proposed import ProposedClaim, propose_claims
 
 
 @dataclass
@@ -72,10 +73,10 @@ def add_article(
         slug = slug.strip()
         if not slug or slug.isdigit() or not re.fullmatch(r"[\w.\-]+", slug):
             raise UsageError(f"slug {slug!r}: use letters, digits, '-', '.' or '_', not only digits")
-    with store.db.atomic():
+    with store.write():
         if slug is None:
             slug = _free_slug(store, _slugify(title))
-        elif _one(store, "SELECT id FROM articles WHERE slug = ?", [slug]):
+        elif first_row(store, "SELECT id FROM articles WHERE slug = ?", [slug]):
             raise UsageError(f"slug {slug!r} is already used by another article")
         stamp = now()
         cur = store.db.execute(
@@ -83,7 +84,7 @@ def add_article(
             [title, url, slug, text, actor, stamp],
         )
         art_id = cur.lastrowid
-        _log(store, actor, "article.add", article_id=art_id,
+        log(store, actor, "article.add", article_id=art_id,
              details={"title": title, "url": url, "slug": slug})
     return get_article(store, art_id)
 
@@ -94,17 +95,17 @@ def get_article(store: Store, article: int | str | Article) -> Article:
         article = article.id
     key = str(article).strip()
     if key.isdigit():
-        row = _one(store, "SELECT * FROM articles WHERE id = ?", [int(key)])
+        row = first_row(store, "SELECT * FROM articles WHERE id = ?", [int(key)])
     else:
-        row = _one(store, "SELECT * FROM articles WHERE slug = ?", [key])
+        row = first_row(store, "SELECT * FROM articles WHERE slug = ?", [key])
     if row is None:
         raise NotFoundError(f"no article {key!r} (see `refkeeper article list`)")
-    return Article(**row)
+    return from_row(Article, row)
 
 
 def articles(store: Store) -> list[Article]:
     """All articles, oldest first."""
-    return [Article(**r) for r in store.db.query("SELECT * FROM articles ORDER BY id")]
+    return [from_row(Article, r) for r in store.db.query("SELECT * FROM articles ORDER BY id")]
 
 
 def _slugify(title: str) -> str:
@@ -114,7 +115,7 @@ def _slugify(title: str) -> str:
 
 def _free_slug(store: Store, base: str) -> str:
     slug, n = base, 1
-    while _one(store, "SELECT id FROM articles WHERE slug = ?", [slug]):
+    while first_row(store, "SELECT id FROM articles WHERE slug = ?", [slug]):
         n += 1
         slug = f"{base}-{n}"
     return slug
@@ -137,7 +138,7 @@ def add_claim(
     text = " ".join((text or "").split())
     if not text:
         raise UsageError("a claim needs its text")
-    with store.db.atomic():
+    with store.write():
         art = get_article(store, article)
         cur = store.db.execute(
             "INSERT INTO claims (article_id, text, location, quote, origin, added_by, added_at)"
@@ -145,18 +146,18 @@ def add_claim(
             [art.id, text, location, quote, origin, actor, now()],
         )
         claim_id = cur.lastrowid
-        _log(store, actor, "claim.add", article_id=art.id, claim_id=claim_id,
+        log(store, actor, "claim.add", article_id=art.id, claim_id=claim_id,
              details={"text": text, "location": location, "quote": quote, "origin": origin})
     return get_claim(store, claim_id)
 
 
 def get_claim(store: Store, claim: int | str | Claim) -> Claim:
     """The claim with this ID; ``NotFoundError`` if there is none."""
-    claim_id = _id(claim.id if isinstance(claim, Claim) else claim, "claim")
-    row = _one(store, "SELECT * FROM claims WHERE id = ?", [claim_id])
+    claim_id = parse_id(claim.id if isinstance(claim, Claim) else claim, "claim")
+    row = first_row(store, "SELECT * FROM claims WHERE id = ?", [claim_id])
     if row is None:
         raise NotFoundError(f"no claim {claim_id} (see `refkeeper claim list`)")
-    return Claim(**row)
+    return from_row(Claim, row)
 
 
 def claims(store: Store, article: int | str | Article | None = None) -> list[Claim]:
@@ -166,7 +167,28 @@ def claims(store: Store, article: int | str | Article | None = None) -> list[Cla
     else:
         rows = store.db.query("SELECT * FROM claims WHERE article_id = ? ORDER BY id",
                               [get_article(store, article).id])
-    return [Claim(**r) for r in rows]
+    return [from_row(Claim, r) for r in rows]
+
+
+def claim_ids(store: Store, article: int | str | Article) -> list[int]:
+    """The IDs of an article's claims, in the order they were added."""
+    art = get_article(store, article)
+    rows = store.db.execute("SELECT id FROM claims WHERE article_id = ? ORDER BY id", [art.id])
+    return [r[0] for r in rows]
+
+
+def claims_by_id(store: Store, ids: list[int]) -> dict[int, tuple[Claim, Article]]:
+    """Claim ID -> (claim, its article) for the given IDs that exist."""
+    out: dict[int, tuple[Claim, Article]] = {}
+    arts: dict[int, Article] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for r in store.db.query(f"SELECT * FROM claims WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+            c = from_row(Claim, r)
+            if c.article_id not in arts:
+                arts[c.article_id] = get_article(store, c.article_id)
+            out[c.id] = (c, arts[c.article_id])
+    return out
 
 
 def propose(store: Store, article: int | str | Article) -> list[ProposedClaim]:
@@ -193,7 +215,7 @@ def keep_proposed(
     if numbers == "all":
         chosen = proposals
     else:
-        wanted = [_id(n, "proposal") for n in numbers]
+        wanted = [parse_id(n, "proposal") for n in numbers]
         bad = [n for n in wanted if n not in by_number]
         if bad:
             raise UsageError(
@@ -202,9 +224,9 @@ def keep_proposed(
             )
         chosen = [by_number[n] for n in dict.fromkeys(wanted)]
     kept = []
-    with store.db.atomic():
+    with store.write():
         for p in chosen:
-            if _one(store, "SELECT id FROM claims WHERE article_id = ? AND quote = ?", [art.id, p.text]):
+            if first_row(store, "SELECT id FROM claims WHERE article_id = ? AND quote = ?", [art.id, p.text]):
                 continue
             kept.append(add_claim(store, art, p.text, location=p.location, quote=p.text,
                                   actor=actor, origin="proposed"))

@@ -1,4 +1,4 @@
-"""Links between claims and stored works (see ``workflow``).
+"""Links between claims and stored works (see ``workflow``); owns the ``links`` table.
 
 A **link** ties a claim to a stored work with a stance (``supports``, ``contests`` or
 ``mentions``) and says who asserted it (the editor, a reader, an import), when, and
@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from .._errors import NotFoundError, UsageError
-from .._models import Work, problem_kinds
+from .._models import Work
 from .._store import Store, now
-from ._common import DEFAULT_ACTOR, _doi, _id, _log, _one, _stance, _stored_work
-from .article_claims import Article, Claim, get_article, get_claim
-from .reader_requests import Request, get_request
+from ._claims import Article, Claim, claim_ids, get_article, get_claim
+from ._common import DEFAULT_ACTOR, check_stance, first_row, from_row, parse_doi, parse_id, stored_work
+from ._history import log
+from ._requests import Request, get_request
 
 ASSERTERS = ("editor", "reader", "imported")
 
@@ -117,18 +118,18 @@ def link(
     confirms it or changes its note (both recorded in history); with another stance it
     is refused — unlink first, so the change is on record.
     """
-    stance = _stance(stance)
+    stance = check_stance(stance)
     if asserted_by not in ASSERTERS:
         raise UsageError(f"asserted_by must be one of {', '.join(ASSERTERS)}, not {asserted_by!r}")
     if confirmed is None:
         confirmed = asserted_by == "editor"
-    with store.db.atomic():
+    with store.write():
         c = get_claim(store, claim)
-        work = _stored_work(store, doi)
+        work = stored_work(store, doi)
         req = get_request(store, request) if request is not None else None
-        existing = _live_link(store, c.id, work.doi)
+        existing = live_link(store, c.id, work.doi)
         if existing is None:
-            return _insert_link(store, c, work.doi, stance, note, asserted_by, asserted_by_name,
+            return insert_link(store, c, work.doi, stance, note, asserted_by, asserted_by_name,
                                 confirmed, req.id if req else None, actor)
         if existing.stance != stance:
             raise UsageError(
@@ -141,20 +142,20 @@ def link(
                 "UPDATE links SET confirmed = 1, confirmed_by = ?, confirmed_at = ? WHERE id = ?",
                 [actor, stamp, existing.id],
             )
-            _log(store, actor, "link.confirm", article_id=c.article_id, claim_id=c.id,
+            log(store, actor, "link.confirm", article_id=c.article_id, claim_id=c.id,
                  link_id=existing.id, doi=work.doi,
                  details={"stance": stance, "asserted_by": existing.asserted_by,
                           "asserted_by_name": existing.asserted_by_name})
         if note is not None and note != existing.note:
             store.db.execute("UPDATE links SET note = ? WHERE id = ?", [note, existing.id])
-            _log(store, actor, "link.note", article_id=c.article_id, claim_id=c.id,
+            log(store, actor, "link.note", article_id=c.article_id, claim_id=c.id,
                  link_id=existing.id, doi=work.doi, details={"before": existing.note, "after": note})
-        return _get_link(store, existing.id)
+        return get_link(store, existing.id)
 
 
 def confirm_link(store: Store, link_id: int | str, actor: str = DEFAULT_ACTOR) -> Link:
     """Confirm a live link (e.g. one a reader asserted) as the editor's own."""
-    lk = _get_link(store, _id(link_id, "link"))
+    lk = get_link(store, parse_id(link_id, "link"))
     if not lk.live:
         raise UsageError(f"link {lk.id} was removed on {lk.removed_at}; link the work again instead")
     return link(store, lk.claim_id, lk.doi, lk.stance, confirmed=True, actor=actor)
@@ -169,19 +170,19 @@ def unlink(
 ) -> Link:
     """Remove the live link between a claim and a work. The row stays, marked removed
     (who, when, why), and the removal is in history with the link as it was."""
-    with store.db.atomic():
+    with store.write():
         c = get_claim(store, claim)
-        d = _doi(doi)
-        existing = _live_link(store, c.id, d)
+        d = parse_doi(doi)
+        existing = live_link(store, c.id, d)
         if existing is None:
             raise NotFoundError(f"claim {c.id} has no live link to {d}")
         store.db.execute(
             "UPDATE links SET removed_at = ?, removed_by = ?, removed_reason = ? WHERE id = ?",
             [now(), actor, reason, existing.id],
         )
-        _log(store, actor, "link.remove", article_id=c.article_id, claim_id=c.id, link_id=existing.id,
+        log(store, actor, "link.remove", article_id=c.article_id, claim_id=c.id, link_id=existing.id,
              doi=d, details={"reason": reason, "link": existing.to_json()})
-        return _get_link(store, existing.id)
+        return get_link(store, existing.id)
 
 
 def links(
@@ -197,11 +198,11 @@ def links(
         params.append(get_claim(store, claim).id)
     if doi is not None:
         where.append("doi = ?")
-        params.append(_doi(doi))
+        params.append(parse_doi(doi))
     if not include_removed:
         where.append("removed_at IS NULL")
     sql = "SELECT * FROM links" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
-    return [_link_from_row(r) for r in store.db.query(sql, params)]
+    return [link_from_row(r) for r in store.db.query(sql, params)]
 
 
 def claim_report(store: Store, claim: int | str | Claim, include_removed: bool = False) -> ClaimReport:
@@ -212,7 +213,7 @@ def claim_report(store: Store, claim: int | str | Claim, include_removed: bool =
     """
     c = get_claim(store, claim)
     art = get_article(store, c.article_id)
-    linked = [_linked_work(store, lk) for lk in links(store, c.id, include_removed=include_removed)]
+    linked = [linked_work(store, lk) for lk in links(store, c.id, include_removed=include_removed)]
     flags = []
     supports = [lw for lw in linked if lw.link.live and lw.link.stance == "supports"]
     if supports and all(lw.problems for lw in supports):
@@ -224,23 +225,30 @@ def claim_report(store: Store, claim: int | str | Claim, include_removed: bool =
 # -- link rows ----------------------------------------------------------------------------
 
 
-def _link_from_row(row: dict) -> Link:
+def link_from_row(row: dict) -> Link:
     row = dict(row)
     row["confirmed"] = bool(row["confirmed"])
-    return Link(**row)
+    return from_row(Link, row)
 
 
-def _get_link(store: Store, link_id: int) -> Link:
-    row = _one(store, "SELECT * FROM links WHERE id = ?", [link_id])
+def get_link(store: Store, link_id: int) -> Link:
+    row = first_row(store, "SELECT * FROM links WHERE id = ?", [link_id])
     if row is None:
         raise NotFoundError(f"no link {link_id}")
-    return _link_from_row(row)
+    return link_from_row(row)
 
 
-def _live_link(store: Store, claim_id: int, doi: str) -> Link | None:
-    row = _one(store, "SELECT * FROM links WHERE claim_id = ? AND doi = ? AND removed_at IS NULL",
+def live_link(store: Store, claim_id: int, doi: str) -> Link | None:
+    row = first_row(store, "SELECT * FROM links WHERE claim_id = ? AND doi = ? AND removed_at IS NULL",
                [claim_id, doi])
-    return _link_from_row(row) if row else None
+    return link_from_row(row) if row else None
+
+
+def insert_link(store, claim: Claim, doi, stance, note, asserted_by, asserted_by_name, confirmed,
+                 request_id, actor) -> Link:
+    with store.write():
+        return _insert_link(store, claim, doi, stance, note, asserted_by, asserted_by_name, confirmed,
+                            request_id, actor)
 
 
 def _insert_link(store, claim: Claim, doi, stance, note, asserted_by, asserted_by_name, confirmed,
@@ -253,13 +261,60 @@ def _insert_link(store, claim: Claim, doi, stance, note, asserted_by, asserted_b
         [claim.id, doi, stance, asserted_by, asserted_by_name, request_id, note, int(confirmed),
          actor if confirmed else None, stamp if confirmed else None, actor, stamp],
     )
-    _log(store, actor, "link.add", article_id=claim.article_id, claim_id=claim.id, link_id=cur.lastrowid,
+    log(store, actor, "link.add", article_id=claim.article_id, claim_id=claim.id, link_id=cur.lastrowid,
          request_id=request_id, doi=doi,
          details={"stance": stance, "asserted_by": asserted_by, "asserted_by_name": asserted_by_name,
                   "confirmed": bool(confirmed), "note": note})
-    return _get_link(store, cur.lastrowid)
+    return get_link(store, cur.lastrowid)
 
 
-def _linked_work(store: Store, lk: Link) -> LinkedWork:
-    row = store.db.execute("SELECT problems FROM works WHERE doi = ?", [lk.doi]).fetchone()
-    return LinkedWork(lk, store.require_work(lk.doi), problem_kinds(row[0]) if row else None)
+def linked_work(store: Store, lk: Link) -> LinkedWork:
+    return LinkedWork(lk, store.require_work(lk.doi), store.recorded_problems(lk.doi))
+
+
+def live_links(
+    store: Store,
+    claim_ids: list[int] | None,
+    dois: list[str] | None = None,
+    stance: str | None = None,
+    confirmed: bool | None = None,
+) -> list[Link]:
+    """Live links of the given claims (None: of every claim), oldest first, narrowed to
+    some works, a stance, or confirmed (or unconfirmed) ones."""
+    if claim_ids is not None and not claim_ids:
+        return []
+    chunks = [None] if claim_ids is None else [claim_ids[i:i + 500] for i in range(0, len(claim_ids), 500)]
+    out: list[Link] = []
+    for chunk in chunks:
+        where, params = ["removed_at IS NULL"], []
+        if chunk is not None:
+            where.append(f"claim_id IN ({','.join('?' * len(chunk))})")
+            params += chunk
+        if dois is not None:
+            where.append(f"doi IN ({','.join('?' * len(dois))})")
+            params += dois
+        if stance is not None:
+            where.append("stance = ?")
+            params.append(stance)
+        if confirmed is not None:
+            where.append("confirmed = ?")
+            params.append(int(confirmed))
+        out += [link_from_row(r) for r in store.db.query(
+            "SELECT * FROM links WHERE " + " AND ".join(where) + " ORDER BY id", params)]
+    return sorted(out, key=lambda lk: lk.id)
+
+
+def live_links_to(store: Store, dois: list[str]) -> list[Link]:
+    """Every live link to one of the works ``dois`` (any claim), oldest first."""
+    out: list[Link] = []
+    for i in range(0, len(dois), 500):
+        chunk = dois[i:i + 500]
+        out += [link_from_row(r) for r in store.db.query(
+            f"SELECT * FROM links WHERE doi IN ({','.join('?' * len(chunk))}) AND removed_at IS NULL"
+            " ORDER BY id", chunk)]
+    return sorted(out, key=lambda lk: lk.id)
+
+
+def article_links(store: Store, article: int | str | Article, **narrow) -> list[Link]:
+    """Live links of every claim of an article (see ``live_links`` for ``narrow``)."""
+    return live_links(store, claim_ids(store, article), **narrow)

@@ -16,8 +16,8 @@ from .._crossref import CrossrefClient
 from .._errors import UsageError
 from .._models import Work
 from ..export.importer import read_bibliography
-from .checks import _worst
-from .fetch import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, _fetch_batch, _Item, _Packer, filterable
+from ._checks import worst
+from ._fetch import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, Item, Packer, fetch_batch, filterable
 
 
 @dataclass
@@ -46,7 +46,7 @@ class BibReport:
     def findings(self) -> list[BibEntryResult]:
         order = {"problem": 0, "changed": 1, "error": 2}
         found = [e for e in self.entries if e.outcome in order]
-        return sorted(found, key=lambda e: (order[e.outcome], _worst(e.kinds), e.key))
+        return sorted(found, key=lambda e: (order[e.outcome], worst(e.kinds), e.key))
 
     @property
     def exit_code(self) -> int:
@@ -83,7 +83,7 @@ def _bib_diff(bib: dict, upstream: dict) -> dict:
     return diff
 
 
-def verify_bib(path: str | Path, client: CrossrefClient | None = None,
+def verify_bib(path: str | Path, client: CrossrefClient,
                batch_size: int = DEFAULT_BATCH_SIZE) -> BibReport:
     """Check the DOIs of a BibTeX file against Crossref without importing anything.
 
@@ -97,7 +97,6 @@ def verify_bib(path: str | Path, client: CrossrefClient | None = None,
     # The importer's reader: one reading of BibTeX (DOI in doi/url/note, LaTeX undone)
     # for `refkeeper import` and for this check. Its parse complaints are not findings.
     parsed, _problems = read_bibliography(path, "bibtex")
-    client = client or CrossrefClient()
     entries: list[BibEntryResult] = []
     by_doi: dict[str, list[tuple[BibEntryResult, dict]]] = {}
     for n, entry in enumerate(parsed, 1):
@@ -106,14 +105,14 @@ def verify_bib(path: str | Path, client: CrossrefClient | None = None,
         entries.append(res)
         if doi is not None:
             by_doi.setdefault(doi, []).append((res, {**entry.record, "DOI": doi}))
-    packer = _Packer(client, batch_size)
+    packer = Packer(client, batch_size)
     requests = 0
-    batch: list[_Item] = []
+    batch: list[Item] = []
     length = packer.fixed
 
     def flush() -> None:
         nonlocal requests, batch, length
-        checks, n = _fetch_batch(client, batch)
+        checks, n = fetch_batch(client, batch)
         requests += n
         for item, chk in zip(batch, checks, strict=True):
             for res, bib in by_doi[item.doi]:
@@ -131,7 +130,7 @@ def verify_bib(path: str | Path, client: CrossrefClient | None = None,
         cost = packer.cost(doi) if filterable(doi) else 0
         if batch and (len(batch) >= batch_size or length + cost > packer.limit):
             flush()
-        batch.append(_Item(doi, uses[0][1], []))
+        batch.append(Item(doi, uses[0][1], []))
         length += cost
     if batch:
         flush()

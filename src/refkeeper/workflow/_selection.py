@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from .._errors import UsageError
 from .._store import Store
 from ..export import export_store
-from ._common import _doi, _stance, _unique
-from .article_claims import Article, Claim, get_article, get_claim
-from .reader_requests import Request, get_request
+from ._claims import Article, Claim, claim_ids, get_article, get_claim
+from ._common import check_stance, parse_doi, unique
+from ._links import live_links
+from ._requests import Request, answer_dois, get_request, matched_reference_dois
 
 
 def works_for(
@@ -39,65 +40,40 @@ def works_for(
     if article is None and claim is None and request is None and stance is None:
         raise UsageError("say which works: an article, a claim, a request or a stance")
     if stance is not None:
-        stance = _stance(stance)
+        stance = check_stance(stance)
     art = get_article(store, article) if article is not None else None
     c = get_claim(store, claim) if claim is not None else None
     req = get_request(store, request) if request is not None else None
 
-    link_where, link_params = ["l.removed_at IS NULL"], []
-    if c is not None:
-        link_where.append("l.claim_id = ?")
-        link_params.append(c.id)
-    if art is not None:
-        link_where.append("cl.article_id = ?")
-        link_params.append(art.id)
-    if stance is not None:
-        link_where.append("l.stance = ?")
-        link_params.append(stance)
+    def link_dois() -> list[str]:
+        if c is not None:
+            ids = [c.id] if art is None or c.article_id == art.id else []
+        elif art is not None:
+            ids = claim_ids(store, art)
+        else:
+            ids = None  # every claim
+        return [lk.doi for lk in live_links(store, ids, stance=stance)]
+
     if req is not None:
         # Works of a request, narrowed by the other filters.
-        answer_where, answer_params = ["w.request_id = ?"], [req.id]
-        if stance is not None:
-            answer_where.append("w.stance = ?")
-            answer_params.append(stance)
-        dois = [r[0] for r in store.db.execute(
-            "SELECT w.doi FROM request_works w WHERE " + " AND ".join(answer_where) + " ORDER BY w.rowid",
-            answer_params)]
+        dois = answer_dois(store, request=req, stance=stance)
         if stance is None:
-            dois += [r[0] for r in store.db.execute(
-                "SELECT doi FROM request_references WHERE request_id = ? AND doi IS NOT NULL"
-                " ORDER BY position", [req.id])]
+            dois += matched_reference_dois(store, req)
         if c is not None or art is not None:
-            allowed = set(_link_dois(store, link_where, link_params))
+            allowed = set(link_dois())
             if art is not None and c is None:
-                allowed |= set(_answer_dois(store, art.id, stance))
+                allowed |= set(answer_dois(store, article=art, stance=stance))
             dois = [d for d in dois if d in allowed]
-        return _unique(dois)
-    dois = _link_dois(store, link_where, link_params)
+        return unique(dois)
+    dois = link_dois()
     if art is not None and c is None:
-        dois += _answer_dois(store, art.id, stance)
-    return _unique(dois)
+        dois += answer_dois(store, article=art, stance=stance)
+    return unique(dois)
 
 
 def bibtex_for(store: Store, dois: Iterable[str], ascii: bool = False) -> str:
     """BibTeX for stored works, keeping each work's stored key (new keys are stored);
     works with a problem recorded carry a note ("Retracted")."""
     buf = io.StringIO()
-    export_store(store, buf, "bibtex", [_doi(d) for d in dois], ascii=ascii)
+    export_store(store, buf, "bibtex", [parse_doi(d) for d in dois], ascii=ascii)
     return buf.getvalue()
-
-
-def _link_dois(store: Store, where: list[str], params: list) -> list[str]:
-    return [r[0] for r in store.db.execute(
-        "SELECT l.doi FROM links l JOIN claims cl ON cl.id = l.claim_id WHERE "
-        + " AND ".join(where) + " ORDER BY l.id", params)]
-
-
-def _answer_dois(store: Store, article_id: int, stance: str | None) -> list[str]:
-    sql = ("SELECT w.doi FROM request_works w JOIN requests r ON r.id = w.request_id"
-           " WHERE r.article_id = ?")
-    params: list = [article_id]
-    if stance is not None:
-        sql += " AND w.stance = ?"
-        params.append(stance)
-    return [r[0] for r in store.db.execute(sql + " ORDER BY r.id, w.rowid", params)]

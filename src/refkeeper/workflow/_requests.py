@@ -1,0 +1,297 @@
+"""Readers' requests for the references behind an article (see ``workflow``).
+
+Owns the ``requests`` table, the works given in answer (``request_works``) and the
+references a reader pasted (``request_references``): recording a request, finding and
+listing requests, declining one, and the rows behind pasting (``_pasted``) and answering
+(``_answers``), which decide what to write and call here to write it.
+
+A **request** is a reader asking for the references behind an article (optionally one
+claim of it); it moves from ``open`` to ``answered`` (recording the works given) or
+``declined`` (with a reason).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from .._errors import NotFoundError, UsageError
+from .._store import Store, now
+from ._claims import Article, Claim, get_article, get_claim
+from ._common import DEFAULT_ACTOR, first_row, from_row, parse_id, timestamp
+from ._history import log
+
+STATUSES = ("open", "answered", "declined")
+
+
+@dataclass
+class Request:
+    """A reader asking for the references behind an article or claim (``requests`` table)."""
+
+    id: int
+    article_id: int
+    reader: str
+    claim_id: int | None = None
+    contact: str | None = None
+    text: str | None = None
+    status: str = "open"  # open | answered | declined
+    reason: str | None = None
+    note: str | None = None
+    received_at: str | None = None
+    added_by: str | None = None
+    closed_at: str | None = None
+    closed_by: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ReaderReference:
+    """One reference as a reader wrote it, with what resolving it found.
+
+    ``doi`` is set only when the reference was matched; ambiguous ones keep their
+    ``candidates`` for the editor to choose from, unmatched ones stay without a DOI.
+    """
+
+    id: int
+    request_id: int
+    position: int
+    text: str
+    status: str
+    doi: str | None = None
+    score: float | None = None
+    candidates: list[str] = field(default_factory=list)
+    error: str | None = None
+    resolved_at: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def add_request(
+    store: Store,
+    article: int | str | Article,
+    reader: str,
+    text: str | None = None,
+    claim: int | str | Claim | None = None,
+    contact: str | None = None,
+    received_at: str | None = None,
+    actor: str = DEFAULT_ACTOR,
+) -> Request:
+    """Record a reader's request for the references behind an article (or one claim of it).
+
+    ``received_at`` is when the reader asked (ISO date or time; default now): the queue is
+    ordered by it.
+    """
+    reader = " ".join((reader or "").split())
+    if not reader:
+        raise UsageError("a request needs the reader's name or handle")
+    with store.write():
+        art = get_article(store, article)
+        c = get_claim(store, claim) if claim is not None else None
+        if c is not None and c.article_id != art.id:
+            raise UsageError(f"claim {c.id} belongs to article {c.article_id}, not {art.id}")
+        cur = store.db.execute(
+            "INSERT INTO requests (article_id, claim_id, reader, contact, text, status, received_at,"
+            " added_by) VALUES (?, ?, ?, ?, ?, 'open', ?, ?)",
+            [art.id, c.id if c else None, reader, contact, text, timestamp(received_at), actor],
+        )
+        req_id = cur.lastrowid
+        log(store, actor, "request.add", article_id=art.id, claim_id=c.id if c else None,
+             request_id=req_id, details={"reader": reader, "contact": contact, "text": text})
+    return get_request(store, req_id)
+
+
+def get_request(store: Store, request: int | str | Request) -> Request:
+    """The request with this ID; ``NotFoundError`` if there is none."""
+    req_id = parse_id(request.id if isinstance(request, Request) else request, "request")
+    row = first_row(store, "SELECT * FROM requests WHERE id = ?", [req_id])
+    if row is None:
+        raise NotFoundError(f"no request {req_id} (see `refkeeper request list`)")
+    return from_row(Request, row)
+
+
+def requests(
+    store: Store,
+    status: str | None = None,
+    article: int | str | Article | None = None,
+) -> list[Request]:
+    """Requests, oldest first (by when they were received), optionally by status/article."""
+    where, params = [], []
+    if status is not None:
+        if status not in STATUSES:
+            raise UsageError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        where.append("status = ?")
+        params.append(status)
+    if article is not None:
+        where.append("article_id = ?")
+        params.append(get_article(store, article).id)
+    sql = ("SELECT * FROM requests" + (" WHERE " + " AND ".join(where) if where else "")
+           + " ORDER BY received_at, id")
+    return [from_row(Request, r) for r in store.db.query(sql, params)]
+
+
+def decline_request(
+    store: Store, request: int | str | Request, reason: str, actor: str = DEFAULT_ACTOR
+) -> Request:
+    """Decline an open request, saying why (the reason is kept and shown)."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise UsageError("say why the request is declined (--reason)")
+    with store.write():
+        req = get_request(store, request)
+        if req.status != "open":
+            raise UsageError(f"request {req.id} is already {req.status}")
+        store.db.execute(
+            "UPDATE requests SET status = 'declined', reason = ?, closed_at = ?, closed_by = ? WHERE id = ?",
+            [reason, now(), actor, req.id],
+        )
+        log(store, actor, "request.decline", article_id=req.article_id, claim_id=req.claim_id,
+            request_id=req.id, details={"reason": reason, "status": {"before": "open", "after": "declined"}})
+    return get_request(store, req.id)
+
+
+def open_requests(store: Store, ids: list[int]) -> list[Request]:
+    """The open requests among ``ids``."""
+    out: list[Request] = []
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        out += [from_row(Request, r) for r in store.db.query(
+            f"SELECT * FROM requests WHERE id IN ({','.join('?' * len(chunk))}) AND status = 'open'"
+            " ORDER BY id", chunk)]
+    return out
+
+
+# -- the works given in answer (request_works) --------------------------------------------
+
+
+def answer_works(store: Store, request: Request) -> list[tuple[str, str | None]]:
+    """(doi, stance) of the works given in answer to a request, in the order given."""
+    return [(r["doi"], r["stance"]) for r in store.db.query(
+        "SELECT doi, stance FROM request_works WHERE request_id = ? ORDER BY rowid", [request.id])]
+
+
+def earlier_answers(store: Store, request: Request) -> list[tuple[int, str, str | None]]:
+    """(request, doi, stance) given in answer to the other requests on the same claim
+    (a request without a claim: on the same article, without a claim), oldest first."""
+    if request.claim_id is not None:
+        scope, scope_id = "r.claim_id = ?", request.claim_id
+    else:
+        scope, scope_id = "r.article_id = ? AND r.claim_id IS NULL", request.article_id
+    return [(r["request_id"], r["doi"], r["stance"]) for r in store.db.query(
+        f"SELECT w.request_id, w.doi, w.stance FROM request_works w JOIN requests r"
+        f" ON r.id = w.request_id WHERE {scope} AND r.id != ? ORDER BY r.closed_at, w.rowid",
+        [scope_id, request.id])]
+
+
+def answer_stances(store: Store, claim_id: int, doi: str) -> list[str]:
+    """The stances a work was given with in answers to requests on a claim."""
+    return [r["stance"] for r in store.db.query(
+        "SELECT DISTINCT w.stance FROM request_works w JOIN requests r ON r.id = w.request_id"
+        " WHERE r.claim_id = ? AND w.doi = ? AND w.stance IS NOT NULL", [claim_id, doi])]
+
+
+def answer_dois(store: Store, *, request: Request | None = None, article: Article | None = None,
+                stance: str | None = None) -> list[str]:
+    """DOIs given in answer to one request (in the order given) or to an article's
+    requests (by request, then order given), optionally only those with ``stance``."""
+    where, params = [], []
+    if request is not None:
+        where.append("w.request_id = ?")
+        params.append(request.id)
+    if article is not None:
+        where.append("r.article_id = ?")
+        params.append(article.id)
+    if stance is not None:
+        where.append("w.stance = ?")
+        params.append(stance)
+    sql = ("SELECT w.doi FROM request_works w JOIN requests r ON r.id = w.request_id"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.id, w.rowid")
+    return [r[0] for r in store.db.execute(sql, params)]
+
+
+def record_answer(store: Store, request: Request, works: list[tuple[str, str | None]],
+                  note: str | None, actor: str) -> None:
+    """Give ``works`` (doi, stance) in answer; an open request becomes answered; ``note``
+    (when given and changed) is kept. Recorded in history when anything changed."""
+    with store.write():
+        stamp = now()
+        for doi, stance in works:
+            store.db.execute(
+                "INSERT INTO request_works (request_id, doi, stance, added_by, added_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [request.id, doi, stance, actor, stamp],
+            )
+        changes: dict = {"works": [{"doi": d, "stance": s} for d, s in works]}
+        if request.status == "open":
+            store.db.execute(
+                "UPDATE requests SET status = 'answered', closed_at = ?, closed_by = ? WHERE id = ?",
+                [stamp, actor, request.id],
+            )
+            changes["status"] = {"before": "open", "after": "answered"}
+        if note is not None and note != request.note:
+            store.db.execute("UPDATE requests SET note = ? WHERE id = ?", [note, request.id])
+            changes["note"] = {"before": request.note, "after": note}
+        if works or len(changes) > 1:
+            log(store, actor, "request.answer", article_id=request.article_id,
+                claim_id=request.claim_id, request_id=request.id, details=changes)
+
+
+# -- the references a reader pasted (request_references) ----------------------------------
+
+
+def reader_references(store: Store, request: int | str | Request) -> list[ReaderReference]:
+    """The references the reader gave with a request, in their order."""
+    req = get_request(store, request)
+    return [
+        reference_from_row(r)
+        for r in store.db.query(
+            "SELECT * FROM request_references WHERE request_id = ? ORDER BY position", [req.id]
+        )
+    ]
+
+
+def reference_from_row(row: dict) -> ReaderReference:
+    row = dict(row)
+    row["candidates"] = json.loads(row["candidates"]) if row["candidates"] else []
+    return from_row(ReaderReference, row)
+
+
+def add_reference(store: Store, request: Request, text: str, status: str, doi: str | None,
+                  score: float | None, candidates: list[str], error: str | None,
+                  resolved_at: str) -> ReaderReference:
+    """Keep one reference the reader gave, after those the request already has."""
+    with store.write():
+        position = store.db.execute(
+            "SELECT COALESCE(MAX(position), 0) + 1 FROM request_references WHERE request_id = ?",
+            [request.id]).fetchone()[0]
+        cur = store.db.execute(
+            "INSERT INTO request_references (request_id, position, text, status, doi, score, candidates,"
+            " error, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [request.id, position, text, status, doi, score,
+             json.dumps(candidates) if candidates else None, error, resolved_at],
+        )
+        return reference_from_row(first_row(store, "SELECT * FROM request_references WHERE id = ?",
+                                            [cur.lastrowid]))
+
+
+def matched_reference_dois(store: Store, request: Request) -> list[str]:
+    """The DOIs of the reader's references that matched, in the reader's order."""
+    return [r[0] for r in store.db.execute(
+        "SELECT doi FROM request_references WHERE request_id = ? AND doi IS NOT NULL ORDER BY position",
+        [request.id])]
+
+
+def requests_with(store: Store, dois: list[str]) -> list[tuple[int, str]]:
+    """(request, doi) for every request given one of ``dois`` in answer or that pasted a
+    reference matching one."""
+    out: list[tuple[int, str]] = []
+    for i in range(0, len(dois), 500):
+        chunk = dois[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        out += [(r[0], r[1]) for r in store.db.execute(
+            f"SELECT request_id, doi FROM request_works WHERE doi IN ({marks})", chunk)]
+        out += [(r[0], r[1]) for r in store.db.execute(
+            f"SELECT request_id, doi FROM request_references WHERE doi IN ({marks})", chunk)]
+    return out
