@@ -15,7 +15,7 @@ from pathlib import Path
 from .._crossref import CrossrefClient
 from .._errors import UsageError
 from .._models import Work
-from ..export.importer import read_bibliography
+from ..bibimport import read_bibliography
 from .checks import _worst
 from .fetch import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, _fetch_batch, _Item, _Packer, filterable
 

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from .._errors import UsageError
 from .._models import Work
 from .._store import Store, now
-from ..export import problem_note
-from ..export.styles import format_reference
+from ..export import format_reference, problem_note
 from ._common import DEFAULT_ACTOR, _log, _stance, _stored_work, _unique
 from .article_claims import Article, Claim, get_article, get_claim
 from .claim_links import LinkedWork, _link_from_row, _linked_work, _live_link
