@@ -85,3 +85,33 @@ def dev_index_db(tmp_path_factory):
     store.import_snapshot(SHARED_DATA / "pmc-records.dev.jsonl.gz")
     store.close()
     return path
+
+
+@pytest.fixture(scope="session")
+def every_type() -> list[dict]:
+    """Real Crossref records, the first in file order: up to ten of every Crossref type in
+    the shared data, and twenty each with markup in the title, an organisation as author
+    and an accented author name (a record picked for several reasons is there once)."""
+    import gzip
+    import json
+
+    works = SHARED_DATA / "crossref-works.jsonl.gz"
+    if not works.exists():
+        pytest.skip(f"shared data not found: {works}")
+    picks = {
+        "markup": lambda r: "<" in "".join(r.get("title") or []),
+        "organisation": lambda r: any(p.get("name") and not p.get("family")
+                                      for p in r.get("author") or []),
+        "accents": lambda r: any(not (p.get("family") or "").isascii() for p in r.get("author") or []),
+    }
+    out, count = [], {}
+    with gzip.open(works, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            record = json.loads(line)
+            reasons = [record.get("type")] + [k for k, test in picks.items() if test(record)]
+            wanted = [k for k in reasons if count.get(k, 0) < (10 if k == record.get("type") else 20)]
+            if wanted:
+                for k in wanted:
+                    count[k] = count.get(k, 0) + 1
+                out.append(record)
+    return out

@@ -7,7 +7,6 @@ numbers), and by rendering every exported item with citeproc-py itself.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import re
@@ -18,8 +17,8 @@ from conftest import SHARED_DATA
 
 from refkeeper._errors import InputError
 from refkeeper._models import Work
-from refkeeper.export import plain_title, work_title
-from refkeeper.export.csl import CSL_TYPES, csl_to_record, read_csl_json, work_to_csl, write_csl_json
+from refkeeper.bibimport import read_csl_json
+from refkeeper.export import TYPES, plain_title, work_title, work_to_csl, write_csl_json
 
 WORKS_FILE = SHARED_DATA / "crossref-works.jsonl.gz"
 
@@ -88,31 +87,6 @@ def _assert_valid_item(item: dict, item_types: set[str], kinds: dict[str, set[st
             assert isinstance(value, (str, int)) and str(value).strip() == str(value) and value
 
 
-@pytest.fixture(scope="module")
-def records() -> list[dict]:
-    """Real records: three of every Crossref type, plus names, organisations and markup."""
-    if not WORKS_FILE.exists():
-        pytest.skip(f"shared data not found: {WORKS_FILE}")
-    out, count = [], {}
-    with gzip.open(WORKS_FILE, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            kinds = [json.loads('"' + t + '"') for t in re.findall(r'"type": "([a-z-]+)"', line)[:1]]
-            if '"name": "' in line and '"author"' in line:
-                kinds.append("organisation")
-            if "<" in line and '"title"' in line:
-                kinds.append("markup")
-            if not line.isascii() and '"family"' in line:
-                kinds.append("accents")
-            wanted = [k for k in kinds if count.get(k, 0) < 15]
-            if not wanted:
-                continue
-            record = json.loads(line)
-            for k in wanted:
-                count[k] = count.get(k, 0) + 1
-            out.append(record)
-    return out
-
-
 def _export(records: list[dict]) -> list[dict]:
     buf = io.StringIO()
     mapping = write_csl_json([Work.from_crossref(r) for r in records], buf)
@@ -121,9 +95,10 @@ def _export(records: list[dict]) -> list[dict]:
     return items
 
 
-def test_every_export_is_valid_csl(records):
+def test_every_export_is_valid_csl(every_type):
+    records = every_type
     item_types, kinds = _schema()
-    assert set(CSL_TYPES.values()) <= item_types
+    assert {names.csl for names in TYPES.values()} <= item_types
     items = _export(records)
     assert len({i["id"] for i in items}) == len(items)
     for item in items:
@@ -133,7 +108,8 @@ def test_every_export_is_valid_csl(records):
 
 # citeproc-py implements CSL 1.0.1 and warns about 1.0.2 variables (citation-key, event-title)
 @pytest.mark.filterwarnings("ignore:The following arguments for Reference are unsupported")
-def test_every_export_renders_with_citeproc(records):
+def test_every_export_renders_with_citeproc(every_type):
+    records = every_type
     pytest.importorskip("citeproc")
     items = _export(records)
     from citeproc import Citation, CitationItem, CitationStylesBibliography, CitationStylesStyle, formatter
@@ -213,24 +189,26 @@ def _core(record: dict) -> dict:
     }
 
 
-def test_round_trip_through_csl_json_keeps_the_fields(records):
+def test_round_trip_through_csl_json_keeps_the_fields(every_type):
     buf = io.StringIO()
-    write_csl_json([Work.from_crossref(r) for r in records], buf)
-    back = [csl_to_record(i) for i in read_csl_json(buf.getvalue())]
-    for record, again in zip(records, back, strict=True):
-        assert _core(again) == _core(record), record["DOI"]
-        assert again["x-citation-key"]
+    keys = write_csl_json([Work.from_crossref(r) for r in every_type], buf)
+    back, problems = read_csl_json(buf.getvalue())
+    assert problems == []
+    for record, again in zip(every_type, back, strict=True):
+        assert _core(again.record) == _core(record), record["DOI"]
+        assert again.key == keys[record["DOI"].lower()]
 
 
 def test_reading_csl_json_variants():
     one = '{"id": "k", "type": "chapter", "title": "T", "DOI": "10.1/x", "author": ' \
           '[{"family": "Berg", "non-dropping-particle": "van der", "given": "Jan"}], ' \
           '"issued": {"raw": "May 2001"}, "ISBN": "978-0-00-000000-2", "number": 7}'
-    (rec,) = [csl_to_record(i) for i in read_csl_json(one)]
+    (entry,), _ = read_csl_json(one)
+    rec = entry.record
     assert rec["type"] == "book-chapter" and rec["author"] == [{"family": "van der Berg", "given": "Jan"}]
     assert rec["issued"] == {"date-parts": [[2001]]} and rec["ISBN"] == ["978-0-00-000000-2"]
-    assert rec["x-citation-key"] == "k"
-    assert len(read_csl_json('{"items": [{"id": 1}, {"id": 2}]}')) == 2
+    assert entry.key == "k"
+    assert len(read_csl_json('{"items": [{"id": 1}, {"id": 2}]}')[0]) == 2
     for bad in ("not json", '"a string"', "[1, 2]"):
         with pytest.raises(InputError):
             read_csl_json(bad)

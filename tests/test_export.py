@@ -38,7 +38,6 @@ WORKS_FILE = SHARED_DATA / "crossref-works.jsonl.gz"
 # Picking real records by property
 # ----------------------------------------------------------------------------------------
 
-_TYPE_RE = re.compile(r'"type": "([a-z-]+)"')
 _MARKUP_RE = re.compile(r"<(/?)(i|b|em|emph|strong|italic|sub|sup|scp|p|mml:[a-z]+|math|mi|mo|mn|"
                         r"mrow|msub|msup|formula|tex)\b", re.I)
 
@@ -60,16 +59,21 @@ def _has_markup_title(record: dict) -> bool:
 
 
 @pytest.fixture(scope="module")
-def samples() -> dict[str, list[dict]]:
-    """Real records grouped by the property they exercise (first ones in file order)."""
-    if not WORKS_FILE.exists():
-        pytest.skip(f"shared data not found: {WORKS_FILE}")
+def samples(every_type) -> dict[str, list[dict]]:
+    """Real records grouped by the property they exercise (first ones in file order), and
+    every Crossref type (``every_type``)."""
     want = {"accents": 12, "organisation": 10, "markup": 40, "odd-doi": 5, "pages": 15,
             "subtitle": 5, "editor": 5}
-    per_type = 3
     out: dict[str, list[dict]] = {k: [] for k in want}
-    out["types"] = []
-    type_count: dict[str, int] = {}
+    checks = {
+        "accents": _has_accented_name,
+        "organisation": _has_org_author,
+        "markup": _has_markup_title,
+        "odd-doi": lambda r: re.search(r"[<>#;]", r["DOI"]) is not None,
+        "pages": lambda r: "-" in r.get("page", ""),
+        "subtitle": lambda r: bool(r.get("subtitle")),
+        "editor": lambda r: bool(r.get("editor")),
+    }
     with gzip.open(WORKS_FILE, "rt", encoding="utf-8") as fh:
         for line in fh:
             cheap = {
@@ -77,35 +81,21 @@ def samples() -> dict[str, list[dict]]:
                 "organisation": '"name"' in line and '"author"' in line,
                 "markup": "<" in line,
                 "odd-doi": re.search(r'"DOI": "[^"]*[<>#;]', line) is not None,
-                "pages": '"page": "' in line and len(out["pages"]) < want["pages"],
+                "pages": '"page": "' in line,
                 "subtitle": '"subtitle": ["' in line,
                 "editor": '"editor": [{' in line,
             }
-            types = set(_TYPE_RE.findall(line))
             wanted = [k for k, hit in cheap.items() if hit and len(out[k]) < want[k]]
-            new_type = any(type_count.get(t, 0) < per_type for t in types)
-            if not wanted and not new_type:
+            if not wanted:
                 continue
             record = json.loads(line)
-            checks = {
-                "accents": _has_accented_name,
-                "organisation": _has_org_author,
-                "markup": _has_markup_title,
-                "odd-doi": lambda r: re.search(r"[<>#;]", r["DOI"]) is not None,
-                "pages": lambda r: "-" in r.get("page", ""),
-                "subtitle": lambda r: bool(r.get("subtitle")),
-                "editor": lambda r: bool(r.get("editor")),
-            }
             for k in wanted:
                 if checks[k](record):
                     out[k].append(record)
-            t = record.get("type")
-            if type_count.get(t, 0) < per_type:
-                type_count[t] = type_count.get(t, 0) + 1
-                out["types"].append(record)
     for k, n in want.items():
         assert out[k], f"no record with property {k!r} in the shared data"
         assert len(out[k]) <= n
+    out["types"] = every_type
     return out
 
 
@@ -713,8 +703,7 @@ def test_every_export_reads_the_same_in_pybtex_and_bibtexparser(samples):
 
 
 def test_the_same_key_in_bibtex_csl_json_and_ris():
-    from refkeeper.export.csl import write_csl_json
-    from refkeeper.export.ris import write_ris
+    from refkeeper.export import write_csl_json, write_ris
 
     works = [_work(doi=f"10.1/{x}") for x in "abc"]
     stored = {"10.1/B": "Mine:2007"}

@@ -12,9 +12,9 @@ from test_csl import _core
 
 from refkeeper._resolve import Resolver
 from refkeeper._store import Store
+from refkeeper.bibimport import import_entries, latex_to_text, parse_bibliography, read_bibliography
 from refkeeper.cli import cli
-from refkeeper.export import _ascii_char, export_works
-from refkeeper.export.importer import import_entries, latex_to_text, parse_bibliography, read_bibliography
+from refkeeper.export import export_works, latex_escape
 
 MURAKAMI = "10.1007/s00776-007-1126-1"
 
@@ -69,7 +69,7 @@ def test_export_then_import_gives_the_same_works_and_keys(sample_store, tmp_path
         again = fresh.get_work(work.doi)
         want = _core(work.record)
         text = json.dumps(want, ensure_ascii=False)
-        if fmt.endswith("ascii") and any(not c.isascii() and _ascii_char(c) == "?" for c in text):
+        if fmt.endswith("ascii") and any(latex_escape(c, ascii=True) == "?" for c in text if not c.isascii()):
             lossy.add(work.doi)  # Hangul, CJK, U+FFFD have no ASCII LaTeX form: "?" by design
             continue
         assert same(_core(again.record)) == same(want), work.doi
@@ -236,3 +236,55 @@ def test_unreadable_files_are_usage_errors(tmp_path):
     ris.write_text("TY  - JOUR\nTI  - T\nDO  - 10.1/x\nER  - \n", encoding="utf-8")
     entries, _ = read_bibliography(ris)
     assert entries[0].doi == "10.1/x"
+
+
+# ----------------------------------------------------------------------------------------
+# Issue 11: what a bibliography file may hold
+# ----------------------------------------------------------------------------------------
+
+
+def test_a_percent_sign_in_a_field_is_text_and_a_commented_out_entry_stays_out():
+    bib = """% My library, exported 2024 -- 100% checked
+@article{kept,
+  title = {Percent 100% and more},
+  note = "Funded 50% by the {NIH}",
+  doi = {10.1007/s00776-007-1126-1},
+}
+% @article{gone, title = {Commented out}, doi = {10.1016/j.jbspin.2005.03.004}}
+@book(paren, title = "A (bracketed) 5% title", year = 2001)
+"""
+    entries, problems = parse_bibliography(bib, "bibtex")
+    assert problems == []
+    assert [e.key for e in entries] == ["kept", "paren"]
+    assert entries[0].record["title"] == ["Percent 100% and more"]
+    assert entries[1].record["title"] == ["A (bracketed) 5% title"]
+    assert latex_to_text(r"100\% and 50%, {\'e}t{\'e} % not a comment") == "100% and 50%, été % not a comment"
+
+
+def test_style_commands_that_never_close_are_read_to_the_end():
+    # Each unclosed \emph used to be searched for its brace to the end of the field, one
+    # level of recursion deeper each time: quadratic, then a RecursionError.
+    assert latex_to_text(r"\emph{word " * 5000) == " ".join(["word"] * 5000)
+    assert latex_to_text(r"\emph{a \textbf{b} c", markup=True) == "<i>a b c</i>"
+
+
+def test_a_json_file_nested_too_deeply_is_an_input_error(tmp_path):
+    from refkeeper._errors import InputError
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(InputError, match="nested too deeply"):
+        read_bibliography(deep)
+    result = _run(["import", str(deep)], tmp_path / "db.db")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_ris_doi_is_one_token_and_the_lines_after_it_are_not_part_of_it():
+    text = ("TY  - JOUR\nTI  - Effect of periarticular and intraarticular lidocaine\n  injections\n"
+            "DO  - 10.1007/s00776-007-1126-1\nsee also the erratum\nER  - \n"
+            "TY  - JOUR\nTI  - No DOI here\nDO  - see the publisher's site\nER  - \n")
+    entries, problems = parse_bibliography(text, "ris")
+    assert [e.doi for e in entries] == ["10.1007/s00776-007-1126-1", None]
+    assert entries[0].record["title"] == ["Effect of periarticular and intraarticular lidocaine injections"]
+    assert problems == ["record 2: DO \"see the publisher's site\" is not a DOI; not read"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
 import io
-import json
 
 import pytest
 import rispy
@@ -12,26 +10,10 @@ from conftest import SHARED_DATA
 from test_csl import _core
 
 from refkeeper._models import Work
-from refkeeper.export.ris import RIS_TYPES, read_ris, work_to_ris, write_ris
+from refkeeper.bibimport import read_ris
+from refkeeper.export import ris_type, work_to_ris, write_ris
 
 WORKS_FILE = SHARED_DATA / "crossref-works.jsonl.gz"
-
-
-@pytest.fixture(scope="module")
-def records() -> list[dict]:
-    if not WORKS_FILE.exists():
-        pytest.skip(f"shared data not found: {WORKS_FILE}")
-    out, count = [], {}
-    with gzip.open(WORKS_FILE, "rt", encoding="utf-8") as fh:
-        for n, line in enumerate(fh):
-            record = json.loads(line) if n % 7 == 0 or '"type": "journal-article"' not in line else None
-            if record is None:
-                continue
-            kind = record.get("type")
-            if count.get(kind, 0) < 10:
-                count[kind] = count.get(kind, 0) + 1
-                out.append(record)
-    return out
 
 
 def test_article_record():
@@ -51,7 +33,8 @@ def test_article_record():
     ]
 
 
-def test_every_type_round_trips_through_rispy_and_our_reader(records):
+def test_every_type_round_trips_through_rispy_and_our_reader(every_type):
+    records = every_type
     assert len({r["type"] for r in records}) >= 15
     works = [Work.from_crossref(r) for r in records]
     buf = io.StringIO()
@@ -60,7 +43,7 @@ def test_every_type_round_trips_through_rispy_and_our_reader(records):
     parsed = rispy.loads(text, delimiter_tags_mapping={})  # rispy's own defaults otherwise
     assert len(parsed) == len(records) == len(mapping)
     for record, entry in zip(records, parsed, strict=True):
-        assert entry["type_of_reference"] == RIS_TYPES.get(record["type"], "GEN")
+        assert entry["type_of_reference"] == ris_type(record["type"])
         assert entry["doi"] == record["DOI"]
         assert entry["id"] == mapping[record["DOI"].lower()]
         authors = [p for p in record.get("author") or [] if p.get("family") or p.get("name")]
@@ -68,7 +51,8 @@ def test_every_type_round_trips_through_rispy_and_our_reader(records):
     back, problems = read_ris(text)
     assert problems == []
     for record, again in zip(records, back, strict=True):
-        assert _core(again) == _core(record), record["DOI"]
+        assert _core(again.record) == _core(record), record["DOI"]
+        assert again.key == mapping[record["DOI"].lower()]
 
 
 @pytest.mark.parametrize("payload", ["x\nER  - \nTY  - JOUR\nTI  - evil", "a\r\nAU  - b", "\u2028ER  - "])
@@ -76,18 +60,18 @@ def test_values_cannot_start_tags(payload):
     work = Work.from_crossref({"DOI": "10.1/e", "title": [payload], "author": [{"family": payload}]})
     buf = io.StringIO()
     write_ris([work, Work.from_crossref({"DOI": "10.1/ok", "title": ["ok"]})], buf)
-    records, problems = read_ris(buf.getvalue())
-    assert [r["DOI"] for r in records] == ["10.1/e", "10.1/ok"] and not problems
-    assert records[0]["title"] == [" ".join(payload.split())]
+    entries, problems = read_ris(buf.getvalue())
+    assert [e.record["DOI"] for e in entries] == ["10.1/e", "10.1/ok"] and not problems
+    assert entries[0].record["title"] == [" ".join(payload.split())]
 
 
 def test_reading_tolerates_real_world_ris():
     text = ("\ufeff1.\r\nTY  - CHAP\r\nAU  - Doe, Jane\r\nA2  - Ed, Al\r\nTI  - A chapter\r\n"
             "T2  - The Book\r\nPY  - 2001///\r\nSP  - 5\r\nEP  - 9\r\nSN  - 978-0-00-000000-2\r\n"
             "UR  - https://doi.org/10.1%2Fx;y\r\nER  - \r\n\r\nTY  - JOUR\r\nTI  - cut off\r\n")
-    records, problems = read_ris(text)
+    entries, problems = read_ris(text)
     assert problems == ["1 record(s) without an ER line were not read"]
-    (rec,) = records
+    (rec,) = [e.record for e in entries]
     assert rec["type"] == "book-chapter" and rec["DOI"] == "10.1/x;y"
     assert rec["editor"] == [{"family": "Ed", "given": "Al"}]
     assert rec["page"] == "5-9" and rec["ISBN"] == ["978-0-00-000000-2"]

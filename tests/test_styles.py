@@ -16,7 +16,7 @@ from conftest import SAMPLE, SHARED_DATA
 
 from refkeeper._errors import UsageError
 from refkeeper._models import Work
-from refkeeper.export.styles import format_list, format_reference
+from refkeeper.export import format_list, format_reference
 
 WORKS_FILE = SHARED_DATA / "crossref-works.jsonl.gz"
 
@@ -243,22 +243,6 @@ def test_unknown_style_or_format_is_a_usage_error():
         format_reference(_rec(), "harvard")
     with pytest.raises(UsageError):
         format_reference(_rec(), "apa", "latex")
-
-
-@pytest.fixture(scope="module")
-def every_type() -> list[dict]:
-    """Two real records of every Crossref type in the shared data, plus markup titles."""
-    if not WORKS_FILE.exists():
-        pytest.skip(f"shared data not found: {WORKS_FILE}")
-    out, count = [], {}
-    with gzip.open(WORKS_FILE, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            kind = "markup" if "<" in "".join(r.get("title") or []) else r.get("type")
-            if count.get(kind, 0) < (20 if kind == "markup" else 2):
-                count[kind] = count.get(kind, 0) + 1
-                out.append(r)
-    return out
 
 
 def test_every_crossref_type_formats_in_every_style_and_format(every_type):

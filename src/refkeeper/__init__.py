@@ -28,9 +28,8 @@ from ._match import CitationFeatures, decide, extract_dois, rank, validate  # no
 from ._models import Candidate, Evidence, Resolution, Work  # noqa: E402
 from ._resolve import Resolver, parse_mention, resolve  # noqa: E402
 from ._store import Store  # noqa: E402
-from .export import export_works, to_bibtex, write_bibtex  # noqa: E402
-from .export.importer import import_entries, read_bibliography  # noqa: E402
-from .export.styles import format_list, format_reference  # noqa: E402
+from .bibimport import import_entries, read_bibliography  # noqa: E402
+from .export import export_works, format_list, format_reference, to_bibtex, write_bibtex  # noqa: E402
 from .verify import RunReport, verify_bib  # noqa: E402
 
 __all__ = [

@@ -7,15 +7,34 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-def _first(value: Any) -> str | None:
+def first_text(value: Any) -> str | None:
+    """The first non-empty value of a Crossref field that may be a list (``title``,
+    ``container-title``...), as stripped text; None when there is none."""
     if isinstance(value, list):
-        return str(value[0]).strip() if value else None
-    return str(value).strip() if value else None
+        value = next((v for v in value if v), None)
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+# The date fields of a Crossref record, most telling first: the one order in which every
+# reader of a publication date (year, month, export dates) tries them.
+DATE_FIELDS = ("issued", "published", "published-print", "published-online", "created")
+
+
+def record_date_parts(record: dict) -> list:
+    """The ``date-parts`` of the first date field (in ``DATE_FIELDS`` order) with a year."""
+    for key in DATE_FIELDS:
+        parts = (record.get(key) or {}).get("date-parts") or []
+        if parts and parts[0] and parts[0][0]:
+            return parts[0]
+    return []
 
 
 def record_year(record: dict) -> int | None:
     """Publication year of a Crossref record, trying the date fields in Crossref's order."""
-    for key in ("issued", "published", "published-print", "published-online", "created"):
+    for key in DATE_FIELDS:
         parts = (record.get(key) or {}).get("date-parts") or []
         if parts and parts[0] and parts[0][0]:
             try:
@@ -53,13 +72,13 @@ class Work:
     def from_crossref(cls, record: dict) -> Work:
         return cls(
             doi=normalize_doi(record["DOI"]),
-            title=_first(record.get("title")),
+            title=first_text(record.get("title")),
             authors=[person_name(a) for a in record.get("author") or [] if person_name(a)],
             year=record_year(record),
-            container=_first(record.get("container-title")),
-            volume=_first(record.get("volume")),
-            issue=_first(record.get("issue")),
-            pages=_first(record.get("page")),
+            container=first_text(record.get("container-title")),
+            volume=first_text(record.get("volume")),
+            issue=first_text(record.get("issue")),
+            pages=first_text(record.get("page")),
             type=record.get("type"),
             publisher=record.get("publisher"),
             record=record,

@@ -15,8 +15,7 @@ from .._errors import UsageError
 from .._models import normalize_doi
 from .._resolve import Resolver
 from ..export import FORMATS as EXPORT_FORMATS
-from ..export import check_key, export_store
-from ..export.styles import STYLES
+from ..export import STYLES, check_key, export_store
 from ._common import EXIT_FINDINGS, Context, _bare_doi, _clip, pass_ctx
 
 
@@ -107,7 +106,7 @@ def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
       refkeeper import --offline --json export.ris > report.jsonl
       refkeeper import --update zotero.json
     """
-    from ..export.importer import import_entries, read_bibliography
+    from ..bibimport import import_entries, read_bibliography
 
     entries, problems = read_bibliography(path, fmt)
     for problem in problems:

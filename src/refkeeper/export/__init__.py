@@ -5,11 +5,11 @@ csl-json, ris) share one ``KeyAssigner`` scheme, so a work has the same key in a
 ``problem_note``/``store_notes`` turn the problems re-verification recorded (a retraction,
 a correction) into the note every format prints with a work.
 
-The formats live in their own modules: ``bibtex`` (with ``latex`` for escaping), ``csl``,
-``ris`` and ``styles``; ``markup`` reads Crossref's title markup, ``fields`` a record's
-fields, ``keys`` makes citation keys; ``importer`` reads a bibliography (BibTeX, RIS,
-CSL-JSON) into the store. The names they define that were always imported from here
-(``write_bibtex``, ``title_runs``, ``KeyAssigner``...) are re-exported.
+The modules are private; their public names are gathered here. The formats: ``_bibtex``
+(with ``_latex`` for escaping), ``_csl``, ``_ris`` and ``_styles`` (Vancouver and APA);
+what they share: ``_types`` (the one table of Crossref types and what each format calls
+them), ``_fields`` (one reading of a record's fields), ``_markup`` (Crossref's title
+markup) and ``_keys`` (citation keys). Reading bibliographies in is ``refkeeper.bibimport``.
 """
 
 from __future__ import annotations
@@ -19,38 +19,64 @@ from typing import TextIO
 
 from refkeeper._errors import InputError
 from refkeeper._models import Work, problem_kinds
-
-# The names marked F401 are re-exported: they lived in this module before the BibTeX
-# writer and its helpers moved out, and csl, ris, styles, the CLI, tests and scripts
-# import them from here.
-from refkeeper.export import csl, ris, styles
-from refkeeper.export.bibtex import MONTHS, entry_type, to_bibtex, work_to_entry, write_bibtex  # noqa: F401
-from refkeeper.export.fields import _first, date_parts, doi_url, work_container, work_title  # noqa: F401
-from refkeeper.export.keys import KEY_PATTERN, KeyAssigner, bibtex_key, check_key  # noqa: F401
-from refkeeper.export.latex import _ascii_char, latex_escape, title_to_latex  # noqa: F401
-from refkeeper.export.markup import _clean, plain_title, title_runs  # noqa: F401
+from refkeeper.export._bibtex import MONTHS, entry_type, to_bibtex, work_to_entry, write_bibtex
+from refkeeper.export._csl import csl_type, work_to_csl, write_csl_json
+from refkeeper.export._fields import doi_url, one_line, work_container, work_title
+from refkeeper.export._keys import KEY_PATTERN, KeyAssigner, bibtex_key, check_key
+from refkeeper.export._latex import latex_escape, title_to_latex
+from refkeeper.export._markup import plain_title, title_runs
+from refkeeper.export._ris import ris_type, work_to_ris, write_ris
+from refkeeper.export._styles import (
+    REFERENCE_FORMATS,
+    STYLES,
+    format_list,
+    format_reference,
+    write_references,
+)
+from refkeeper.export._types import TYPES, TypeNames, crossref_type, type_names
 
 __all__ = [
+    "FORMATS",
+    "KEY_PATTERN",
+    "MONTHS",
+    "PROBLEM_NOTES",
+    "REFERENCE_FORMATS",
+    "STYLES",
+    "TYPES",
     "KeyAssigner",
+    "TypeNames",
     "bibtex_key",
     "check_key",
+    "crossref_type",
+    "csl_type",
     "doi_url",
+    "entry_type",
     "export_store",
     "export_works",
-    "entry_type",
+    "format_list",
+    "format_reference",
     "latex_escape",
+    "one_line",
     "plain_title",
     "problem_note",
+    "ris_type",
     "store_notes",
     "title_runs",
     "title_to_latex",
     "to_bibtex",
+    "type_names",
+    "work_container",
+    "work_title",
+    "work_to_csl",
     "work_to_entry",
+    "work_to_ris",
     "write_bibtex",
+    "write_csl_json",
+    "write_references",
+    "write_ris",
 ]
 
-FORMATS = ("bibtex", "csl-json", "ris", "text", "markdown", "html")
-KEYED_FORMATS = ("bibtex", "csl-json", "ris")
+FORMATS = ("bibtex", "csl-json", "ris", *REFERENCE_FORMATS)
 
 
 def export_store(
@@ -97,11 +123,11 @@ def export_works(
     if fmt == "bibtex":
         used = write_bibtex(works, fp, keys, ascii, notes=notes)
     elif fmt == "csl-json":
-        used = csl.write_csl_json(works, fp, keys, notes=notes, ascii=ascii)
+        used = write_csl_json(works, fp, keys, notes=notes, ascii=ascii)
     elif fmt == "ris":
-        used = ris.write_ris(works, fp, keys, notes=notes)
+        used = write_ris(works, fp, keys, notes=notes)
     else:
-        return styles.write_references(works, fp, style, fmt, notes=notes), {}
+        return write_references(works, fp, style, fmt, notes=notes), {}
     return len(used), used
 
 

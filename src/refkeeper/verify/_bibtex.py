@@ -15,7 +15,7 @@ from pathlib import Path
 from .._crossref import CrossrefClient
 from .._errors import UsageError
 from .._models import Work
-from ..export.importer import read_bibliography
+from ..bibimport import read_bibliography
 from ._checks import worst
 from ._fetch import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, Item, Packer, fetch_batch, filterable
 

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from .._errors import UsageError
 from .._models import Work
 from .._store import Store
-from ..export import problem_note
-from ..export.styles import format_reference
+from ..export import format_reference, problem_note
 from ._claims import Article, Claim, get_article, get_claim
 from ._common import DEFAULT_ACTOR, check_stance, stored_work, unique
 from ._links import LinkedWork, article_links, linked_work, live_link, live_links

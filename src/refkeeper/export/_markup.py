@@ -8,9 +8,10 @@ styled runs (a string, or ``(style, runs)`` with style ``"it"``, ``"sub"``, ``"s
 each render those runs, so markup is interpreted in this one place only.
 ``plain_title`` is the same title as plain text.
 
-Also here, because everything else builds on them: ``_clean``, which every export applies
-to text from Crossref (NFC, control and format characters removed), and the ASCII-folded
-words of a title (``_ascii_words``), with which titles are compared and citation keys made.
+Also here, because everything else builds on them: ``clean_text``, which every export
+applies to text from Crossref (NFC, control and format characters removed), ``squeeze``
+(the same on one line), and the ASCII-folded words of a title (``ascii_words``), with
+which titles are compared and citation keys made.
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ from dataclasses import dataclass, field
 
 import latexcodec  # noqa: F401  (registers the "ulatex" codec used to decode deposited TeX)
 
-__all__ = ["plain_title", "title_runs"]
+__all__ = [
+    "NON_ALNUM",
+    "TRANSLIT",
+    "ascii_fold",
+    "ascii_words",
+    "clean_text",
+    "plain_title",
+    "squeeze",
+    "title_runs",
+]
 
 
 # --------------------------------------------------------------------------------------
@@ -34,7 +44,7 @@ _CTRL_WS = re.compile(r"[\t\n\r\v\f\u0085\u2028\u2029]")
 _SPACES = re.compile(r"\s+")
 
 
-def _clean(s: str, keep_newlines: bool = False) -> str:
+def clean_text(s: str, keep_newlines: bool = False) -> str:
     """NFC, control and format characters removed, line breaks made spaces (or ``\n``)."""
     if s.isprintable():
         # The common case, checked in C: no control, format, private-use or line-break
@@ -45,6 +55,11 @@ def _clean(s: str, keep_newlines: bool = False) -> str:
         ch for ch in s
         if ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")
     )
+
+
+def squeeze(s: str) -> str:
+    """``clean_text`` on one line: every run of whitespace one space, none at either end."""
+    return " ".join(clean_text(s).split())
 
 
 # --------------------------------------------------------------------------------------
@@ -289,11 +304,6 @@ def _tex_runs(tex: str) -> list:
     return [r for r in out if r]
 
 
-def _title_runs(title: str) -> list:
-    runs = _runs(_parse_markup(_clean(title, keep_newlines=True)))
-    return _normalise_space(runs)
-
-
 def _normalise_space(runs: list) -> list:
     out: list = []
     for r in runs:
@@ -315,7 +325,7 @@ def title_runs(title: str) -> list:
     ``"sup"``, ``"sc"``, ``"tt"``. Every output format (BibTeX, CSL-JSON, the reference
     styles) renders these runs, so markup is interpreted in one place only.
     """
-    return _title_runs(title)
+    return _normalise_space(_runs(_parse_markup(clean_text(title, keep_newlines=True))))
 
 
 def _plain(runs: list) -> str:
@@ -324,7 +334,7 @@ def _plain(runs: list) -> str:
 
 def plain_title(title: str) -> str:
     """A Crossref title with its markup removed and whitespace collapsed."""
-    return _SPACES.sub(" ", _plain(_title_runs(title))).strip()
+    return _SPACES.sub(" ", _plain(title_runs(title))).strip()
 
 
 # --------------------------------------------------------------------------------------
@@ -332,21 +342,23 @@ def plain_title(title: str) -> str:
 # --------------------------------------------------------------------------------------
 
 # Transliteration for ASCII keys, for letters NFKD leaves alone.
-_TRANSLIT = str.maketrans(
+TRANSLIT = str.maketrans(
     {"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th",
      "ı": "i", "ŋ": "ng"}
 )
 _NON_WORD = re.compile(r"[\W_]+")
-_KEY_CHARS = re.compile(r"[^a-z0-9]")
+NON_ALNUM = re.compile(r"[^a-z0-9]")
 
 
-def _ascii_fold(s: str) -> str:
-    s = plain_title(s).casefold().translate(_TRANSLIT)
+def ascii_fold(s: str) -> str:
+    """A title or name as plain, case-folded ASCII (accents stripped, ß -> ss, ø -> o)."""
+    s = plain_title(s).casefold().translate(TRANSLIT)
     if s.isascii():
         return s  # nothing to decompose: most titles and names
     s = unicodedata.normalize("NFKD", s)
-    return "".join(c for c in s if not unicodedata.combining(c)).translate(_TRANSLIT)
+    return "".join(c for c in s if not unicodedata.combining(c)).translate(TRANSLIT)
 
 
-def _ascii_words(s: str) -> list[str]:
-    return [w for w in (_KEY_CHARS.sub("", t) for t in _NON_WORD.split(_ascii_fold(s))) if w]
+def ascii_words(s: str) -> list[str]:
+    """The words of ``ascii_fold(s)``, letters and digits only."""
+    return [w for w in (NON_ALNUM.sub("", t) for t in _NON_WORD.split(ascii_fold(s))) if w]

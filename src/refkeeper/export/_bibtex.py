@@ -19,7 +19,7 @@ are already final:
   style's sentence-casing (DNA, mRNA, NF-κB, CO2, McDonald) are wrapped in braces.
 
 Entries are written one at a time (a one-entry ``BibliographyData`` per work), so exporting
-a large store never holds the whole file in memory. Keys come from ``keys.KeyAssigner``.
+a large store never holds the whole file in memory. Keys come from ``KeyAssigner``.
 """
 
 from __future__ import annotations
@@ -33,11 +33,19 @@ from pybtex.bibtex.exceptions import BibTeXError
 from pybtex.database import BibliographyData, Entry, Person
 from pybtex.database.output.bibtex import Writer
 
-from refkeeper._models import Work, normalize_doi, record_year
-from refkeeper.export.fields import _container, _date_parts, _first, _title, doi_url
-from refkeeper.export.keys import KeyAssigner
-from refkeeper.export.latex import _escape_chars, latex_escape, title_to_latex
-from refkeeper.export.markup import _SPACES, _clean, plain_title
+from refkeeper._models import Work, first_text, record_date_parts, record_year
+from refkeeper.export._fields import (
+    doi_url,
+    work_container,
+    work_doi,
+    work_institution,
+    work_people,
+    work_title,
+)
+from refkeeper.export._keys import KeyAssigner, keyed
+from refkeeper.export._latex import escape_chars, latex_escape, title_to_latex
+from refkeeper.export._markup import plain_title, squeeze
+from refkeeper.export._types import type_names
 
 __all__ = ["MONTHS", "entry_type", "to_bibtex", "work_to_entry", "write_bibtex"]
 
@@ -48,26 +56,6 @@ MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", 
 # Entry types
 # --------------------------------------------------------------------------------------
 
-_ENTRY_TYPES = {
-    "journal-article": "article",
-    "proceedings-article": "inproceedings",
-    "book-chapter": "incollection",
-    "book-section": "incollection",
-    "book-part": "incollection",
-    "reference-entry": "incollection",
-    "book": "book",
-    "monograph": "book",
-    "edited-book": "book",
-    "reference-book": "book",
-    "book-set": "book",
-    "book-series": "book",
-    "report": "techreport",
-    "dissertation": "phdthesis",
-    "posted-content": "misc",
-    "dataset": "misc",
-}
-
-
 def entry_type(crossref_type: str | None, biblatex: bool = False) -> str:
     """The BibTeX entry type for a Crossref work type (``misc`` for anything unknown).
 
@@ -76,7 +64,7 @@ def entry_type(crossref_type: str | None, biblatex: bool = False) -> str:
     """
     if crossref_type == "posted-content" and biblatex:
         return "online"
-    return _ENTRY_TYPES.get(crossref_type or "", "misc")
+    return type_names(crossref_type).bibtex
 
 
 # --------------------------------------------------------------------------------------
@@ -93,20 +81,20 @@ def _protect_and(part: str) -> str:
 
 
 def _person(person: dict, ascii: bool) -> Person | None:
-    family = _SPACES.sub(" ", _clean(person.get("family") or "")).strip()
+    family = squeeze(person.get("family") or "")
     if family:
-        given = _SPACES.sub(" ", _clean(person.get("given") or "")).strip()
-        suffix = _SPACES.sub(" ", _clean(person.get("suffix") or "")).strip()
+        given = squeeze(person.get("given") or "")
+        suffix = squeeze(person.get("suffix") or "")
         if not given:
             # Without a comma BibTeX would read "Smith Jones" as first name Smith, and
             # "Doe, Jr." as first name Jr.: keep the family name (and suffix) in one group.
             whole = f"{family} {suffix}" if suffix else family
             if " " in whole:
-                return Person(last="{" + _escape_chars(whole, ascii) + "}")
+                return Person(last="{" + escape_chars(whole, ascii) + "}")
         return Person(
-            last=_protect_and(_escape_chars(family, ascii)),
-            first=_protect_and(_escape_chars(given, ascii)) if given else "",
-            lineage=_protect_and(_escape_chars(suffix, ascii)) if suffix else "",
+            last=_protect_and(escape_chars(family, ascii)),
+            first=_protect_and(escape_chars(given, ascii)) if given else "",
+            lineage=_protect_and(escape_chars(suffix, ascii)) if suffix else "",
         )
     whole = person.get("name") or person.get("literal") or person.get("given") or ""
     whole = latex_escape(whole, ascii)
@@ -117,20 +105,8 @@ def _person(person: dict, ascii: bool) -> Person | None:
 
 
 def _persons(work: Work, role: str, ascii: bool) -> list[Person]:
-    record = work.record or {}
-    if record.get(role):
-        people = [_person(p, ascii) for p in record[role] if isinstance(p, dict)]
-        return [p for p in people if p is not None]
-    if role != "author" or not work.authors or "author" in record:
-        return []
-    out = []
-    for name in work.authors:
-        if ", " in name:
-            family, given = name.split(", ", 1)
-            out.append(_person({"family": family, "given": given}, ascii))
-        else:
-            out.append(_person({"name": name}, ascii))
-    return [p for p in out if p is not None]
+    people = (_person(p, ascii) for p in work_people(work, role))
+    return [p for p in people if p is not None]
 
 
 _PAGE_RANGE = re.compile(r"\s*([^\s\-‐‑‒–—]+)\s*(?:-{1,2}|[‐‑‒–—])\s*([^\s\-‐‑‒–—]+)\s*")
@@ -145,7 +121,7 @@ def _pages(pages: str) -> str:
 
 
 def _month(record: dict) -> str | None:
-    parts = _date_parts(record)
+    parts = record_date_parts(record)
     if len(parts) > 1:
         try:
             month = int(parts[1])
@@ -201,19 +177,19 @@ def work_to_entry(
     fields: dict[str, str] = {}
 
     def put(name: str, value, *, text: bool = True) -> None:
-        value = _first(value)
+        value = first_text(value)
         if value:
             value = latex_escape(value, ascii) if text else value
             if value:
                 fields[name] = value
 
-    title = _title(work)
+    title = work_title(work)
     if title:
         latex_title = title_to_latex(title, ascii)
         if latex_title:
             fields["title"] = latex_title
 
-    container = _container(work)
+    container = work_container(work)
     container_field = _CONTAINER_FIELD.get(etype, "howpublished")
     if etype == "inproceedings" and not container:
         container = (record.get("event") or {}).get("name")
@@ -233,14 +209,13 @@ def work_to_entry(
     put("volume", work.volume or record.get("volume"))
     if etype in ("article", "misc", "online", "techreport"):
         put("number", work.issue or record.get("issue"))
-    pages = work.pages or _first(record.get("page")) or _first(record.get("article-number"))
+    pages = work.pages or first_text(record.get("page")) or first_text(record.get("article-number"))
     if pages:
-        pages = _pages(_SPACES.sub(" ", _clean(pages)))
+        pages = _pages(squeeze(pages))
         put("pages", pages)
 
     publisher = work.publisher or record.get("publisher")
-    institution = _first([i.get("name") for i in record.get("institution") or []
-                          if isinstance(i, dict)])
+    institution = work_institution(work)
     if etype == "techreport":
         put("institution", institution or publisher)
     elif etype == "phdthesis":
@@ -250,13 +225,13 @@ def work_to_entry(
             put("howpublished", institution)
         put("publisher", publisher)
 
-    isbn = _first(record.get("ISBN")) or _first(
+    isbn = first_text(record.get("ISBN")) or first_text(
         [i.get("value") for i in record.get("isbn-type") or [] if isinstance(i, dict)]
     )
     put("issn", record.get("ISSN"))
     put("isbn", isbn)
 
-    doi = _SPACES.sub("", _clean(record.get("DOI") or work.doi or ""))
+    doi = work_doi(work)
     if doi and _braces_balanced(doi):
         fields["doi"] = doi
     if doi:
@@ -335,18 +310,11 @@ def write_bibtex(
     writes pure ASCII with LaTeX accent commands instead of UTF-8.
     """
     assign = KeyAssigner(keys)
-    notes = {normalize_doi(d): n for d, n in (notes or {}).items()}
     writer = _Writer()
-    first = True
-    for work in works:
-        key = assign(work)
-        if key is None:
-            continue
-        doi = normalize_doi(work.doi) if work.doi else ""
-        entry = work_to_entry(work, key, note=notes.get(doi), ascii=ascii, biblatex=biblatex)
-        if not first:
+    for n, (work, key, note) in enumerate(keyed(works, assign, notes)):
+        if n:
             fp.write("\n")
-        first = False
+        entry = work_to_entry(work, key, note=note, ascii=ascii, biblatex=biblatex)
         writer.write_stream(BibliographyData(entries={key: entry}), fp)
     return assign.assigned
 

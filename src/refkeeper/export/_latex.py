@@ -6,7 +6,7 @@ No character from Crossref may start a LaTeX command or change brace depth:
 ``\\textbackslash{}`` and so on, and with ``ascii=True`` writes non-ASCII characters as
 LaTeX accent commands and symbols (``{\\'e}``, ``{\\c{c}}``, ``{\\o}``).
 
-``title_to_latex`` renders a title's styled runs (``markup.title_runs``) as ``\\textit``,
+``title_to_latex`` renders a title's styled runs (``title_runs``) as ``\\textit``,
 ``\\textsubscript``, ``\\textsuperscript``, ``\\textsc``, ``\\texttt``, and wraps in braces
 the words whose capitals must survive a bibliography style's sentence-casing (DNA, mRNA,
 NF-κB, CO2, McDonald). Every brace in the output is one this module wrote.
@@ -20,9 +20,9 @@ import unicodedata
 
 import latexcodec  # noqa: F401  (registers the "ulatex" codec used for rare symbols)
 
-from refkeeper.export.markup import _SPACES, _clean, _title_runs
+from refkeeper.export._markup import squeeze, title_runs
 
-__all__ = ["latex_escape", "title_to_latex"]
+__all__ = ["escape_chars", "latex_escape", "title_to_latex"]
 
 
 # --------------------------------------------------------------------------------------
@@ -132,14 +132,15 @@ def latex_escape(s: str, ascii: bool = False) -> str:
 
     With ``ascii=True`` non-ASCII characters become LaTeX accent commands and symbols.
     """
-    s = _SPACES.sub(" ", _clean(s)).strip()
-    return _escape_chars(s, ascii)
+    return escape_chars(squeeze(s), ascii)
 
 
 _SPECIALS_TABLE = str.maketrans(_SPECIALS)
 
 
-def _escape_chars(s: str, ascii: bool) -> str:
+def escape_chars(s: str, ascii: bool) -> str:
+    """Every LaTeX special character of ``s`` escaped (and with ``ascii``, every non-ASCII
+    one written as ASCII LaTeX); whitespace left as it is."""
     if not ascii or s.isascii():
         return s.translate(_SPECIALS_TABLE)  # one pass in C
     out = []
@@ -202,7 +203,7 @@ def _runs_to_latex(runs: list, ascii: bool) -> str:
                 continue
             touches = (j == 0 and prev_script) or (j == last and next_script)
             if not _needs_protection(part, touches):
-                out.append(_escape_chars(part, ascii))
+                out.append(escape_chars(part, ascii))
                 continue
             # Brace only the word itself, not the punctuation around it: ({DNA}).
             m = _WORD_CORE.fullmatch(part)
@@ -212,13 +213,13 @@ def _runs_to_latex(runs: list, ascii: bool) -> str:
             if touches and j == last:
                 core, trail = core + trail, ""
             out.append(
-                _escape_chars(lead, ascii)
-                + "{" + _escape_chars(core, ascii) + "}"
-                + _escape_chars(trail, ascii)
+                escape_chars(lead, ascii)
+                + "{" + escape_chars(core, ascii) + "}"
+                + escape_chars(trail, ascii)
             )
     return "".join(out)
 
 
 def title_to_latex(title: str, ascii: bool = False) -> str:
     """A Crossref title (with JATS/HTML/MathML markup) as safe LaTeX with protected capitals."""
-    return _runs_to_latex(_title_runs(title), ascii).strip()
+    return _runs_to_latex(title_runs(title), ascii).strip()

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
 
 from refkeeper._errors import InputError
 from refkeeper._models import Work, normalize_doi, record_year
-from refkeeper.export.fields import _container, _title
-from refkeeper.export.markup import _KEY_CHARS, _TRANSLIT, _ascii_fold, _ascii_words
+from refkeeper.export._fields import work_container, work_title
+from refkeeper.export._markup import NON_ALNUM, TRANSLIT, ascii_fold, ascii_words
 
-__all__ = ["KEY_PATTERN", "KeyAssigner", "bibtex_key", "check_key"]
+__all__ = ["KEY_PATTERN", "KeyAssigner", "bibtex_key", "check_key", "keyed"]
 
 
 # Kept here, not shared with matching: changing this list changes keys of new exports.
@@ -30,7 +31,7 @@ _KEY_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.+/-]*$")
 
 
 def _first_content_word(s: str | None) -> str:
-    for w in _ascii_words(s or ""):
+    for w in ascii_words(s or ""):
         if len(w) > 1 and w not in _KEY_STOPWORDS and not w.isdigit():
             return w[:20]
     return ""
@@ -38,7 +39,7 @@ def _first_content_word(s: str | None) -> str:
 
 def _name_part(person: dict) -> str:
     if person.get("family"):
-        return _KEY_CHARS.sub("", _ascii_fold(person["family"]))[:20]
+        return NON_ALNUM.sub("", ascii_fold(person["family"]))[:20]
     return _first_content_word(person.get("name") or person.get("literal") or "")
 
 
@@ -52,13 +53,13 @@ def _key_base(work: Work) -> str:
             break
     if not name and not record.get("author") and work.authors:
         first = work.authors[0]
-        name = (_KEY_CHARS.sub("", _ascii_fold(first.split(",")[0])) if "," in first
+        name = (NON_ALNUM.sub("", ascii_fold(first.split(",")[0])) if "," in first
                 else _first_content_word(first))[:20]
     name = re.sub(r"[^a-z]", "", name)  # letters only, so the year stands out
     if not name:
-        name = re.sub(r"[^a-z]", "", _first_content_word(_container(work))) or "anon"
+        name = re.sub(r"[^a-z]", "", _first_content_word(work_container(work))) or "anon"
     year = work.year or record_year(record)
-    word = _first_content_word(_title(work) or "")
+    word = _first_content_word(work_title(work) or "")
     return f"{name}{year if year else 'nd'}{word}"
 
 
@@ -106,6 +107,18 @@ class KeyAssigner:
         return key
 
 
+def keyed(
+    works: Iterable[Work], assign: KeyAssigner, notes: dict[str, str] | None = None
+) -> Iterator[tuple[Work, str, str | None]]:
+    """The works a keyed format writes, each DOI once: (work, its key, its note), the note
+    from ``notes`` (DOI -> note, DOIs in any case). What every keyed writer loops over."""
+    notes = {normalize_doi(d): n for d, n in (notes or {}).items()}
+    for work in works:
+        key = assign(work)
+        if key is not None:
+            yield work, key, notes.get(normalize_doi(work.doi or ""))
+
+
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_:.+/-]{0,99}")
 
 
@@ -143,5 +156,5 @@ def _sanitise_key(key: str) -> str:
     key = key.strip()
     if _KEY_OK.match(key):
         return key
-    folded = unicodedata.normalize("NFKD", key.translate(_TRANSLIT))
+    folded = unicodedata.normalize("NFKD", key.translate(TRANSLIT))
     return re.sub(r"[^A-Za-z0-9_:.+/-]", "", folded).lstrip("_:.+/-")

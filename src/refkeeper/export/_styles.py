@@ -2,7 +2,7 @@
 
 What an editor posts in reply to a reader::
 
-    >>> from refkeeper.export.styles import format_reference, format_list
+    >>> from refkeeper.export import format_reference, format_list
     >>> format_reference(work)                       # Vancouver, plain text
     'Murakami E, Tanaka Y, ... J Orthop Sci. 2007 May;12(3):274-80. doi:10.1007/s00776-007-1126-1'
     >>> format_reference(work, style="apa", fmt="markdown")
@@ -30,42 +30,27 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from refkeeper._errors import UsageError
-from refkeeper._models import Work, normalize_doi
+from refkeeper._models import Work, first_text, normalize_doi
 from refkeeper._text import fold
-from refkeeper.export.fields import _first, date_parts, doi_url, work_container, work_title
-from refkeeper.export.markup import _clean, plain_title, title_runs
+from refkeeper.export._fields import (
+    doi_url,
+    int_date_parts,
+    one_line,
+    work_container,
+    work_doi,
+    work_institution,
+    work_people,
+    work_title,
+)
+from refkeeper.export._markup import plain_title, title_runs
+from refkeeper.export._types import type_names
 
-__all__ = ["FORMATS", "STYLES", "format_list", "format_reference", "write_references"]
+__all__ = ["REFERENCE_FORMATS", "STYLES", "format_list", "format_reference", "write_references"]
 
 STYLES = ("vancouver", "apa")
-FORMATS = ("text", "markdown", "html")
+REFERENCE_FORMATS = ("text", "markdown", "html")
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-# Crossref type -> the template a reference is written with.
-_KIND = {
-    "journal-article": "article",
-    "book-chapter": "chapter",
-    "book-section": "chapter",
-    "book-part": "chapter",
-    "book-track": "chapter",
-    "reference-entry": "chapter",
-    "book": "book",
-    "monograph": "book",
-    "edited-book": "book",
-    "reference-book": "book",
-    "book-set": "book",
-    "book-series": "book",
-    "proceedings": "book",
-    "proceedings-article": "paper",
-    "report": "report",
-    "report-series": "report",
-    "report-component": "report",
-    "dissertation": "thesis",
-    "posted-content": "preprint",
-    "dataset": "dataset",
-    "database": "dataset",
-}
 
 # --------------------------------------------------------------------------------------
 # Runs: str | (style, runs) | ("a", runs, url); styles "it", "sub", "sup", "sc", "tt", "b"
@@ -100,13 +85,6 @@ class _Ref:
         if self.runs and not self.tail().endswith((" ", "(", "[")) and _text_of(self.runs):
             self.runs.append(" ")
         return self
-
-
-def _clip_space(value) -> str | None:
-    value = _first(value)
-    if not value:
-        return None
-    return " ".join(_clean(value).split()) or None
 
 
 def _title_runs_of(title: str | None) -> list:
@@ -151,22 +129,14 @@ def _initials(given: str, apa: bool) -> str:
 
 
 def _people(work: Work, role: str) -> list[dict]:
-    record = work.record or {}
-    people = [p for p in record.get(role) or [] if isinstance(p, dict)]
-    if not people and role == "author" and "author" not in record:
-        people = [
-            {"family": a.split(", ", 1)[0], "given": a.split(", ", 1)[1]} if ", " in a
-            else {"name": a}
-            for a in work.authors
-        ]
     out = []
-    for p in people:
-        family = _clip_space(p.get("family"))
+    for p in work_people(work, role):
+        family = one_line(p.get("family"))
         if family:
-            out.append({"family": family, "given": _clip_space(p.get("given")) or "",
-                        "suffix": _clip_space(p.get("suffix")) or ""})
+            out.append({"family": family, "given": one_line(p.get("given")) or "",
+                        "suffix": one_line(p.get("suffix")) or ""})
         else:
-            name = _clip_space(p.get("name") or p.get("literal") or p.get("given"))
+            name = one_line(p.get("name") or p.get("literal") or p.get("given"))
             name = name.rstrip(".,;: ") if name else name  # "... Trials Group." in a list
             if name:
                 out.append({"literal": name})
@@ -223,35 +193,29 @@ def _apa_names(people: list[dict], inverted: bool = True) -> str:
 
 def _fields(work: Work) -> dict:
     record = work.record or {}
-    parts = []
-    for p in date_parts(record)[:2]:
-        try:
-            parts.append(int(p))
-        except (TypeError, ValueError):
-            break
+    parts = int_date_parts(record)[:2]
     year = work.year or (parts[0] if parts else None)
     month = parts[1] if len(parts) > 1 and 1 <= parts[1] <= 12 else None
     container = work_container(work)
-    institution = _clip_space([i.get("name") for i in record.get("institution") or []
-                               if isinstance(i, dict)])
+    institution = one_line(work_institution(work))
     event = record.get("event") if isinstance(record.get("event"), dict) else {}
-    doi = "".join(_clean(record.get("DOI") or work.doi or "").split())
+    doi = work_doi(work)
     return {
-        "kind": _KIND.get(work.type or record.get("type") or "", "other"),
+        "kind": type_names(work.type or record.get("type")).family,
         "title": _title_runs_of(work_title(work)),
         "container": plain_title(container) if container else None,
-        "short": plain_title(_first(record.get("short-container-title")) or "") or None,
+        "short": plain_title(first_text(record.get("short-container-title")) or "") or None,
         "year": year,
         "month": month,
-        "volume": _clip_space(work.volume or record.get("volume")),
-        "issue": _clip_space(work.issue or record.get("issue")),
-        "pages": _clip_space(work.pages or record.get("page")),
-        "number": _clip_space(record.get("article-number")),
-        "publisher": _clip_space(work.publisher or record.get("publisher")),
-        "place": _clip_space(record.get("publisher-location")),
+        "volume": one_line(work.volume or record.get("volume")),
+        "issue": one_line(work.issue or record.get("issue")),
+        "pages": one_line(work.pages or record.get("page")),
+        "number": one_line(record.get("article-number")),
+        "publisher": one_line(work.publisher or record.get("publisher")),
+        "place": one_line(record.get("publisher-location")),
         "institution": institution,
-        "event": _clip_space(event.get("name")) if event else None,
-        "edition": _clip_space(record.get("edition-number")),
+        "event": one_line(event.get("name")) if event else None,
+        "edition": one_line(record.get("edition-number")),
         "authors": _people(work, "author"),
         "editors": _people(work, "editor"),
         "doi": doi or None,
@@ -577,7 +541,7 @@ def _check(style: str, fmt: str) -> None:
     if style not in _STYLE:
         raise UsageError(f"unknown style {style!r} (choose from {', '.join(STYLES)})")
     if fmt not in _RENDER:
-        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(REFERENCE_FORMATS)})")
 
 
 def format_reference(

@@ -1,0 +1,241 @@
+"""``refkeeper import``: bring read bibliography entries into the store.
+
+What the user wrote is theirs:
+
+* their citation keys are kept (pinned in ``works.bibtex_key``), so a later export of the
+  same works writes the same keys;
+* an entry with a DOI that is not stored yet is stored as the user wrote it
+  (``works.source = 'import'``), no network needed;
+* an entry whose DOI is already stored is compared field by field with what is stored; a
+  difference is shown as a diff and applied only with ``update=True`` (``--update``);
+* an entry without a DOI is resolved through ``Resolver`` from a citation built from its
+  fields. Only a ``matched`` answer gives it a DOI; ``ambiguous`` ones are reported with
+  their candidates for an editor to choose, ``unmatched`` ones are reported: no DOI is
+  ever guessed, and the works table (keyed by DOI) gets nothing for them.
+
+The entries come from the readers (``read_bibliography``); this module only decides what
+becomes of each, through the store's and the resolver's public API.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from refkeeper._match import CitationFeatures, container_agreement
+from refkeeper._models import AMBIGUOUS, ERROR, MATCHED, Candidate, Work, normalize_doi
+from refkeeper._text import STOPWORDS, fold, words
+from refkeeper.bibimport._entry import ImportEntry
+from refkeeper.export import KEY_PATTERN, plain_title, work_title
+
+__all__ = ["FINDINGS", "ImportResult", "import_entries", "record_diff"]
+
+FINDINGS = ("differs", "ambiguous", "unmatched", "duplicate", "error")
+
+
+@dataclass
+class ImportResult:
+    """What happened to one entry.
+
+    ``status``: ``added`` (stored as written), ``resolved`` (no DOI in the file; the
+    resolver matched one), ``unchanged``, ``updated`` (``--update`` applied the diff),
+    ``differs`` (stored work differs; nothing changed), ``ambiguous`` / ``unmatched`` (no
+    DOI found; nothing stored), ``duplicate`` (DOI already in this file), ``error``.
+    ``diff`` lists (field, stored value, file value); ``notes`` say what else to know
+    (a key that could not be kept).
+    """
+
+    entry: ImportEntry
+    status: str
+    doi: str | None = None
+    key: str | None = None
+    diff: list[tuple[str, str, str]] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def finding(self) -> bool:
+        """True when an editor has to look at this entry."""
+        return self.status in FINDINGS or bool(self.notes)
+
+    def to_json(self) -> dict:
+        return {
+            "index": self.entry.index,
+            "key": self.key or self.entry.key,
+            "status": self.status,
+            "doi": self.doi,
+            "title": plain_title((self.entry.record.get("title") or [""])[0]) or None,
+            "diff": [{"field": f, "stored": a, "file": b} for f, a, b in self.diff],
+            "candidates": [c.to_json() for c in self.candidates],
+            "notes": self.notes,
+        }
+
+
+# --------------------------------------------------------------------------------------
+# Importing
+# --------------------------------------------------------------------------------------
+
+_COMPARED = ("type", "title", "author", "container-title", "issued", "volume", "issue", "page")
+
+
+def _show(record: dict, name: str) -> str:
+    value = record.get(name)
+    if name == "author":
+        return "; ".join(
+            (f"{p.get('family')}, {p.get('given')}" if p.get("given") else p.get("family"))
+            if p.get("family") else (p.get("name") or p.get("literal") or "")
+            for p in value or [] if isinstance(p, dict))
+    if name == "issued":
+        parts = ((value or {}).get("date-parts") or [[]])[0]
+        return "-".join(str(p) for p in parts if p is not None)
+    if name == "page":
+        value = value or record.get("article-number")  # exports write it as the page
+    if name == "title":
+        value = work_title(Work(doi="", record=record))  # title and subtitle, as exported
+    if isinstance(value, list):
+        value = next((v for v in value if v), "")
+    return plain_title(str(value)) if value else ""
+
+
+def _norm(name: str, record: dict) -> object:
+    shown = _show(record, name)
+    if name == "author":
+        return [re.sub(r"\W+", "", fold(p.get("family") or p.get("name") or ""))
+                for p in record.get("author") or [] if isinstance(p, dict)]
+    if name == "issued":
+        return shown.split("-")[0]  # a year; months are too often missing on one side
+    if name == "page":
+        m = re.match(r"(\w+)(?:-(\w+))?", shown)
+        if not m:
+            return shown
+        first, last = m.groups()
+        if last and first.isdigit() and last.isdigit() and len(last) < len(first):
+            last = first[: len(first) - len(last)] + last  # 274-80 is 274-280
+        return (first, None if last == first else last)
+    return re.sub(r"\W+", "", fold(shown))
+
+
+def _same_journal(a: str, b: str) -> bool:
+    """'J Orthop Sci' and 'Journal of Orthopaedic Science' name the same journal: every word
+    of the longer name abbreviated, in order, by the shorter, and no word left over."""
+    wa = [w for w in words(a) if w not in STOPWORDS]
+    wb = [w for w in words(b) if w not in STOPWORDS]
+    if not wa or len(wa) != len(wb):
+        return False
+    return (container_agreement([a], CitationFeatures.parse(b)) == 1.0
+            or container_agreement([b], CitationFeatures.parse(a)) == 1.0)
+
+
+def record_diff(stored: dict, incoming: dict) -> list[tuple[str, str, str]]:
+    """(field, stored, incoming) for the compared fields the incoming record has and that
+    differ beyond case, accents, punctuation and markup. A journal name matches either the
+    stored full title or its abbreviation."""
+    diff = []
+    for name in _COMPARED:
+        if not incoming.get(name):
+            continue
+        a, b = _norm(name, stored), _norm(name, incoming)
+        if name == "container-title" and (b == _norm("short-container-title", stored) or _same_journal(
+                _show(stored, name), _show(incoming, name))):
+            continue
+        if a != b:
+            diff.append((name, _show(stored, name), _show(incoming, name)))
+    return diff
+
+
+def _usable_key(key: str | None) -> tuple[str | None, str | None]:
+    if not key:
+        return None, None
+    key = key.strip()
+    if KEY_PATTERN.fullmatch(key):
+        return key, None
+    return None, f"key {key!r} is not usable (ASCII letters, digits, _ : . + / -); one will be made"
+
+
+def import_entries(
+    store,
+    entries: Iterable[ImportEntry],
+    resolver=None,
+    *,
+    update: bool = False,
+) -> Iterator[ImportResult]:
+    """Import ``entries`` into ``store``, one ``ImportResult`` per entry, in order.
+
+    ``resolver`` (a ``Resolver`` on the same store, online or offline) resolves entries
+    without a DOI; without one they are reported ``unmatched``. With ``update=True`` a
+    stored work that differs from the file takes the file's fields (and key).
+    """
+    entries = list(entries)
+    resolutions = {}
+    missing = [e for e in entries if not e.doi]
+    if missing and resolver is not None:
+        answers = resolver.resolve_many(e.citation() for e in missing)
+        resolutions = {e.index: r for e, r in zip(missing, answers, strict=True)}
+    seen: dict[str, ImportEntry] = {}
+    for entry in entries:
+        result = _import_one(store, entry, resolutions.get(entry.index), seen, update)
+        if result.doi and result.status not in ("duplicate", "error"):
+            seen.setdefault(result.doi, entry)
+        yield result
+
+
+def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool) -> ImportResult:
+    key, key_note = _usable_key(entry.key)
+    notes = [key_note] if key_note else []
+    doi = entry.doi
+    resolved = False
+    if not doi:
+        if resolution is None:
+            return ImportResult(entry, "unmatched", notes=notes + ["no DOI, and not resolved"])
+        if resolution.status == ERROR:
+            return ImportResult(entry, "error", notes=notes + [resolution.error or "error"])
+        if resolution.status == AMBIGUOUS:
+            return ImportResult(entry, "ambiguous", candidates=resolution.candidates, notes=notes)
+        if resolution.status != MATCHED or not resolution.doi:
+            return ImportResult(entry, "unmatched", notes=notes)
+        doi, resolved = normalize_doi(resolution.doi), True
+    if doi in seen:
+        return ImportResult(entry, "duplicate", doi=doi,
+                            notes=notes + [f"same DOI as entry {seen[doi].label}"])
+
+    stored = store.get_work(doi)
+    if stored is None and resolved:
+        # The resolver stores what it matches; when it could not, there is nothing to add.
+        return ImportResult(entry, "error", doi=doi, notes=notes + ["matched work not stored"])
+    old_key = store.get_key(doi) if stored is not None else None
+    if stored is None:
+        record = {k: v for k, v in entry.record.items() if not k.startswith("x-")}
+        record["DOI"] = entry.record.get("DOI") or doi
+        store.add_records([record], "import")
+        status, diff = "added", []
+    else:
+        diff = [] if resolved else record_diff(stored.record, entry.record)
+        if key and old_key and key != old_key:
+            diff.append(("key", old_key, key))
+        if not diff:
+            status = "resolved" if resolved else "unchanged"
+        elif not update:
+            return ImportResult(entry, "differs", doi=doi, key=old_key, diff=diff, notes=notes)
+        else:
+            fields = {n: entry.record[n] for n, _, _ in diff if n != "key" and n in entry.record}
+            if fields:
+                merged = {**stored.record, **fields}
+                merged.pop("score", None)
+                if "title" in fields:  # the file's title is whole: keep its subtitle, or none
+                    merged.pop("subtitle", None)
+                    if entry.record.get("subtitle"):
+                        merged["subtitle"] = entry.record["subtitle"]
+                store.add_records([merged], "import")
+            status = "resolved" if resolved else "updated"
+    if key and (key != old_key):
+        owner = store.key_owner(key)
+        if owner is not None and owner != doi:
+            notes.append(f"key {key!r} is already used by {owner}; "
+                         + (f"keeping {old_key!r}" if old_key else "one will be made"))
+            key = old_key
+        else:
+            store.pin_key(doi, key)
+    elif not key:
+        key = old_key
+    return ImportResult(entry, status, doi=doi, key=key, diff=diff, notes=notes)

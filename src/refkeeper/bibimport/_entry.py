@@ -1,0 +1,51 @@
+"""One entry of a bibliography file, as every reader yields it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from refkeeper._models import Work, normalize_doi
+from refkeeper.export import format_reference, plain_title
+
+__all__ = ["ImportEntry", "numbered"]
+
+
+@dataclass
+class ImportEntry:
+    """One entry of a bibliography file, in the Crossref shape the store keeps."""
+
+    index: int  # 1-based position in the file
+    key: str | None
+    record: dict
+
+    @property
+    def doi(self) -> str | None:
+        doi = self.record.get("DOI")
+        return normalize_doi(doi) if doi else None
+
+    @property
+    def label(self) -> str:
+        """How messages name the entry: its key, else its position and title."""
+        if self.key:
+            return self.key
+        title = plain_title((self.record.get("title") or [""])[0])
+        return f"#{self.index} {title[:60]}".strip()
+
+    def work(self) -> Work:
+        return Work.from_crossref({**self.record, "DOI": self.record.get("DOI") or ""})
+
+    def citation(self) -> str:
+        """A Vancouver reference built from the entry's fields, for the resolver; an entry
+        with an author and a year but no title is a short mention ("Murakami et al. (2007)"),
+        which the resolver answers with candidates rather than a guess."""
+        work = self.work()
+        people = [p for p in self.record.get("author") or [] if p.get("family")]
+        if not work.title and people and work.year:
+            more = " et al." if len(self.record.get("author") or []) > 1 else ""
+            return f"{people[0]['family']}{more} ({work.year})"
+        return format_reference(work, "vancouver", "text")
+
+
+def numbered(pairs) -> list[ImportEntry]:
+    """``(key, record)`` pairs in file order as entries numbered from 1."""
+    return [ImportEntry(i, key, record) for i, (key, record) in enumerate(pairs, 1)]

@@ -1,0 +1,189 @@
+"""CSL-JSON: the bibliography format citeproc-js, Pandoc and Zotero read.
+
+``work_to_csl`` turns a stored work (a Crossref record) into one CSL-JSON item with the
+variables citeproc expects (``id``, ``type``, ``title``, ``author``/``editor`` as name
+objects, ``issued`` as ``date-parts``, ``container-title``, ``page``, ``DOI`` ...).
+Reading CSL-JSON back is the importer's (``refkeeper.bibimport``).
+
+Titles keep their styling in the rich-text subset that citeproc processors understand
+(``<i>``, ``<sub>``, ``<sup>``, ``<span style="font-variant:small-caps;">``); every other
+piece of Crossref markup (JATS, MathML, TeX) is converted by ``title_runs`` first,
+so no other tag reaches the output. JSON escaping makes any text safe as data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TextIO
+
+from refkeeper._models import Work
+from refkeeper.export._fields import (
+    doi_url,
+    int_date_parts,
+    one_line,
+    work_container,
+    work_doi,
+    work_institution,
+    work_people,
+    work_title,
+)
+from refkeeper.export._keys import KeyAssigner, keyed
+from refkeeper.export._markup import plain_title, title_runs
+from refkeeper.export._types import type_names
+
+__all__ = ["csl_type", "work_to_csl", "write_csl_json"]
+
+_RICH = {
+    "it": ("<i>", "</i>"),
+    "sub": ("<sub>", "</sub>"),
+    "sup": ("<sup>", "</sup>"),
+    "sc": ('<span style="font-variant:small-caps;">', "</span>"),
+}
+
+
+def csl_type(crossref_type: str | None) -> str:
+    """The CSL item type for a Crossref work type (``document`` for anything unknown)."""
+    return type_names(crossref_type).csl
+
+
+def _rich(runs: list) -> str:
+    out = []
+    for r in runs:
+        if isinstance(r, str):
+            out.append(r)
+            continue
+        inner = _rich(r[1])
+        if not inner.strip():
+            continue
+        opening, closing = _RICH.get(r[0], ("", ""))
+        out.append(f"{opening}{inner}{closing}")
+    return "".join(out)
+
+
+def _names(people: list[dict]) -> list[dict]:
+    out = []
+    for p in people:
+        family = one_line(p.get("family"))
+        if family:
+            name = {"family": family}
+            for src, dst in (("given", "given"), ("suffix", "suffix")):
+                v = one_line(p.get(src))
+                if v:
+                    name[dst] = v
+            out.append(name)
+            continue
+        literal = one_line(p.get("name") or p.get("literal") or p.get("given"))
+        if literal:
+            out.append({"literal": literal})
+    return out
+
+
+def _date(record: dict) -> dict | None:
+    parts = int_date_parts(record)
+    if not parts:
+        return None
+    if len(parts) > 1 and not 1 <= parts[1] <= 12:
+        parts = parts[:1]
+    if len(parts) > 2 and not 1 <= parts[2] <= 31:
+        parts = parts[:2]
+    return {"date-parts": [parts]}
+
+
+def work_to_csl(work: Work, key: str | None = None, note: str | None = None) -> dict:
+    """One CSL-JSON item for a work; ``id`` and ``citation-key`` are ``key`` (else id is the DOI).
+
+    Only variables with a value are present. ``page`` keeps Crossref's range (``274-280``);
+    an article number without pages goes to ``number``. ``note`` carries a retraction or
+    correction notice.
+    """
+    record = work.record or {}
+    ctype = csl_type(work.type or record.get("type"))
+    item: dict = {"id": key or work.doi, "type": ctype}
+    if key:
+        item["citation-key"] = key  # CSL 1.0.2: what Pandoc and Zotero cite by
+
+    title = work_title(work)
+    if title:
+        rich = _rich(title_runs(title)).strip()
+        if rich:
+            item["title"] = rich
+    container = work_container(work)
+    if container:
+        item["container-title"] = plain_title(container)
+    short = one_line(record.get("short-container-title"))
+    if short and short != item.get("container-title"):
+        item["container-title-short"] = short
+
+    for role in ("author", "editor"):
+        names = _names(work_people(work, role))
+        if names:
+            item[role] = names
+
+    issued = _date(record)
+    if issued is None and work.year:
+        issued = {"date-parts": [[work.year]]}
+    if issued:
+        item["issued"] = issued
+
+    for var, value in (
+        ("volume", work.volume or record.get("volume")),
+        ("issue", work.issue or record.get("issue")),
+        ("page", work.pages or record.get("page")),
+        ("publisher", work.publisher or record.get("publisher")),
+        ("publisher-place", record.get("publisher-location")),
+        ("ISSN", record.get("ISSN")),
+        ("ISBN", record.get("ISBN")),
+        ("edition", record.get("edition-number")),
+        ("language", record.get("language")),
+    ):
+        v = one_line(value)
+        if v:
+            item[var] = v
+    number = one_line(record.get("article-number"))
+    if number and "page" not in item:
+        item["number"] = number
+
+    institution = one_line(work_institution(work))
+    if institution and ctype in ("thesis", "report") or (institution and "publisher" not in item):
+        item["publisher"] = institution
+    if ctype == "thesis":
+        degree = one_line(record.get("degree"))
+        item["genre"] = degree or "Dissertation"
+    if record.get("type") == "posted-content" and (record.get("subtype") or "preprint") == "preprint":
+        item["genre"] = "Preprint"
+    event = record.get("event") or {}
+    if isinstance(event, dict) and one_line(event.get("name")):
+        item["event-title"] = one_line(event.get("name"))
+        if one_line(event.get("location")):
+            item["event-place"] = one_line(event.get("location"))
+
+    doi = work_doi(work)
+    if doi:
+        item["DOI"] = doi
+        item["URL"] = doi_url(doi)
+    if note:
+        item["note"] = note
+    return item
+
+
+def write_csl_json(
+    works: Iterable[Work],
+    fp: TextIO,
+    keys: dict[str, str] | None = None,
+    *,
+    notes: dict[str, str] | None = None,
+    ascii: bool = False,
+) -> dict[str, str]:
+    """Stream works to ``fp`` as a CSL-JSON array, one item per line; return DOI -> key.
+
+    Keys (item ``id``) are the BibTeX keys, chosen as by ``write_bibtex``.
+    ``ascii=True`` escapes non-ASCII characters as ``\\uXXXX`` (still the same JSON).
+    """
+    assign = KeyAssigner(keys)
+    fp.write("[")
+    for n, (work, key, note) in enumerate(keyed(works, assign, notes)):
+        fp.write(",\n" if n else "\n")
+        fp.write(json.dumps(work_to_csl(work, key, note), ensure_ascii=ascii))
+    fp.write("\n]\n")
+    return assign.assigned

@@ -1,0 +1,131 @@
+"""RIS, the tagged format EndNote, Zotero and Mendeley exchange.
+
+Writing is a few lines per work (``TY  - JOUR`` ... ``ER  - ``), streamed. Every value is
+one line: line breaks and control characters in Crossref text are collapsed to spaces, so
+no value can start a tag of its own (``ER  - `` in a title stays text). Titles are plain
+text (RIS has no markup): italics dropped, sub- and superscripts inline (``CO2``).
+
+Reading RIS back is the importer's (``refkeeper.bibimport``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TextIO
+
+from refkeeper._models import Work, first_text
+from refkeeper.export._fields import (
+    doi_url,
+    int_date_parts,
+    one_line,
+    work_container,
+    work_doi,
+    work_institution,
+    work_people,
+    work_title,
+)
+from refkeeper.export._keys import KeyAssigner, keyed
+from refkeeper.export._markup import plain_title
+from refkeeper.export._types import type_names
+
+__all__ = ["ris_type", "work_to_ris", "write_ris"]
+
+_CHAPTER_LIKE = {"CHAP", "CPAPER", "ENCYC"}
+
+
+def ris_type(crossref_type: str | None) -> str:
+    """The RIS reference type for a Crossref work type (``GEN`` for anything unknown)."""
+    return type_names(crossref_type).ris
+
+
+def _person(p: dict) -> str | None:
+    family = one_line(p.get("family"))
+    if family:
+        parts = [family, one_line(p.get("given")) or ""]
+        if one_line(p.get("suffix")):
+            parts.append(one_line(p.get("suffix")))
+        return ", ".join(parts).rstrip(", ")
+    return one_line(p.get("name") or p.get("literal") or p.get("given"))
+
+
+_RANGE = re.compile(r"^\s*([^\s\-‐‑‒–—]+)\s*(?:-{1,2}|[‐‑‒–—])\s*([^\s\-‐‑‒–—]+)\s*$")
+
+
+def work_to_ris(work: Work, key: str | None = None, note: str | None = None) -> list[tuple[str, str]]:
+    """The (tag, value) lines of one RIS record, ``TY`` first and ``ER`` last."""
+    record = work.record or {}
+    rtype = ris_type(work.type or record.get("type"))
+    lines: list[tuple[str, str]] = [("TY", rtype)]
+
+    def put(tag: str, value) -> None:
+        value = one_line(value)
+        if value:
+            lines.append((tag, value))
+
+    put("ID", key)
+    title = work_title(work)
+    put("TI", plain_title(title) if title else None)
+    for person in work_people(work, "author"):
+        put("AU", _person(person))
+    for person in work_people(work, "editor"):
+        put("A2" if rtype in _CHAPTER_LIKE else "ED", _person(person))
+    container = work_container(work)
+    put("T2", plain_title(container) if container else None)
+    put("J2", record.get("short-container-title"))
+
+    parts = int_date_parts(record)
+    year = work.year or (parts[0] if parts else None)
+    if year:
+        put("PY", str(year))
+    if len(parts) > 1:  # RIS dates are YYYY/MM/DD/other; the year alone is PY
+        put("DA", f"{parts[0]:04d}/{parts[1]:02d}/{parts[2]:02d}/" if len(parts) > 2
+            else f"{parts[0]:04d}/{parts[1]:02d}//")
+    put("VL", work.volume or record.get("volume"))
+    put("IS", work.issue or record.get("issue"))
+    pages = one_line(work.pages or record.get("page"))
+    if pages:
+        m = _RANGE.match(pages)
+        if m:
+            put("SP", m.group(1))
+            put("EP", m.group(2))
+        else:
+            put("SP", pages)
+    elif one_line(record.get("article-number")):
+        put("SP", record.get("article-number"))
+    institution = work_institution(work)
+    put("PB", (institution if rtype in ("THES", "RPRT") and institution else None)
+        or work.publisher or record.get("publisher"))
+    put("CY", record.get("publisher-location"))
+    put("ET", record.get("edition-number"))
+    put("SN", first_text(record.get("ISBN")) if rtype in ("BOOK", "EDBOOK", "CHAP")
+        and record.get("ISBN") else first_text(record.get("ISSN")) or first_text(record.get("ISBN")))
+    put("LA", record.get("language"))
+    if rtype == "THES":
+        put("M3", record.get("degree") or "Dissertation")
+    doi = work_doi(work)
+    if doi:
+        put("DO", doi)
+        put("UR", doi_url(doi))
+    put("N1", note)
+    lines.append(("ER", ""))
+    return lines
+
+
+def write_ris(
+    works: Iterable[Work],
+    fp: TextIO,
+    keys: dict[str, str] | None = None,
+    *,
+    notes: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Stream works to ``fp`` as RIS (UTF-8 text), one record at a time; return DOI -> key.
+
+    ``ID`` is the work's citation key, the same as in BibTeX and CSL-JSON.
+    """
+    assign = KeyAssigner(keys)
+    for n, (work, key, note) in enumerate(keyed(works, assign, notes)):
+        if n:
+            fp.write("\n")
+        fp.write("".join(f"{tag}  - {value}\n" for tag, value in work_to_ris(work, key, note)))
+    return assign.assigned
