@@ -12,6 +12,7 @@ from conftest import READER_REFERENCES, ROOT, SAMPLE
 from refkeeper import workflow as wf
 from refkeeper._errors import InputError, NotFoundError, UsageError
 from refkeeper._resolve import Resolver
+from refkeeper._sources import IndexSource
 from refkeeper._store import Store, migrations
 from refkeeper.workflow.proposed_claims import propose_claims, sentences
 
@@ -37,7 +38,7 @@ def desk(sample_store):
 
 
 def offline(store):
-    return Resolver(store=store, offline=True)
+    return Resolver(source=IndexSource(store), store=store)
 
 
 def table_counts(store) -> dict[str, int]:

@@ -10,8 +10,6 @@ Everything the CLI does is one call away::
     report = verify.verify(store)                             # re-verification
 """
 
-__version__ = "0.1.0"
-
 from . import verify, workflow  # noqa: E402  (packages: verify.verify(), workflow.link(), ...)
 from ._crossref import CrossrefClient  # noqa: E402
 from ._errors import (  # noqa: E402
@@ -27,13 +25,17 @@ from ._errors import (  # noqa: E402
 from ._match import CitationFeatures, decide, extract_dois, rank, validate  # noqa: E402
 from ._models import Candidate, Evidence, Resolution, Work  # noqa: E402
 from ._resolve import Resolver, parse_mention, resolve  # noqa: E402
+from ._settings import Settings  # noqa: E402
+from ._sources import CandidateSource, CrossrefSource, IndexSource  # noqa: E402
 from ._store import Store  # noqa: E402
+from ._version import __version__  # noqa: E402
 from .export import export_works, to_bibtex, write_bibtex  # noqa: E402
 from .export.importer import import_entries, read_bibliography  # noqa: E402
 from .export.styles import format_list, format_reference  # noqa: E402
 from .verify import RunReport, verify_bib  # noqa: E402
 
 __all__ = [
+    "__version__",
     "RunReport",
     "export_works",
     "format_list",
@@ -43,18 +45,22 @@ __all__ = [
     "verify",
     "verify_bib",
     "workflow",
+    "CandidateSource",
     "Candidate",
     "CitationFeatures",
     "CrossrefClient",
     "CrossrefError",
+    "CrossrefSource",
     "CrossrefUnavailableError",
     "Evidence",
+    "IndexSource",
     "InputError",
     "NotFoundError",
     "RateLimitedError",
     "RefkeeperError",
     "Resolution",
     "Resolver",
+    "Settings",
     "Store",
     "StoreError",
     "UsageError",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import email.utils
 import json
-import os
 import random
 import re
 import threading
@@ -25,8 +24,8 @@ from habanero.field_queries import validate_field_queries
 from habanero.filterhandler import filter_handler
 from habanero.habanero_utils import rename_query_filters
 
-from . import __version__
 from ._errors import CrossrefError, CrossrefUnavailableError, InputError, RateLimitedError
+from ._version import __version__
 
 DEFAULT_URL = "https://api.crossref.org"
 SINGLE, LIST = "single", "list"
@@ -136,21 +135,21 @@ class ClientStats:
 class CrossrefClient:
     """Talks to Crossref; every method either returns data or raises a ``CrossrefError``.
 
-    ``base_url`` defaults to ``REFKEEPER_CROSSREF_URL`` or the real API; ``mailto``
-    to ``REFKEEPER_MAILTO`` (it puts requests in Crossref's polite pool).
+    ``base_url`` is the API's root (the real API unless a stand-in or mirror is named);
+    ``mailto`` is the user's address, which puts requests in Crossref's polite pool.
+    Nothing is read from the environment: the caller (``Settings.client()``) decides.
     """
 
     def __init__(
         self,
-        base_url: str | None = None,
+        base_url: str = DEFAULT_URL,
         mailto: str | None = None,
         timeout: float = 20.0,
         max_retries: int = 5,
         backoff: float = 0.5,
     ) -> None:
-        self.base_url = (base_url or os.environ.get("REFKEEPER_CROSSREF_URL") or DEFAULT_URL)
-        self.base_url = self.base_url.rstrip("/")
-        self.mailto = mailto or os.environ.get("REFKEEPER_MAILTO") or None
+        self.base_url = (base_url or DEFAULT_URL).rstrip("/")
+        self.mailto = mailto or None
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff

@@ -296,10 +296,10 @@ def citation_key(text: str, context: str | None = None) -> str:
 
 
 class Store:
-    """A refkeeper database. ``Store()`` opens ``$REFKEEPER_DB`` or ``./refs.db``."""
+    """A refkeeper database. ``Store()`` opens ``./refs.db``."""
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
-        self.path = str(path or os.environ.get("REFKEEPER_DB") or DEFAULT_DB)
+        self.path = str(path or DEFAULT_DB)
         try:
             self.db = sqlite_utils.Database(self.path)
             self.db.execute("PRAGMA foreign_keys = ON")

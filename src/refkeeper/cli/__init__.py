@@ -7,9 +7,13 @@ database failing for good. Errors are one line on stderr, never a traceback.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+
 import click
 
 from .. import __version__
+from .._settings import Settings
 from . import articles, export, requests, resolve, verify, works
 from ._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Context, _Group, pass_ctx
 from .verify import _ProgressLine  # noqa: F401  (tests import it from refkeeper.cli)
@@ -21,7 +25,6 @@ __all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "Context", "cli", "main", "
 @click.option(
     "--db",
     type=click.Path(dir_okay=False),
-    envvar="REFKEEPER_DB",
     help="SQLite database to use [env REFKEEPER_DB; default ./refs.db].",
 )
 @click.version_option(__version__, prog_name="refkeeper")
@@ -54,7 +57,11 @@ def cli(ctx: click.Context, db: str | None) -> None:
     Crossref is reached at $REFKEEPER_CROSSREF_URL (default the real API);
     set $REFKEEPER_MAILTO to your address to use Crossref's polite pool.
     """
-    ctx.obj = Context(db)
+    # The one place settings are read from the environment; --db overrides REFKEEPER_DB.
+    settings = Settings.from_environ(os.environ)
+    if db:
+        settings = dataclasses.replace(settings, db=db)
+    ctx.obj = Context(settings)
 
 
 def main() -> None:

@@ -12,24 +12,40 @@ from collections.abc import Iterator
 import click
 
 from .. import workflow
+from .._crossref import CrossrefClient
 from .._errors import RefkeeperError, UsageError
 from .._models import Work
-from .._resolve import Undecodable
+from .._resolve import Resolver, Undecodable
+from .._settings import Settings
 from .._store import Store
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 class Context:
-    def __init__(self, db: str | None) -> None:
-        self.db_path = db
+    """What every command gets: the settings, and the store and client made from them
+    when first needed (so `--help` and usage errors open nothing)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self._store: Store | None = None
+        self._client: CrossrefClient | None = None
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.db_path)
+            self._store = self.settings.store()
         return self._store
+
+    @property
+    def client(self) -> CrossrefClient:
+        if self._client is None:
+            self._client = self.settings.client()
+        return self._client
+
+    def resolver(self, offline: bool = False, refresh: bool = False) -> Resolver:
+        """A resolver over this database: Crossref, or only the stored works when ``offline``."""
+        return self.settings.resolver(self.store, offline=offline, refresh=refresh)
 
 
 pass_ctx = click.make_pass_decorator(Context)

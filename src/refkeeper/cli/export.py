@@ -13,7 +13,6 @@ import click
 from .. import workflow
 from .._errors import UsageError
 from .._models import normalize_doi
-from .._resolve import Resolver
 from ..export import FORMATS as EXPORT_FORMATS
 from ..export import check_key, export_store
 from ..export.styles import STYLES
@@ -112,7 +111,7 @@ def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
     entries, problems = read_bibliography(path, fmt)
     for problem in problems:
         click.echo(f"warning: {path}: {problem}", err=True)
-    resolver = Resolver(store=ctx.store, offline=offline)
+    resolver = ctx.resolver(offline=offline)
     counts: dict[str, int] = {}
     findings = bool(problems)
     for result in import_entries(ctx.store, entries, resolver, update=update):

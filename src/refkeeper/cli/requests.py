@@ -12,7 +12,6 @@ import click
 from .. import workflow
 from .._errors import UsageError
 from .._models import ERROR
-from .._resolve import Resolver
 from ._common import (
     EXIT_FINDINGS,
     Context,
@@ -104,7 +103,7 @@ def request_add(ctx: Context, article_ref, claim_id, reader, contact, text, from
         return
     comment = _read_text_arg(from_file)
     pasted = wf.add_request_from_comment(
-        store, article_ref, reader, comment, Resolver(store=store, offline=offline), claim=claim_id,
+        store, article_ref, reader, comment, ctx.resolver(offline=offline), claim=claim_id,
         stance=stance, contact=contact, text=text, received_at=received, actor=actor,
     )
     _finish_pasted(store, pasted, as_json, f"request {pasted.request.id} added (open) from {reader}")
@@ -138,7 +137,7 @@ def request_refs(ctx: Context, request_id, file, stance, offline, actor, as_json
     """Add the references a reader pasted later (FILE, - for stdin) to REQUEST."""
     store = ctx.store
     pasted = workflow.add_reader_references(
-        store, request_id, _read_text_arg(file), Resolver(store=store, offline=offline), stance=stance,
+        store, request_id, _read_text_arg(file), ctx.resolver(offline=offline), stance=stance,
         actor=actor,
     )
     _finish_pasted(store, pasted, as_json, f"request {pasted.request.id}")
@@ -304,7 +303,7 @@ def refs_split(ctx: Context, file, do_resolve, offline, as_json) -> None:
     chunks = [c for c in split_text(_read_text_arg(file)) if c.is_reference]
     answers = None
     if do_resolve:
-        answers = list(Resolver(store=ctx.store, offline=offline).resolve_many([c.text for c in chunks]))
+        answers = list(ctx.resolver(offline=offline).resolve_many([c.text for c in chunks]))
     if as_json:
         out = []
         for i, c in enumerate(chunks):

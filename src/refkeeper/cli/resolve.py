@@ -11,7 +11,6 @@ import click
 
 from .._errors import UsageError
 from .._models import ERROR, MATCHED, Resolution
-from .._resolve import Resolver
 from ._common import EXIT_FINDINGS, Context, _clip, _describe, _read_lines, pass_ctx
 
 
@@ -50,7 +49,7 @@ def resolve(ctx: Context, citations, as_json, context, offline, refresh, workers
         raise UsageError("'-' (stdin) cannot be combined with citations on the command line")
     else:
         texts = iter(citations)
-    resolver = Resolver(store=ctx.store, offline=offline, refresh=refresh)
+    resolver = ctx.resolver(offline=offline, refresh=refresh)
     any_error = False
     progress = _Progress("resolved") if citations == ("-",) and as_json else None
     for res in resolver.resolve_many(texts, context=context, workers=workers):

@@ -7,7 +7,6 @@ import sys
 
 import click
 
-from .._crossref import CrossrefClient
 from .._errors import UsageError
 from .._models import Work
 from ._common import Context, _bare_doi, _clip, _describe, _Group, pass_ctx
@@ -65,14 +64,14 @@ def verify(cctx: click.Context, since, check_all, bib, as_json, batch_size, rest
     if bib:
         if since is not None or check_all or restart:
             raise UsageError("--bib checks a file: --since, --all and --restart do not apply")
-        _verify_bib_command(bib, as_json, batch_size)
+        _verify_bib_command(cctx.find_object(Context), bib, as_json, batch_size)
         return
     from ..verify import verify as run_verify
 
     ctx = cctx.find_object(Context)
     line = _ProgressLine(enabled=not as_json and sys.stderr.isatty())
     try:
-        report = run_verify(ctx.store, CrossrefClient(), since=since, all=check_all,
+        report = run_verify(ctx.store, ctx.client, since=since, all=check_all,
                             batch_size=batch_size, progress=line, resume=not restart)
     finally:
         line.close()
@@ -209,10 +208,10 @@ def _print_verify_report(r) -> None:
         click.echo("Nothing new needs attention." if r.known_problems else "Nothing needs attention.")
 
 
-def _verify_bib_command(path: str, as_json: bool, batch_size: int) -> None:
+def _verify_bib_command(ctx: Context, path: str, as_json: bool, batch_size: int) -> None:
     from ..verify import verify_bib
 
-    rep = verify_bib(path, CrossrefClient(), batch_size=batch_size)
+    rep = verify_bib(path, ctx.client, batch_size=batch_size)
     if as_json:
         click.echo(json.dumps(rep.to_json(), ensure_ascii=False))
     else:

@@ -9,7 +9,6 @@ import sys
 
 import click
 
-from .._crossref import CrossrefClient
 from .._errors import UsageError
 from ._common import EXIT_FINDINGS, Context, _bare_doi, _clip, _Group, _read_lines, pass_ctx
 
@@ -27,7 +26,7 @@ def add(ctx: Context, dois, as_json) -> None:
         raise UsageError("give one or more DOIs, or - to read them from stdin")
     if dois == ("-",):
         dois = tuple(d.strip() for d in _read_lines(sys.stdin.buffer) if d.strip())
-    client = CrossrefClient()
+    client = ctx.client
     missing = 0
     for doi in dois:
         rec = client.work(_bare_doi(doi))
