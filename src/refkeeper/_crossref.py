@@ -1,7 +1,7 @@
 """A polite, robust client for the Crossref REST API (or a stand-in at another URL).
 
-habanero builds the query: its filter and field-query helpers turn Python dicts
-into Crossref's parameter syntax and reject unknown field queries. The HTTP call
+habanero builds the query (in ``_habanero``): its filter and field-query helpers turn
+Python dicts into Crossref's parameter syntax and reject unknown field queries. The HTTP call
 itself is made here with ``requests`` because habanero 2.9 hides response headers
 (so it cannot follow Crossref's announced rate limits), retries nothing and sends
 one request at a time; refkeeper must pace itself, retry 429/5xx with backoff and
@@ -20,11 +20,9 @@ import urllib.parse
 from dataclasses import dataclass
 
 import requests
-from habanero.field_queries import validate_field_queries
-from habanero.filterhandler import filter_handler
-from habanero.habanero_utils import rename_query_filters
 
 from ._errors import CrossrefError, CrossrefUnavailableError, InputError, RateLimitedError
+from ._habanero import query_params
 from ._version import __version__
 
 DEFAULT_URL = "https://api.crossref.org"
@@ -298,10 +296,7 @@ class CrossrefClient:
         fq = {k: fit_query(v) for k, v in field_queries.items() if v}
         if query_bibliographic:
             fq["query_bibliographic"] = fit_query(query_bibliographic)
-        params: dict[str, str] = rename_query_filters(fq)
-        validate_field_queries(list(params) or None)
-        if filter:
-            params["filter"] = filter_handler(dict(filter))
+        params = query_params(fq, filter)
         if select:
             params["select"] = ",".join(select)
         params["rows"] = str(rows)
