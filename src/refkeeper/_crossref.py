@@ -23,6 +23,7 @@ import requests
 
 from ._errors import CrossrefError, CrossrefUnavailableError, InputError, RateLimitedError
 from ._habanero import query_params
+from ._models import parse_doi
 from ._version import __version__
 
 DEFAULT_URL = "https://api.crossref.org"
@@ -271,9 +272,7 @@ class CrossrefClient:
 
     def work(self, doi: str) -> dict | None:
         """The Crossref record for ``doi``, or None when Crossref does not know it."""
-        doi = doi.strip()
-        if not doi.startswith("10.") or "/" not in doi:
-            raise InputError(f"not a DOI: {doi!r}")
+        doi = parse_doi(doi)
         # DOIs may contain '/', '?', '#', ';', '<'...: quote all but '/' so the
         # server sees the DOI, not a query string or fragment.
         data = self.get("/works/" + urllib.parse.quote(doi, safe="/"), kind=SINGLE)

@@ -12,16 +12,15 @@ import os
 
 import click
 
-from .. import __version__
 from .._settings import Settings
-from . import articles, export, requests, resolve, verify, works
-from ._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Context, _Group, pass_ctx
-from .verify import _ProgressLine  # noqa: F401  (tests import it from refkeeper.cli)
+from .._version import __version__
+from . import _articles, _export, _requests, _resolve, _verify, _works
+from ._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Context, Group, ProgressLine, pass_ctx
 
-__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "Context", "cli", "main", "pass_ctx"]
+__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "Context", "ProgressLine", "cli", "main", "pass_ctx"]
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     type=click.Path(dir_okay=False),
@@ -71,18 +70,18 @@ def main() -> None:
 
 # The commands live in the modules named for what they do; they are attached here so that
 # those modules need nothing from this one (no circular import).
-cli.add_command(resolve.resolve)
-cli.add_command(works.add)
-cli.add_command(works.show)
-cli.add_command(works.snapshot)
-cli.add_command(export.export)
-cli.add_command(export.import_)
-cli.add_command(export.key_cmd)
-cli.add_command(articles.article)
-cli.add_command(articles.claim)
-cli.add_command(articles.link_cmd)
-cli.add_command(articles.unlink_cmd)
-cli.add_command(articles.history_cmd)
-cli.add_command(requests.request)
-cli.add_command(requests.refs)
-cli.add_command(verify.verify)
+cli.add_command(_resolve.resolve)
+cli.add_command(_works.add)
+cli.add_command(_works.show)
+cli.add_command(_works.snapshot)
+cli.add_command(_export.export)
+cli.add_command(_export.import_)
+cli.add_command(_export.key_cmd)
+cli.add_command(_articles.article)
+cli.add_command(_articles.claim)
+cli.add_command(_articles.link_cmd)
+cli.add_command(_articles.unlink_cmd)
+cli.add_command(_articles.history_cmd)
+cli.add_command(_requests.request)
+cli.add_command(_requests.refs)
+cli.add_command(_verify.verify)
