@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -137,3 +143,67 @@ def test_a_very_long_query_is_cut_to_fit_crossrefs_request_line():
         items = client_for(s).search(text, rows=1)
         assert items[0]["DOI"] == "10.5555/long"
         assert s.stats["too_long"] == 0
+
+
+# -- answers of the wrong shape ----------------------------------------------------------
+
+
+@contextmanager
+def json_server(answer: Callable[[str, dict], object]) -> Iterator[str]:
+    """A local HTTP server answering every GET with 200 and ``answer(path, query)`` as JSON:
+    a Crossref that speaks valid JSON of any shape. Yields its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            url = urlsplit(self.path)
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            body = json.dumps(answer(url.path, query)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+WRONG_SHAPES = {
+    "a JSON string": "Service Unavailable",
+    "a list": [{"DOI": MURAKAMI_LIKE}],
+    "no message": {"status": "ok"},
+    "a message that is a string": {"status": "ok", "message": "busy"},
+    "items that are not a list": {"status": "ok", "message": {"items": {"DOI": MURAKAMI_LIKE}}},
+    "a DOI that is a number": {"status": "ok", "message": {"items": [{"DOI": 10.1258}]}},
+    "authors that are strings": {"status": "ok", "message": {"items": [
+        {"DOI": MURAKAMI_LIKE, "author": ["Miles SH"]}]}},
+}
+
+
+@pytest.mark.parametrize("shape", list(WRONG_SHAPES))
+def test_valid_json_of_the_wrong_shape_is_a_crossref_error_for_that_call(shape):
+    with json_server(lambda path, query: WRONG_SHAPES[shape]) as url:
+        c = CrossrefClient(base_url=url, max_retries=0)
+        with pytest.raises(CrossrefError, match="unexpected shape"):
+            c.search("Traditional surgeons in sub-Saharan Africa", rows=3)
+        with pytest.raises(CrossrefError, match="unexpected shape"):
+            c.works_by_doi([MURAKAMI_LIKE, PAREN_DOI])
+
+
+def test_a_single_work_of_the_wrong_shape_is_a_crossref_error():
+    answers = {"/works/10.5555/a": {"message": {"DOI": 101}}, "/works/10.5555/b": {"message": ["x"]},
+               "/works/10.5555/c": {"message": {"DOI": "10.5555/c", "issued": "2007"}}}
+    with json_server(lambda path, query: answers[path]) as url:
+        c = CrossrefClient(base_url=url, max_retries=0)
+        for doi in ("10.5555/a", "10.5555/b", "10.5555/c"):
+            with pytest.raises(CrossrefError, match="unexpected shape"):
+                c.work(doi)

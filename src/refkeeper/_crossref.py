@@ -276,7 +276,7 @@ class CrossrefClient:
         # DOIs may contain '/', '?', '#', ';', '<'...: quote all but '/' so the
         # server sees the DOI, not a query string or fragment.
         data = self.get("/works/" + urllib.parse.quote(doi, safe="/"), kind=SINGLE)
-        return data["message"] if data else None
+        return None if data is None else check_record(message(data, "a work"), "a work")
 
     def search(
         self,
@@ -300,9 +300,7 @@ class CrossrefClient:
             params["select"] = ",".join(select)
         params["rows"] = str(rows)
         data = self.get("/works", params, kind=LIST)
-        if not data:
-            return []
-        return list(data.get("message", {}).get("items") or [])
+        return [] if data is None else items(data, "a search")
 
     def works_by_doi(self, dois: list[str], select: list[str] | None = None) -> list[dict]:
         """Many works in one request (``filter=doi:A,doi:B``); missing ones are simply absent.
@@ -315,7 +313,65 @@ class CrossrefClient:
         if select:
             params["select"] = ",".join(select)
         data = self.get("/works", params, kind=LIST)
-        return list(((data or {}).get("message") or {}).get("items") or [])
+        return [] if data is None else items(data, "a DOI list")
+
+
+# -- the shape of Crossref's answers ------------------------------------------------------
+# Valid JSON of the wrong shape (a proxy's error page as a JSON string, a list, a number
+# for a DOI) fails the call it answers with a CrossrefError, like any other failed call,
+# instead of a TypeError deep in matching. Only what refkeeper reads is checked.
+
+# Record fields refkeeper reads, and the JSON types Crossref gives them.
+RECORD_FIELDS: dict[str, tuple[type, ...]] = {
+    "title": (list, str),
+    "subtitle": (list, str),
+    "container-title": (list, str),
+    "short-container-title": (list, str),
+    "author": (list,),
+    "editor": (list,),
+    **{k: (dict,) for k in ("issued", "published", "published-print", "published-online", "created")},
+}
+
+
+def shape_error(what: str, detail: str) -> CrossrefError:
+    return CrossrefError(f"Crossref answered {what} with an unexpected shape: {detail}")
+
+
+def message(data: object, what: str) -> dict:
+    """The ``message`` object of a Crossref answer."""
+    if not isinstance(data, dict):
+        raise shape_error(what, f"a JSON {type(data).__name__}, not an object")
+    msg = data.get("message")
+    if not isinstance(msg, dict):
+        raise shape_error(what, "no message object" if msg is None else f"message is a {type(msg).__name__}")
+    return msg
+
+
+def check_record(record: object, what: str) -> dict:
+    """``record`` if it is a work record refkeeper can read (a DOI string, fields of their types)."""
+    if not isinstance(record, dict):
+        raise shape_error(what, f"a record that is a {type(record).__name__}")
+    doi = record.get("DOI")
+    if not isinstance(doi, str) or not doi.strip():
+        raise shape_error(what, f"a record whose DOI is {doi!r}")
+    for name, types in RECORD_FIELDS.items():
+        value = record.get(name)
+        if value is not None and not isinstance(value, types):
+            raise shape_error(what, f"{doi}: {name} is a {type(value).__name__}")
+    for person in (record.get("author") or []) + (record.get("editor") or []):
+        if not isinstance(person, dict):
+            raise shape_error(what, f"{doi}: a person that is a {type(person).__name__}")
+    return record
+
+
+def items(data: object, what: str) -> list[dict]:
+    """The records of a ``/works`` list answer."""
+    found = message(data, what).get("items")
+    if found is None:
+        return []
+    if not isinstance(found, list):
+        raise shape_error(what, f"items is a {type(found).__name__}")
+    return [check_record(r, what) for r in found]
 
 
 # Crossref refuses request lines over 4,096 bytes (414). A query is cut, at a word, so

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import InputError
+from ._errors import InputError, RefkeeperError
 
 
 def _first(value: Any) -> str | None:
@@ -175,6 +175,9 @@ class Resolution:
     cached: bool = False
     # What a person should know about how the answer came about ("DOI ... not found").
     notes: list[str] = field(default_factory=list)
+    # For an error answer that came from a failure (Crossref down, say), the failure: the
+    # CLI's exit code depends on its kind. Not part of the JSON contract.
+    failure: RefkeeperError | None = field(default=None, repr=False, compare=False)
 
     @property
     def best(self) -> Candidate | None:

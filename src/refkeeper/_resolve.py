@@ -174,7 +174,7 @@ class Resolver:
         try:
             return self._lookup(text, context)
         except RefkeeperError as exc:
-            return Resolution(input=text, status=ERROR, error=str(exc))
+            return Resolution(input=text, status=ERROR, error=str(exc), failure=exc)
 
     def _lookup(self, text: str, context: str | None) -> Resolution:
         mention = parse_mention(text)

@@ -11,6 +11,8 @@ import refkeeper
 
 from .._errors import UsageError
 from ._common import (
+    CLAIM_ID,
+    REQUEST_ID,
     Context,
     Group,
     by_option,
@@ -173,7 +175,7 @@ def claim_list(ctx: Context, article_ref, as_json) -> None:
 
 
 @claim.command("show")
-@click.argument("claim_id", metavar="CLAIM")
+@click.argument("claim_id", metavar="CLAIM", type=CLAIM_ID)
 @click.option("--removed", is_flag=True, help="Also list removed links.")
 @json_option
 @click.option("--bibtex", is_flag=True, help="Print BibTeX for the claim's works instead.")
@@ -247,7 +249,7 @@ def claim_propose(ctx: Context, article_ref, keep, keep_all, actor, as_json) -> 
 
 
 @click.command("link")
-@click.argument("claim_id", metavar="CLAIM")
+@click.argument("claim_id", metavar="CLAIM", type=CLAIM_ID)
 @click.argument("doi")
 @click.option("--stance", required=True, help="supports, contests or mentions.")
 @click.option("--note", help="A note or quote: why the work bears on the claim.")
@@ -281,7 +283,7 @@ def link_cmd(ctx: Context, claim_id, doi, stance, note, asserted_by, asserted_by
 
 
 @click.command("unlink")
-@click.argument("claim_id", metavar="CLAIM")
+@click.argument("claim_id", metavar="CLAIM", type=CLAIM_ID)
 @click.argument("doi")
 @click.option("--reason", help="Why the link is removed (kept in the history).")
 @by_option
@@ -298,8 +300,9 @@ def unlink_cmd(ctx: Context, claim_id, doi, reason, actor, as_json) -> None:
 
 @click.command("history")
 @click.option("--article", "article_ref", metavar="ARTICLE", help="Only changes to this article.")
-@click.option("--claim", "claim_id", metavar="CLAIM", help="Only changes to this claim.")
-@click.option("--request", "request_id", metavar="REQUEST", help="Only changes to this request.")
+@click.option("--claim", "claim_id", metavar="CLAIM", type=CLAIM_ID, help="Only changes to this claim.")
+@click.option("--request", "request_id", metavar="REQUEST", type=REQUEST_ID,
+              help="Only changes to this request.")
 @click.option("--doi", help="Only changes involving this work.")
 @json_option
 @pass_ctx

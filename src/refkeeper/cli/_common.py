@@ -117,6 +117,31 @@ class LazyChoice(click.Choice):
         return self._choices
 
 
+class RowId(click.ParamType):
+    """A claim's or request's ID: a whole number SQLite can hold (IDs are 64-bit rows).
+
+    A bad ID is an ``InputError`` (one line, exit 2) rather than click's usage block, and a
+    huge one never reaches SQLite (whose integers stop at 2**63 - 1).
+    """
+
+    name = "id"
+    MAX = 2**63 - 1
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def convert(self, value, param, ctx) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if not text.isascii() or not text.isdigit() or int(text) > self.MAX:
+            raise InputError(f"{self.what} ID must be a whole number from 0 to {self.MAX}, not {value!r}")
+        return int(text)
+
+
+CLAIM_ID, REQUEST_ID = RowId("claim"), RowId("request")
+
+
 class ProgressLine:
     """A status line on stderr, redrawn in place at most twice a second; silent unless
     ``enabled`` (the commands enable it when stderr is a terminal and not writing JSON).

@@ -14,7 +14,7 @@ import refkeeper
 
 from .._errors import UsageError
 from .._models import parse_doi
-from ._common import EXIT_FINDINGS, Context, LazyChoice, clip, pass_ctx
+from ._common import CLAIM_ID, EXIT_FINDINGS, REQUEST_ID, Context, LazyChoice, clip, pass_ctx
 
 
 @click.command()
@@ -31,8 +31,9 @@ from ._common import EXIT_FINDINGS, Context, LazyChoice, clip, pass_ctx
 @click.option("--ascii", "ascii_only", is_flag=True,
               help="ASCII only: LaTeX escapes in BibTeX (classic bibtex), \\u escapes in CSL-JSON.")
 @click.option("--article", help="Only the works linked to this article's claims or given in its answers.")
-@click.option("--claim", help="Only the works linked to this claim.")
-@click.option("--request", "request_id", help="Only the works given in answer to this reader request.")
+@click.option("--claim", type=CLAIM_ID, help="Only the works linked to this claim.")
+@click.option("--request", "request_id", type=REQUEST_ID,
+              help="Only the works given in answer to this reader request.")
 @click.option("--stance", type=click.Choice(["supports", "contests", "mentions"]),
               help="Only works linked with this stance (alone: across all claims).")
 @pass_ctx

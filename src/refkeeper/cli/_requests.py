@@ -14,7 +14,9 @@ import refkeeper
 from .._errors import UsageError
 from .._models import ERROR
 from ._common import (
+    CLAIM_ID,
     EXIT_FINDINGS,
+    REQUEST_ID,
     Context,
     Group,
     by_option,
@@ -70,7 +72,8 @@ def _print_pasted(pasted, claim_id) -> None:
 
 @request.command("add")
 @click.option("--article", "article_ref", required=True, metavar="ARTICLE", help="Article ID or slug.")
-@click.option("--claim", "claim_id", metavar="CLAIM", help="The claim the request is about, if one.")
+@click.option("--claim", "claim_id", metavar="CLAIM", type=CLAIM_ID,
+              help="The claim the request is about, if one.")
 @click.option("--reader", required=True, help="The reader's name or handle.")
 @click.option("--contact", help="How to reach the reader.")
 @click.option("--text", help="The reader's own words.")
@@ -126,7 +129,7 @@ def _finish_pasted(store, pasted, as_json, headline) -> None:
 
 
 @request.command("refs")
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", type=REQUEST_ID)
 @click.argument("file")
 @click.option("--stance", help="Link the matched references to the request's claim with this stance.")
 @click.option("--offline", is_flag=True, help="Resolve from the database only.")
@@ -190,7 +193,7 @@ def request_list(ctx: Context, only_open, status, article_ref, as_json) -> None:
 
 
 @request.command("show")
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", type=REQUEST_ID)
 @json_option
 @click.option("--bibtex", is_flag=True, help="Print BibTeX for the request's works instead.")
 @click.option("--stance", help="With --bibtex: only answer works with this stance.")
@@ -234,7 +237,7 @@ def request_show(ctx: Context, request_id, as_json, bibtex, stance) -> None:
 
 
 @request.command("answer")
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", type=REQUEST_ID)
 @click.option("--doi", "dois", multiple=True, help="A stored work given in answer (repeatable).")
 @click.option("--reuse", is_flag=True,
               help="Also give everything known for the claim (see `request list --open`).")
@@ -257,7 +260,7 @@ def request_answer(ctx: Context, request_id, dois, reuse, stance, note, actor, a
 
 
 @request.command("reply")
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", type=REQUEST_ID)
 @click.option("--style", default="vancouver", show_default=True, help="vancouver or apa.")
 @click.option("--markdown", is_flag=True, help="Markdown (links, bold headings) instead of plain text.")
 @click.option("--no-unresolved", is_flag=True, help="Leave out the reader's references that matched no DOI.")
@@ -271,7 +274,7 @@ def request_reply(ctx: Context, request_id, style, markdown, no_unresolved) -> N
 
 
 @request.command("decline")
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", type=REQUEST_ID)
 @click.option("--reason", required=True, help="Why (kept with the request).")
 @by_option
 @pass_ctx

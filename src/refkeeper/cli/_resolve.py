@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import click
 
-from .._errors import UsageError
+from .._errors import CrossrefUnavailableError, UsageError
 from .._models import ERROR, MATCHED, Resolution
-from ._common import EXIT_FINDINGS, Context, ProgressLine, clip, describe, pass_ctx, read_lines
+from ._common import EXIT_FINDINGS, EXIT_USAGE, Context, ProgressLine, clip, describe, pass_ctx, read_lines
 
 
 @click.command()
@@ -32,7 +32,8 @@ def resolve(ctx: Context, citations, as_json, context, offline, refresh, workers
       error      the line could not be resolved (empty, too long, not UTF-8,
                  Crossref failing after retries)
     Answers are stored; the same citation is not sent to Crossref again
-    unless --refresh. Exit code 1 if any line ended in error.
+    unless --refresh. Exit code 1 if any line ended in error; 2 if Crossref
+    could not be reached (every line is still answered, as an error).
 
     \b
     Examples:
@@ -50,11 +51,14 @@ def resolve(ctx: Context, citations, as_json, context, offline, refresh, workers
         texts = iter(citations)
     resolver = ctx.resolver(offline=offline, refresh=refresh)
     any_error = False
+    unreachable: CrossrefUnavailableError | None = None
     # A batch read from stdin into JSON lines is a long, quiet job: show how far it is.
     progress = ProgressLine(enabled=citations == ("-",) and as_json and sys.stderr.isatty())
     try:
         for res in resolver.resolve_many(texts, context=context, workers=workers):
             any_error |= res.status == ERROR
+            if isinstance(res.failure, CrossrefUnavailableError):
+                unreachable = res.failure
             if as_json:
                 click.echo(json.dumps(res.to_json(), ensure_ascii=False))
             else:
@@ -62,6 +66,9 @@ def resolve(ctx: Context, citations, as_json, context, offline, refresh, workers
             progress.count(res.status)
     finally:
         progress.close()
+    if unreachable is not None:
+        click.echo(f"Error: {unreachable}", err=True)
+        sys.exit(EXIT_USAGE)
     if any_error:
         sys.exit(EXIT_FINDINGS)
 
