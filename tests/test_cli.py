@@ -207,3 +207,19 @@ def test_the_largest_id_sqlite_holds_is_simply_not_found(db):
     result = run("--db", db, "claim", "show", str(2**63 - 1))
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
     assert "OverflowError" not in result.output and "ID must be" not in result.output
+
+
+@pytest.mark.parametrize("args", [["resolve", READER_REFERENCES[1]], ["add", MURAKAMI_DOI],
+                                  ["resolve", "--json", "-"]])
+def test_a_crossref_url_that_can_never_work_fails_at_once_with_one_line(tmp_path, args):
+    runner = CliRunner(env={"REFKEEPER_CROSSREF_URL": "ftp://api.crossref.org"})
+    result = runner.invoke(cli, ["--db", str(tmp_path / "r.db"), *args], input=READER_REFERENCES[1] + "\n")
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: the Crossref URL must be an http:// or https:// address")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_offline_resolution_does_not_need_a_usable_crossref_url(db):
+    result = CliRunner(env={"REFKEEPER_CROSSREF_URL": "ftp://api.crossref.org"}).invoke(
+        cli, ["--db", db, "resolve", "--offline", READER_REFERENCES[1]])
+    assert result.exit_code == 0 and f"MATCHED  {MURAKAMI_DOI}" in result.output

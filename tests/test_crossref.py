@@ -19,6 +19,7 @@ from refkeeper._errors import (
     CrossrefUnavailableError,
     InputError,
     RateLimitedError,
+    UsageError,
 )
 from refkeeper.standin import StandIn
 
@@ -207,3 +208,61 @@ def test_a_single_work_of_the_wrong_shape_is_a_crossref_error():
         for doi in ("10.5555/a", "10.5555/b", "10.5555/c"):
             with pytest.raises(CrossrefError, match="unexpected shape"):
                 c.work(doi)
+
+
+# -- pacing, deadlines, URLs that cannot work -------------------------------------------
+
+
+def test_single_works_and_searches_share_one_budget_when_the_server_counts_them_together():
+    """The stand-in with one rate limit counts /works/{doi} and /works in one window and
+    announces that limit on both routes: a client mixing them must stay under it in sum."""
+    records = [{"DOI": f"10.5555/mix{i}", "title": [f"Mixed pacing work {i}"]} for i in range(3)]
+    with StandIn(records, rate_limit=15, concurrency=4) as s:
+        c = client_for(s)
+
+        def call(i):
+            return c.work(f"10.5555/mix{i % 3}") if i % 2 else c.search(f"Mixed pacing work {i % 3}", rows=1)
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(call, range(36)))
+        assert s.stats["works_doi"] == s.stats["works_query"] == 18
+        assert s.stats["refused_rate"] == 0 and c.stats.refused_429 == 0
+
+
+def test_the_first_429_slows_the_pace_and_answers_win_it_back(standin_clean):
+    standin_clean.inject("status", 429)
+    c = client_for(standin_clean)
+    c.work(MURAKAMI_LIKE)
+    assert c.stats.refused_429 == 1 and c.limiter.pace < 1.0
+    for _ in range(40):
+        c.work(MURAKAMI_LIKE)
+    assert c.limiter.pace == 1.0
+
+
+def test_the_worker_pool_is_sized_from_the_announced_concurrency():
+    """Before any answer the client assumes Crossref's polite pool (3 at a time); the
+    stand-in announces 8. Resolving a batch must use all 8, as the server said it may."""
+    from refkeeper import CrossrefSource, Resolver
+
+    records = [{"DOI": f"10.5555/pool{i}", "title": [f"Pool sizing work number {i}"]} for i in range(30)]
+    with StandIn(records, concurrency=8, latency=0.2) as s:
+        resolver = Resolver(source=CrossrefSource(client_for(s)))
+        answers = list(resolver.resolve_many([f"Pool sizing work number {i}. 2001" for i in range(40)]))
+        assert len(answers) == 40 and not any(a.status == "error" for a in answers)
+        assert s.stats["max_in_flight"] == 8 and s.stats["refused_concurrency"] == 0
+
+
+def test_a_server_that_never_answers_costs_one_deadline_not_every_retry(standin_clean):
+    standin_clean.inject("hang", 3, times=50)
+    c = client_for(standin_clean, timeout=0.3, deadline=1.0, max_retries=20)
+    with pytest.raises(CrossrefUnavailableError, match="no answer within 1 s"):
+        c.work(MURAKAMI_LIKE)
+    assert c.stats.retries < 20
+
+
+@pytest.mark.parametrize("url", ["ftp://api.crossref.org", "api.crossref.org", "http://", "file:///tmp/x"])
+def test_a_crossref_url_that_can_never_work_is_refused_at_once(url):
+    with pytest.raises(UsageError, match="http:// or https://"):
+        CrossrefClient(base_url=url)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import requests
 
-from ._errors import CrossrefError, CrossrefUnavailableError, InputError, RateLimitedError
+from ._errors import CrossrefError, CrossrefUnavailableError, InputError, RateLimitedError, UsageError
 from ._habanero import query_params
 from ._models import parse_doi
 from ._version import __version__
@@ -41,22 +41,35 @@ DOWN_COOLDOWN = 30.0
 
 # Stay a little under an announced limit: clocks and windows never line up exactly.
 SAFETY = 0.9
+# After a 429 the pace halves (down to this fraction of the announced rate); each answered
+# request wins back this much of it, so a passing squeeze costs seconds, not the run.
+MIN_PACE, PACE_RECOVERY = 1 / 16, 1 / 32
+
+# No call waits longer than this in all, attempts, backoff and retries together: a server
+# that accepts connections and never answers costs a citation a minute, not several.
+DEADLINE = 60.0
 
 
 class RateLimiter:
-    """Paces request starts per class and caps requests in flight; thread-safe.
+    """Paces request starts and caps requests in flight; thread-safe.
 
-    Limits start from Crossref's announced defaults and follow the
-    ``X-Rate-Limit-*`` and ``X-Concurrency-Limit`` headers of every response.
+    Each route class (single works, lists) is paced at the rate its responses announce
+    (``X-Rate-Limit-Limit`` per ``X-Rate-Limit-Interval``), starting from Crossref's
+    published defaults. Crossref (and the stand-in) may count both classes against one
+    budget, so they share one schedule: a request of a class takes ``1/rate`` of it. The
+    cap on requests in flight follows ``X-Concurrency-Limit``. The first 429 halves the
+    pace and holds every new request for a while; answered requests win the pace back.
     """
 
     def __init__(self, per_second: dict[str, float], concurrency: int) -> None:
         self._rates = dict(per_second)
-        self._next = {k: 0.0 for k in per_second}
+        self._next = 0.0
+        self._pace = 1.0  # the fraction of the announced rates in use
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._in_flight = 0
         self.concurrency = concurrency
+        self.announced = False  # whether a response has told us the limits yet
         self._paused_until = 0.0
 
     def acquire(self, kind: str) -> None:
@@ -65,8 +78,8 @@ class RateLimiter:
                 self._cond.wait()
             self._in_flight += 1
             now = time.monotonic()
-            start = max(now, self._next[kind], self._paused_until)
-            self._next[kind] = start + 1.0 / (self._rates[kind] * SAFETY)
+            start = max(now, self._next, self._paused_until)
+            self._next = start + 1.0 / (self._rates[kind] * SAFETY * self._pace)
         delay = start - now
         if delay > 0:
             time.sleep(delay)
@@ -76,24 +89,49 @@ class RateLimiter:
             self._in_flight -= 1
             self._cond.notify()
 
-    def pause(self, seconds: float) -> None:
-        """Hold every new request for ``seconds`` (after a 429)."""
+    def refused(self, seconds: float) -> None:
+        """A 429: halve the pace and hold every new request for ``seconds``."""
         with self._lock:
+            self._pace = max(MIN_PACE, self._pace / 2)
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
+    def answered(self) -> None:
+        """A request was served: win back some of the pace a 429 cost."""
+        with self._lock:
+            self._pace = min(1.0, self._pace + PACE_RECOVERY)
+
     def update(self, kind: str, headers: requests.structures.CaseInsensitiveDict) -> None:
+        """Learn the limits a response announces for its route class."""
         limit = _int(headers.get("x-rate-limit-limit"))
         interval = _seconds(headers.get("x-rate-limit-interval"))
         conc = _int(headers.get("x-concurrency-limit"))
         with self._cond:
             if limit and interval:
                 self._rates[kind] = limit / interval
+                self.announced = True
             if conc and conc != self.concurrency:
                 self.concurrency = conc
                 self._cond.notify_all()
+            if conc:
+                self.announced = True
 
     def rate(self, kind: str) -> float:
+        """The rate announced for ``kind`` (requests per second)."""
         return self._rates[kind]
+
+    @property
+    def pace(self) -> float:
+        """The fraction of the announced rates in use (1.0 until a 429)."""
+        return self._pace
+
+
+def check_base_url(url: str) -> str:
+    """``url`` without a trailing slash, if it can ever reach an HTTP API; else a UsageError
+    at once (an ``ftp://`` or host-less URL would otherwise fail only after every retry)."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"the Crossref URL must be an http:// or https:// address, not {url!r}")
+    return url.strip().rstrip("/")
 
 
 def _int(value: str | None) -> int | None:
@@ -146,12 +184,14 @@ class CrossrefClient:
         timeout: float = 20.0,
         max_retries: int = 5,
         backoff: float = 0.5,
+        deadline: float = DEADLINE,
     ) -> None:
-        self.base_url = (base_url or DEFAULT_URL).rstrip("/")
+        self.base_url = check_base_url(base_url or DEFAULT_URL)
         self.mailto = mailto or None
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff
+        self.deadline = deadline
         single, lst, conc = POLITE_LIMITS if self.mailto else PUBLIC_LIMITS
         self.limiter = RateLimiter({SINGLE: single, LIST: lst}, conc)
         self.stats = ClientStats()
@@ -199,12 +239,22 @@ class CrossrefClient:
         last_error = "no attempt made"
         unreachable = True
         refused = 0
+        give_up_at = time.monotonic() + self.deadline
+        tried = 0
         for attempt in range(self.max_retries + 1):
+            left = give_up_at - time.monotonic()
+            if left <= 0:
+                last_error = f"no answer within {self.deadline:g} s ({last_error})"
+                break
             if attempt:
                 self._count(retries=1)
+            tried += 1
             self.limiter.acquire(kind)
             try:
-                resp = self._session().get(url, params=params, timeout=self.timeout)
+                resp = self._session().get(url, params=params, timeout=min(self.timeout, left))
+            except requests.exceptions.InvalidURL as exc:
+                # Retrying cannot mend a URL requests refuses to send.
+                raise CrossrefError(f"cannot ask Crossref at {self.base_url}: {exc}") from None
             except requests.exceptions.RequestException as exc:
                 resp = None
                 last_error = f"{type(exc).__name__}: {exc}"
@@ -218,25 +268,26 @@ class CrossrefClient:
                 # Nothing listening heals slower than a timeout: give up sooner.
                 if unreachable and refused > CONNECT_RETRIES:
                     break
-                self._sleep(attempt, None)
+                self._sleep(attempt, None, give_up_at)
                 continue
             unreachable = False
             self._count(requests=1)
             self.limiter.update(kind, resp.headers)
-            if resp.status_code == 404:
-                return None
             if resp.status_code == 429:
                 self._count(refused_429=1)
                 wait = _retry_after(resp.headers.get("retry-after"))
                 # A 429 without Retry-After still means "slow down": back off for
                 # at least one rate interval before anyone sends again.
-                self.limiter.pause(wait if wait is not None else self._delay(attempt))
+                self.limiter.refused(wait if wait is not None else self._delay(attempt))
                 last_error = "HTTP 429 Too Many Requests"
                 continue
+            self.limiter.answered()
+            if resp.status_code == 404:
+                return None
             if resp.status_code >= 500:
                 self._count(server_errors=1)
                 last_error = f"HTTP {resp.status_code}"
-                self._sleep(attempt, _retry_after(resp.headers.get("retry-after")))
+                self._sleep(attempt, _retry_after(resp.headers.get("retry-after")), give_up_at)
                 continue
             if resp.status_code >= 400:
                 raise CrossrefError(
@@ -248,7 +299,7 @@ class CrossrefClient:
                 return resp.json()
             except ValueError:
                 last_error = "response was not valid JSON"
-                self._sleep(attempt, None)
+                self._sleep(attempt, None, give_up_at)
                 continue
         if unreachable:
             # Fail the next requests at once instead of each waiting out its retries:
@@ -258,15 +309,16 @@ class CrossrefClient:
         if last_error.startswith("HTTP 429"):
             raise RateLimitedError(f"Crossref kept refusing for rate: {last_error}", status=429)
         raise CrossrefError(
-            f"Crossref request failed after {self.max_retries + 1} attempts: {last_error}"
+            f"Crossref request failed after {tried} attempts: {last_error}"
         )
 
     def _delay(self, attempt: int) -> float:
         return self.backoff * (2**attempt) * (0.5 + random.random())
 
-    def _sleep(self, attempt: int, retry_after: float | None) -> None:
+    def _sleep(self, attempt: int, retry_after: float | None, give_up_at: float) -> None:
         if attempt < self.max_retries:
-            time.sleep(retry_after if retry_after is not None else self._delay(attempt))
+            wait = retry_after if retry_after is not None else self._delay(attempt)
+            time.sleep(max(0.0, min(wait, give_up_at - time.monotonic())))
 
     # -- API --------------------------------------------------------------------
 

@@ -128,6 +128,14 @@ class Resolver:
             for t in texts:
                 yield self._cached_or(t, context)
             return
+        texts = iter(texts)
+        # The first look-up runs alone, here: its answer announces the server's limits
+        # (X-Concurrency-Limit), and the pool is sized from those rather than from defaults.
+        for t in texts:
+            res = self._cached_or(t, context)
+            yield res
+            if not res.cached and check_input(t) is None:
+                break
         n = workers or self.source.parallelism()
         with ThreadPoolExecutor(max_workers=n) as pool:
             pending = []
