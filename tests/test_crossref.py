@@ -185,8 +185,7 @@ WRONG_SHAPES = {
     "a message that is a string": {"status": "ok", "message": "busy"},
     "items that are not a list": {"status": "ok", "message": {"items": {"DOI": MURAKAMI_LIKE}}},
     "a DOI that is a number": {"status": "ok", "message": {"items": [{"DOI": 10.1258}]}},
-    "authors that are strings": {"status": "ok", "message": {"items": [
-        {"DOI": MURAKAMI_LIKE, "author": ["Miles SH"]}]}},
+    "a record that is a string": {"status": "ok", "message": {"items": [MURAKAMI_LIKE]}},
 }
 
 
@@ -201,13 +200,32 @@ def test_valid_json_of_the_wrong_shape_is_a_crossref_error_for_that_call(shape):
 
 
 def test_a_single_work_of_the_wrong_shape_is_a_crossref_error():
-    answers = {"/works/10.5555/a": {"message": {"DOI": 101}}, "/works/10.5555/b": {"message": ["x"]},
-               "/works/10.5555/c": {"message": {"DOI": "10.5555/c", "issued": "2007"}}}
+    answers = {"/works/10.5555/a": {"message": {"DOI": 101}}, "/works/10.5555/b": {"message": ["x"]}}
     with json_server(lambda path, query: answers[path]) as url:
         c = CrossrefClient(base_url=url, max_retries=0)
-        for doi in ("10.5555/a", "10.5555/b", "10.5555/c"):
+        for doi in ("10.5555/a", "10.5555/b"):
             with pytest.raises(CrossrefError, match="unexpected shape"):
                 c.work(doi)
+
+
+def test_the_resolver_cannot_read_a_record_whose_fields_have_the_wrong_types():
+    """The client hands such a record on (re-verification reports it as one unreadable
+    work); the candidate source, which must read it, fails that call instead."""
+    from refkeeper import CrossrefSource
+
+    odd = {"DOI": "10.5555/c", "title": ["A title"], "author": "Smith, J.", "issued": "2007"}
+
+    def answer(path, query):
+        return {"message": odd if path.startswith("/works/") else {"items": [odd]}}
+
+    with json_server(answer) as url:
+        c = CrossrefClient(base_url=url, max_retries=0)
+        assert c.work("10.5555/c") == odd and c.search("A title") == [odd]
+        source = CrossrefSource(c)
+        for call in (lambda: source.work("10.5555/c"), lambda: source.search("A title", 5),
+                     lambda: source.mention("Smith", 2007, None)):
+            with pytest.raises(CrossrefError, match="10.5555/c: author is a str"):
+                call()
 
 
 # -- pacing, deadlines, URLs that cannot work -------------------------------------------

@@ -371,7 +371,10 @@ class CrossrefClient:
 # -- the shape of Crossref's answers ------------------------------------------------------
 # Valid JSON of the wrong shape (a proxy's error page as a JSON string, a list, a number
 # for a DOI) fails the call it answers with a CrossrefError, like any other failed call,
-# instead of a TypeError deep in matching. Only what refkeeper reads is checked.
+# instead of a TypeError deep in matching. The client checks the structure every caller
+# relies on (message, items, a DOI string per record); a record's own fields are checked
+# by the caller that reads them (``check_fields``): re-verification reports such a record
+# as one unreadable work, while the resolver cannot match against it.
 
 # Record fields refkeeper reads, and the JSON types Crossref gives them.
 RECORD_FIELDS: dict[str, tuple[type, ...]] = {
@@ -400,12 +403,18 @@ def message(data: object, what: str) -> dict:
 
 
 def check_record(record: object, what: str) -> dict:
-    """``record`` if it is a work record refkeeper can read (a DOI string, fields of their types)."""
+    """``record`` if it is a work record: an object with a DOI string."""
     if not isinstance(record, dict):
         raise shape_error(what, f"a record that is a {type(record).__name__}")
     doi = record.get("DOI")
     if not isinstance(doi, str) or not doi.strip():
         raise shape_error(what, f"a record whose DOI is {doi!r}")
+    return record
+
+
+def check_fields(record: dict, what: str) -> dict:
+    """``record`` if the fields ``Work.from_crossref`` reads have the types Crossref gives them."""
+    doi = record.get("DOI")
     for name, types in RECORD_FIELDS.items():
         value = record.get(name)
         if value is not None and not isinstance(value, types):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ._crossref import CrossrefClient
+from ._crossref import CrossrefClient, check_fields
 from ._models import Work
 from ._store import Store
 
@@ -64,11 +64,11 @@ class CrossrefSource:
 
     def work(self, doi: str) -> Work | None:
         rec = self.client.work(doi)
-        return Work.from_crossref(rec) if rec else None
+        return Work.from_crossref(check_fields(rec, "a work")) if rec else None
 
     def search(self, text: str, rows: int) -> list[Work]:
         items = self.client.search(query_bibliographic=text, rows=rows)
-        return [Work.from_crossref(i) for i in items if i.get("DOI")]
+        return [Work.from_crossref(check_fields(i, "a search")) for i in items]
 
     def mention(self, family: str, year: int, context: str | None) -> list[Work]:
         items = self.client.search(
@@ -77,7 +77,7 @@ class CrossrefSource:
             filter={"from_pub_date": str(year), "until_pub_date": str(year)},
             rows=self.mention_rows,
         )
-        return [Work.from_crossref(i) for i in items]
+        return [Work.from_crossref(check_fields(i, "a search")) for i in items]
 
 
 class IndexSource:
