@@ -6,7 +6,7 @@ route, as Crossref announces them) and refuses anything past it with 429; refkee
 must follow the announced limit and still approach one search per citation.
 Target: >= 40 citations/s with 0 requests refused.
 
-Offline: `Resolver(offline=True)` over a local index of the dev records, padded to
+Offline: a resolver over the `IndexSource` of a local index of the dev records, padded to
 41,000 records with synthetic ones (shuffled real titles under 10.0000/ DOIs, marked
 as such) so the index is the size the target names. Target: >= 200 citations/s.
 
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from _standin_proc import standin_process  # noqa: E402
 
-from refkeeper import CrossrefClient, Resolver, Store  # noqa: E402
+from refkeeper import CrossrefClient, CrossrefSource, IndexSource, Resolver, Store  # noqa: E402
 
 
 def citations(n: int, seed: int = 3) -> list[str]:
@@ -44,7 +44,7 @@ def bench_online(texts: list[str], rate_limit: int) -> None:
     limits = {"works_doi": rate_limit, "works_query": rate_limit}
     with standin_process(DATA, rate_limit=limits) as (url, stats), tempfile.TemporaryDirectory() as tmp:
         client = CrossrefClient(base_url=url, mailto="bench@example.org")
-        resolver = Resolver(store=Store(os.path.join(tmp, "b.db")), client=client)
+        resolver = Resolver(source=CrossrefSource(client), store=Store(os.path.join(tmp, "b.db")))
         t = time.perf_counter()
         answers = list(resolver.resolve_many(texts))
         elapsed = time.perf_counter() - t
@@ -88,7 +88,7 @@ def bench_offline(texts: list[str], size: int) -> None:
         t = time.perf_counter()
         store.add_records(padded_records(size), "snapshot")
         built = time.perf_counter() - t
-        resolver = Resolver(store=store, offline=True)
+        resolver = Resolver(source=IndexSource(store), store=store)
         t = time.perf_counter()
         answers = list(resolver.resolve_many(texts))
         elapsed = time.perf_counter() - t

@@ -14,6 +14,11 @@ abstentions: they cost recall, never precision.
     python scripts/eval_resolver.py              # all 10,137 strings, online
     python scripts/eval_resolver.py --offline    # same, from a local database
     python scripts/eval_resolver.py --limit 2000 --seed 1
+    python scripts/eval_resolver.py --offline --limit 1500 --dump before.jsonl
+
+--dump FILE writes each citation's answer (input, status, doi), one JSON line per
+citation in evaluation order, so that a refactoring can be checked to give the same
+answers with `diff before.jsonl after.jsonl`.
 """
 
 from __future__ import annotations
@@ -90,6 +95,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, help="passed to refkeeper resolve --workers")
     ap.add_argument("--rate-limit", type=int, help="stand-in rate limit (requests/s); default none")
     ap.add_argument("--show", type=int, default=10, help="false matches to print")
+    ap.add_argument("--dump", metavar="FILE", help="write input/status/doi per citation, one JSON line each")
     args = ap.parse_args()
     if not DATA.exists():
         sys.exit(f"no data at {DATA}")
@@ -113,6 +119,12 @@ def main() -> None:
             answers, elapsed = run_resolve(cits, env, False, args.workers)
             server = stats()
         mode = f"online (stand-in at {url}, rate limit {args.rate_limit or 'none'})"
+
+    if args.dump:
+        with open(args.dump, "w", encoding="utf-8") as fh:
+            for a in answers:
+                fh.write(json.dumps({"input": a["input"], "status": a["status"], "doi": a["doi"]},
+                                    ensure_ascii=False) + "\n")
 
     evidence = evidence_of(db)
     per_kind: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)

@@ -135,13 +135,91 @@ def test_crossref_down_is_a_one_line_error_answer(tmp_path):
     assert result.output.startswith("Error: Crossref unreachable")
 
 
-def test_a_batch_against_a_crossref_that_is_down_answers_every_line(tmp_path):
+def test_a_batch_against_a_crossref_that_is_down_answers_every_line_and_exits_2(tmp_path):
     env = {"REFKEEPER_CROSSREF_URL": "http://127.0.0.1:9"}
     lines = [f"Author A. A title about topic {i}. J Test. 2001;{i}:1-9." for i in range(5)]
     result = CliRunner(env=env).invoke(
         cli, ["--db", str(tmp_path / "r.db"), "resolve", "--json", "-"], input="\n".join(lines)
     )
-    answers = [json.loads(x) for x in result.output.splitlines()]
+    answers = [json.loads(x) for x in result.stdout.splitlines()]
     assert [a["input"] for a in answers] == lines
     assert all(a["status"] == "error" and "unreachable" in a["error"] for a in answers)
-    assert result.exit_code == 1
+    # Unreachable is not a finding about the citations: exit 2, as for add and verify.
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: Crossref unreachable") and len(result.stderr.splitlines()) == 1
+
+
+def test_resolving_one_citation_against_a_crossref_that_is_down_exits_2(tmp_path):
+    env = {"REFKEEPER_CROSSREF_URL": "http://127.0.0.1:9"}
+    result = CliRunner(env=env).invoke(cli, ["--db", str(tmp_path / "r.db"), "resolve", READER_REFERENCES[1]])
+    assert result.exit_code == 2
+    assert "ERROR  Crossref unreachable" in result.stdout
+    assert result.stderr.startswith("Error: Crossref unreachable")
+
+
+def test_a_crossref_answer_of_the_wrong_shape_is_an_error_line_and_the_batch_goes_on(tmp_path):
+    """Each citation's search gets its own answer; two come back as valid JSON of the wrong
+    shape. Those lines are errors in their place; the others are answered as usual."""
+    import gzip
+
+    from test_crossref import json_server
+
+    murakami = next(json.loads(line) for line in gzip.open(SAMPLE)
+                    if json.loads(line)["DOI"].lower() == MURAKAMI_DOI)
+    berthelot, murakami_text, borowsky = READER_REFERENCES
+
+    def answer(path, query):
+        q = query.get("query.bibliographic", "")
+        if q.startswith("Berthelot"):
+            return "Service Unavailable"
+        if q.startswith("Borowsky"):
+            return {"status": "ok", "message": {"items": [{"DOI": 10.1016, "title": ["x"]}]}}
+        return {"status": "ok", "message": {"items": [murakami]}}
+
+    with json_server(answer) as url:
+        result = CliRunner(env={"REFKEEPER_CROSSREF_URL": url}).invoke(
+            cli, ["--db", str(tmp_path / "r.db"), "resolve", "--json", "-"],
+            input="\n".join(READER_REFERENCES) + "\n")
+    lines = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [x["input"] for x in lines] == [berthelot, murakami_text, borowsky]
+    assert [x["status"] for x in lines] == ["error", "matched", "error"]
+    assert lines[1]["doi"] == MURAKAMI_DOI
+    assert "unexpected shape" in lines[0]["error"] and "unexpected shape" in lines[2]["error"]
+    assert result.exit_code == 1  # finished, with findings
+
+
+@pytest.mark.parametrize("args", [
+    ["claim", "show", str(2**63)],
+    ["link", str(2**64), MURAKAMI_DOI, "--stance", "supports"],
+    ["request", "show", "99999999999999999999999"],
+    ["history", "--claim", str(2**63)],
+    ["history", "--request", "12x"],
+    ["export", "--claim", str(2**63)],
+])
+def test_an_id_no_database_can_hold_is_a_one_line_input_error(db, args):
+    result = run("--db", db, *args)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Error: ") and "ID must be a whole number" in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_the_largest_id_sqlite_holds_is_simply_not_found(db):
+    result = run("--db", db, "claim", "show", str(2**63 - 1))
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert "OverflowError" not in result.output and "ID must be" not in result.output
+
+
+@pytest.mark.parametrize("args", [["resolve", READER_REFERENCES[1]], ["add", MURAKAMI_DOI],
+                                  ["resolve", "--json", "-"]])
+def test_a_crossref_url_that_can_never_work_fails_at_once_with_one_line(tmp_path, args):
+    runner = CliRunner(env={"REFKEEPER_CROSSREF_URL": "ftp://api.crossref.org"})
+    result = runner.invoke(cli, ["--db", str(tmp_path / "r.db"), *args], input=READER_REFERENCES[1] + "\n")
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: the Crossref URL must be an http:// or https:// address")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_offline_resolution_does_not_need_a_usable_crossref_url(db):
+    result = CliRunner(env={"REFKEEPER_CROSSREF_URL": "ftp://api.crossref.org"}).invoke(
+        cli, ["--db", db, "resolve", "--offline", READER_REFERENCES[1]])
+    assert result.exit_code == 0 and f"MATCHED  {MURAKAMI_DOI}" in result.output

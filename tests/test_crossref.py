@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from standin import StandIn
@@ -14,6 +20,7 @@ from refkeeper._errors import (
     CrossrefUnavailableError,
     InputError,
     RateLimitedError,
+    UsageError,
 )
 
 MURAKAMI_LIKE = "10.1258/095646203767869057"  # a real record of the dev index
@@ -137,3 +144,143 @@ def test_a_very_long_query_is_cut_to_fit_crossrefs_request_line():
         items = client_for(s).search(text, rows=1)
         assert items[0]["DOI"] == "10.5555/long"
         assert s.stats["too_long"] == 0
+
+
+# -- answers of the wrong shape ----------------------------------------------------------
+
+
+@contextmanager
+def json_server(answer: Callable[[str, dict], object]) -> Iterator[str]:
+    """A local HTTP server answering every GET with 200 and ``answer(path, query)`` as JSON:
+    a Crossref that speaks valid JSON of any shape. Yields its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            url = urlsplit(self.path)
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            body = json.dumps(answer(url.path, query)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+WRONG_SHAPES = {
+    "a JSON string": "Service Unavailable",
+    "a list": [{"DOI": MURAKAMI_LIKE}],
+    "no message": {"status": "ok"},
+    "a message that is a string": {"status": "ok", "message": "busy"},
+    "items that are not a list": {"status": "ok", "message": {"items": {"DOI": MURAKAMI_LIKE}}},
+    "a DOI that is a number": {"status": "ok", "message": {"items": [{"DOI": 10.1258}]}},
+    "a record that is a string": {"status": "ok", "message": {"items": [MURAKAMI_LIKE]}},
+}
+
+
+@pytest.mark.parametrize("shape", list(WRONG_SHAPES))
+def test_valid_json_of_the_wrong_shape_is_a_crossref_error_for_that_call(shape):
+    with json_server(lambda path, query: WRONG_SHAPES[shape]) as url:
+        c = CrossrefClient(base_url=url, max_retries=0)
+        with pytest.raises(CrossrefError, match="unexpected shape"):
+            c.search("Traditional surgeons in sub-Saharan Africa", rows=3)
+        with pytest.raises(CrossrefError, match="unexpected shape"):
+            c.works_by_doi([MURAKAMI_LIKE, PAREN_DOI])
+
+
+def test_a_single_work_of_the_wrong_shape_is_a_crossref_error():
+    answers = {"/works/10.5555/a": {"message": {"DOI": 101}}, "/works/10.5555/b": {"message": ["x"]}}
+    with json_server(lambda path, query: answers[path]) as url:
+        c = CrossrefClient(base_url=url, max_retries=0)
+        for doi in ("10.5555/a", "10.5555/b"):
+            with pytest.raises(CrossrefError, match="unexpected shape"):
+                c.work(doi)
+
+
+def test_the_resolver_cannot_read_a_record_whose_fields_have_the_wrong_types():
+    """The client hands such a record on (re-verification reports it as one unreadable
+    work); the candidate source, which must read it, fails that call instead."""
+    from refkeeper import CrossrefSource
+
+    odd = {"DOI": "10.5555/c", "title": ["A title"], "author": "Smith, J.", "issued": "2007"}
+
+    def answer(path, query):
+        return {"message": odd if path.startswith("/works/") else {"items": [odd]}}
+
+    with json_server(answer) as url:
+        c = CrossrefClient(base_url=url, max_retries=0)
+        assert c.work("10.5555/c") == odd and c.search("A title") == [odd]
+        source = CrossrefSource(c)
+        for call in (lambda: source.work("10.5555/c"), lambda: source.search("A title", 5),
+                     lambda: source.mention("Smith", 2007, None)):
+            with pytest.raises(CrossrefError, match="10.5555/c: author is a str"):
+                call()
+
+
+# -- pacing, deadlines, URLs that cannot work -------------------------------------------
+
+
+def test_single_works_and_searches_share_one_budget_when_the_server_counts_them_together():
+    """The stand-in with one rate limit counts /works/{doi} and /works in one window and
+    announces that limit on both routes: a client mixing them must stay under it in sum."""
+    records = [{"DOI": f"10.5555/mix{i}", "title": [f"Mixed pacing work {i}"]} for i in range(3)]
+    with StandIn(records, rate_limit=15, concurrency=4) as s:
+        c = client_for(s)
+
+        def call(i):
+            return c.work(f"10.5555/mix{i % 3}") if i % 2 else c.search(f"Mixed pacing work {i % 3}", rows=1)
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(call, range(36)))
+        assert s.stats["works_doi"] == s.stats["works_query"] == 18
+        assert s.stats["refused_rate"] == 0 and c.stats.refused_429 == 0
+
+
+def test_the_first_429_slows_the_pace_and_answers_win_it_back(standin_clean):
+    standin_clean.inject("status", 429)
+    c = client_for(standin_clean)
+    c.work(MURAKAMI_LIKE)
+    assert c.stats.refused_429 == 1 and c.limiter.pace < 1.0
+    for _ in range(40):
+        c.work(MURAKAMI_LIKE)
+    assert c.limiter.pace == 1.0
+
+
+def test_the_worker_pool_is_sized_from_the_announced_concurrency():
+    """Before any answer the client assumes Crossref's polite pool (3 at a time); the
+    stand-in announces 8. Resolving a batch must use all 8, as the server said it may."""
+    from refkeeper import CrossrefSource, Resolver
+
+    records = [{"DOI": f"10.5555/pool{i}", "title": [f"Pool sizing work number {i}"]} for i in range(30)]
+    with StandIn(records, concurrency=8, latency=0.2) as s:
+        resolver = Resolver(source=CrossrefSource(client_for(s)))
+        answers = list(resolver.resolve_many([f"Pool sizing work number {i}. 2001" for i in range(40)]))
+        assert len(answers) == 40 and not any(a.status == "error" for a in answers)
+        assert s.stats["max_in_flight"] == 8 and s.stats["refused_concurrency"] == 0
+
+
+def test_a_server_that_never_answers_costs_one_deadline_not_every_retry(standin_clean):
+    standin_clean.inject("hang", 3, times=50)
+    c = client_for(standin_clean, timeout=0.3, deadline=1.0, max_retries=20)
+    with pytest.raises(CrossrefUnavailableError, match="no answer within 1 s"):
+        c.work(MURAKAMI_LIKE)
+    assert c.stats.retries < 20
+
+
+@pytest.mark.parametrize("url", ["ftp://api.crossref.org", "api.crossref.org", "http://", "file:///tmp/x"])
+def test_a_crossref_url_that_can_never_work_is_refused_at_once(url):
+    with pytest.raises(UsageError, match="http:// or https://"):
+        CrossrefClient(base_url=url)

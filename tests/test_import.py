@@ -10,7 +10,9 @@ import pytest
 from click.testing import CliRunner
 from test_csl import _core
 
+from refkeeper._crossref import CrossrefClient
 from refkeeper._resolve import Resolver
+from refkeeper._sources import CrossrefSource
 from refkeeper._store import Store
 from refkeeper.bibimport import import_entries, latex_to_text, parse_bibliography, read_bibliography
 from refkeeper.cli import cli
@@ -185,7 +187,6 @@ def test_online_import_resolves_real_entries_without_their_doi(standin_clean, tm
 
     from refkeeper._models import Work
 
-    monkeypatch.setenv("REFKEEPER_CROSSREF_URL", standin_clean.url)
     records = []
     with gzip.open(SHARED_DATA / "crossref-works.jsonl.gz", "rt", encoding="utf-8") as fh:
         for n, line in enumerate(fh):
@@ -203,7 +204,8 @@ def test_online_import_resolves_real_entries_without_their_doi(standin_clean, tm
     entries, problems = parse_bibliography(bib, "bibtex")
     assert not problems and all(e.doi is None for e in entries)
     fresh = Store(tmp_path / "online.db")
-    results = list(import_entries(fresh, entries, Resolver(store=fresh)))
+    online = Resolver(source=CrossrefSource(CrossrefClient(base_url=standin_clean.url)), store=fresh)
+    results = list(import_entries(fresh, entries, online))
     by_key = {doi: key for doi, key in keys.items()}
     resolved = 0
     for record, result in zip(records, results, strict=True):

@@ -10,6 +10,7 @@ import pytest
 from conftest import READER_REFERENCES, SHARED_DATA
 
 from refkeeper._resolve import Resolver, Undecodable, parse_mention
+from refkeeper._sources import CrossrefSource, IndexSource
 from refkeeper._store import Store
 
 MURAKAMI_DOI = "10.1007/s00776-007-1126-1"
@@ -17,7 +18,7 @@ MURAKAMI_DOI = "10.1007/s00776-007-1126-1"
 
 @pytest.fixture
 def offline(sample_store):
-    return Resolver(store=sample_store, offline=True)
+    return Resolver(source=IndexSource(sample_store), store=sample_store)
 
 
 def test_the_readers_references_resolve_or_abstain(offline):
@@ -119,11 +120,12 @@ def test_text_that_merely_contains_replacement_characters_is_still_resolved(offl
 
 
 def test_answers_are_stored_and_not_looked_up_twice(sample_store):
-    first = Resolver(store=sample_store, offline=True).resolve(READER_REFERENCES[1])
+    index = IndexSource(sample_store)
+    first = Resolver(source=index, store=sample_store).resolve(READER_REFERENCES[1])
     assert not first.cached
-    again = Resolver(store=sample_store, offline=True).resolve(READER_REFERENCES[1])
+    again = Resolver(source=index, store=sample_store).resolve(READER_REFERENCES[1])
     assert again.cached and again.doi == first.doi
-    refreshed = Resolver(store=sample_store, offline=True, refresh=True).resolve(READER_REFERENCES[1])
+    refreshed = Resolver(source=index, store=sample_store, refresh=True).resolve(READER_REFERENCES[1])
     assert not refreshed.cached and refreshed.doi == first.doi
 
 
@@ -132,7 +134,8 @@ def test_offline_resolution_on_real_dev_strings_is_precise(dev_index_db):
     rng = random.Random(7)
     cits = [json.loads(line) for line in gzip.open(SHARED_DATA / "citations.dev.jsonl.gz")]
     sample = rng.sample(cits, 400)
-    resolver = Resolver(store=Store(dev_index_db), offline=True, refresh=True)
+    store = Store(dev_index_db)
+    resolver = Resolver(source=IndexSource(store), store=store, refresh=True)
     tp = fp = positives = 0
     for c, res in zip(sample, resolver.resolve_many(c["text"] for c in sample), strict=True):
         truth = c["doi"].lower() if c["in_index"] else None
@@ -162,7 +165,7 @@ def _online(standin, tmp_path, **kw):
     from refkeeper._crossref import CrossrefClient
 
     client = CrossrefClient(base_url=standin.url, mailto="editor@example.org", backoff=0.01, **kw)
-    return Resolver(store=Store(tmp_path / "refs.db"), client=client)
+    return Resolver(source=CrossrefSource(client), store=Store(tmp_path / "refs.db"))
 
 
 def test_online_resolution_through_the_standin_stores_the_matched_work(standin_clean, tmp_path):

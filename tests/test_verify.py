@@ -622,15 +622,15 @@ def test_a_report_can_be_read_back_later(store, crossref):
 
 
 def test_progress_shows_count_rate_and_eta_on_a_terminal_only(capsys):
-    from refkeeper.cli import _ProgressLine
+    from refkeeper.cli import ProgressLine
     from refkeeper.verify import Progress
 
-    line = _ProgressLine(enabled=True)
+    line = ProgressLine(enabled=True)
     line(Progress(run_id=1, done=1200, total=10000, rate=45.5, eta=193.4))
     line.close()
     err = capsys.readouterr().err
     assert "1,200/10,000" in err and "45.5/s" in err and "ETA 3m13s" in err
-    quiet = _ProgressLine(enabled=False)
+    quiet = ProgressLine(enabled=False)
     quiet(Progress(1, 1, 2, 1.0, 1.0))
     quiet.close()
     assert capsys.readouterr().err == ""

@@ -14,6 +14,7 @@ from refkeeper import _store
 from refkeeper import workflow as wf
 from refkeeper._errors import InputError, NotFoundError, UsageError
 from refkeeper._resolve import Resolver
+from refkeeper._sources import IndexSource
 from refkeeper._store import Store, migrations
 from refkeeper.workflow import propose_claims, sentences
 
@@ -39,7 +40,7 @@ def desk(sample_store):
 
 
 def offline(store):
-    return Resolver(store=store, offline=True)
+    return Resolver(source=IndexSource(store), store=store)
 
 
 def table_counts(store) -> dict[str, int]:

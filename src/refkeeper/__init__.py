@@ -2,19 +2,27 @@
 
 Everything the CLI does is one call away::
 
-    from refkeeper import Store, Resolver, workflow, verify
+    from refkeeper import IndexSource, Resolver, Settings, Store, workflow, verify
     store = Store("refs.db")
-    answer = Resolver(store=store).resolve("Murakami E et al. J Orthop Sci. 2007;12:274-80")
+    answer = Resolver(source=IndexSource(store), store=store).resolve(
+        "Murakami E et al. J Orthop Sci. 2007;12:274-80")     # offline, from stored works
+    answer = Settings().resolver(store).resolve("...")        # online, through Crossref
     answer.status, answer.doi
     workflow.link(store, claim_id, answer.doi, "contests")   # claims, links, requests
-    report = verify.verify(store)                             # re-verification
+    report = verify.verify(store, Settings().client())        # re-verification
+
+The resolver core is imported at once; the packages ``workflow``, ``verify`` and
+``export`` (and pybtex, rispy, latexcodec behind them) only when one of their names is
+first used (PEP 562), so ``import refkeeper`` and ``refkeeper --help`` stay quick.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from . import verify, workflow  # noqa: E402  (packages: verify.verify(), workflow.link(), ...)
-from ._crossref import CrossrefClient  # noqa: E402
-from ._errors import (  # noqa: E402
+import importlib
+from typing import TYPE_CHECKING
+
+from ._crossref import CrossrefClient
+from ._errors import (
     CrossrefError,
     CrossrefUnavailableError,
     InputError,
@@ -24,46 +32,92 @@ from ._errors import (  # noqa: E402
     StoreError,
     UsageError,
 )
-from ._match import CitationFeatures, decide, extract_dois, rank, validate  # noqa: E402
-from ._models import Candidate, Evidence, Resolution, Work  # noqa: E402
-from ._resolve import Resolver, parse_mention, resolve  # noqa: E402
-from ._store import Store  # noqa: E402
-from .bibimport import import_entries, read_bibliography  # noqa: E402
-from .export import export_works, format_list, format_reference, to_bibtex, write_bibtex  # noqa: E402
-from .verify import RunReport, verify_bib  # noqa: E402
+from ._match import CitationFeatures, decide, extract_dois, rank, validate
+from ._models import Candidate, Evidence, Resolution, Work, parse_doi
+from ._resolve import Resolver, parse_mention, resolve
+from ._settings import Settings
+from ._sources import CandidateSource, CrossrefSource, IndexSource
+from ._store import Store
+from ._version import __version__
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
+    from . import export, verify, workflow
+    from .bibimport import import_entries, read_bibliography
+    from .export import export_works, format_list, format_reference, to_bibtex, write_bibtex
+    from .verify import RunReport, verify_bib
+
+# name -> (module, attribute); attribute None means the module itself.
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "export": ("refkeeper.export", None),
+    "verify": ("refkeeper.verify", None),
+    "workflow": ("refkeeper.workflow", None),
+    "RunReport": ("refkeeper.verify", "RunReport"),
+    "verify_bib": ("refkeeper.verify", "verify_bib"),
+    "export_works": ("refkeeper.export", "export_works"),
+    "to_bibtex": ("refkeeper.export", "to_bibtex"),
+    "write_bibtex": ("refkeeper.export", "write_bibtex"),
+    "import_entries": ("refkeeper.bibimport", "import_entries"),
+    "read_bibliography": ("refkeeper.bibimport", "read_bibliography"),
+    "format_list": ("refkeeper.export", "format_list"),
+    "format_reference": ("refkeeper.export", "format_reference"),
+}
+
+
+def __getattr__(name: str):
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'refkeeper' has no attribute {name!r}") from None
+    value = importlib.import_module(module)
+    if attribute is not None:
+        value = getattr(value, attribute)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
-    "RunReport",
-    "export_works",
-    "format_list",
-    "format_reference",
-    "import_entries",
-    "read_bibliography",
-    "verify",
-    "verify_bib",
-    "workflow",
+    "__version__",
     "Candidate",
+    "CandidateSource",
     "CitationFeatures",
     "CrossrefClient",
     "CrossrefError",
+    "CrossrefSource",
     "CrossrefUnavailableError",
     "Evidence",
+    "IndexSource",
     "InputError",
     "NotFoundError",
     "RateLimitedError",
     "RefkeeperError",
     "Resolution",
     "Resolver",
+    "RunReport",
+    "Settings",
     "Store",
     "StoreError",
     "UsageError",
     "Work",
     "decide",
+    "export",
+    "export_works",
     "extract_dois",
+    "format_list",
+    "format_reference",
+    "import_entries",
+    "parse_doi",
     "parse_mention",
     "rank",
+    "read_bibliography",
     "resolve",
     "to_bibtex",
     "validate",
+    "verify",
+    "verify_bib",
+    "workflow",
     "write_bibtex",
 ]

@@ -1,7 +1,7 @@
 """A polite, robust client for the Crossref REST API (or a stand-in at another URL).
 
-habanero builds the query: its filter and field-query helpers turn Python dicts
-into Crossref's parameter syntax and reject unknown field queries. The HTTP call
+habanero builds the query (in ``_habanero``): its filter and field-query helpers turn
+Python dicts into Crossref's parameter syntax and reject unknown field queries. The HTTP call
 itself is made here with ``requests`` because habanero 2.9 hides response headers
 (so it cannot follow Crossref's announced rate limits), retries nothing and sends
 one request at a time; refkeeper must pace itself, retry 429/5xx with backoff and
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import email.utils
 import json
-import os
 import random
 import re
 import threading
@@ -21,12 +20,11 @@ import urllib.parse
 from dataclasses import dataclass
 
 import requests
-from habanero.field_queries import validate_field_queries
-from habanero.filterhandler import filter_handler
-from habanero.habanero_utils import rename_query_filters
 
-from . import __version__
-from ._errors import CrossrefError, CrossrefUnavailableError, InputError, RateLimitedError
+from ._errors import CrossrefError, CrossrefUnavailableError, InputError, RateLimitedError, UsageError
+from ._habanero import query_params
+from ._models import parse_doi
+from ._version import __version__
 
 DEFAULT_URL = "https://api.crossref.org"
 SINGLE, LIST = "single", "list"
@@ -43,22 +41,35 @@ DOWN_COOLDOWN = 30.0
 
 # Stay a little under an announced limit: clocks and windows never line up exactly.
 SAFETY = 0.9
+# After a 429 the pace halves (down to this fraction of the announced rate); each answered
+# request wins back this much of it, so a passing squeeze costs seconds, not the run.
+MIN_PACE, PACE_RECOVERY = 1 / 16, 1 / 32
+
+# No call waits longer than this in all, attempts, backoff and retries together: a server
+# that accepts connections and never answers costs a citation a minute, not several.
+DEADLINE = 60.0
 
 
 class RateLimiter:
-    """Paces request starts per class and caps requests in flight; thread-safe.
+    """Paces request starts and caps requests in flight; thread-safe.
 
-    Limits start from Crossref's announced defaults and follow the
-    ``X-Rate-Limit-*`` and ``X-Concurrency-Limit`` headers of every response.
+    Each route class (single works, lists) is paced at the rate its responses announce
+    (``X-Rate-Limit-Limit`` per ``X-Rate-Limit-Interval``), starting from Crossref's
+    published defaults. Crossref (and the stand-in) may count both classes against one
+    budget, so they share one schedule: a request of a class takes ``1/rate`` of it. The
+    cap on requests in flight follows ``X-Concurrency-Limit``. The first 429 halves the
+    pace and holds every new request for a while; answered requests win the pace back.
     """
 
     def __init__(self, per_second: dict[str, float], concurrency: int) -> None:
         self._rates = dict(per_second)
-        self._next = {k: 0.0 for k in per_second}
+        self._next = 0.0
+        self._pace = 1.0  # the fraction of the announced rates in use
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._in_flight = 0
         self.concurrency = concurrency
+        self.announced = False  # whether a response has told us the limits yet
         self._paused_until = 0.0
 
     def acquire(self, kind: str) -> None:
@@ -67,8 +78,8 @@ class RateLimiter:
                 self._cond.wait()
             self._in_flight += 1
             now = time.monotonic()
-            start = max(now, self._next[kind], self._paused_until)
-            self._next[kind] = start + 1.0 / (self._rates[kind] * SAFETY)
+            start = max(now, self._next, self._paused_until)
+            self._next = start + 1.0 / (self._rates[kind] * SAFETY * self._pace)
         delay = start - now
         if delay > 0:
             time.sleep(delay)
@@ -78,24 +89,49 @@ class RateLimiter:
             self._in_flight -= 1
             self._cond.notify()
 
-    def pause(self, seconds: float) -> None:
-        """Hold every new request for ``seconds`` (after a 429)."""
+    def refused(self, seconds: float) -> None:
+        """A 429: halve the pace and hold every new request for ``seconds``."""
         with self._lock:
+            self._pace = max(MIN_PACE, self._pace / 2)
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
+    def answered(self) -> None:
+        """A request was served: win back some of the pace a 429 cost."""
+        with self._lock:
+            self._pace = min(1.0, self._pace + PACE_RECOVERY)
+
     def update(self, kind: str, headers: requests.structures.CaseInsensitiveDict) -> None:
+        """Learn the limits a response announces for its route class."""
         limit = _int(headers.get("x-rate-limit-limit"))
         interval = _seconds(headers.get("x-rate-limit-interval"))
         conc = _int(headers.get("x-concurrency-limit"))
         with self._cond:
             if limit and interval:
                 self._rates[kind] = limit / interval
+                self.announced = True
             if conc and conc != self.concurrency:
                 self.concurrency = conc
                 self._cond.notify_all()
+            if conc:
+                self.announced = True
 
     def rate(self, kind: str) -> float:
+        """The rate announced for ``kind`` (requests per second)."""
         return self._rates[kind]
+
+    @property
+    def pace(self) -> float:
+        """The fraction of the announced rates in use (1.0 until a 429)."""
+        return self._pace
+
+
+def check_base_url(url: str) -> str:
+    """``url`` without a trailing slash, if it can ever reach an HTTP API; else a UsageError
+    at once (an ``ftp://`` or host-less URL would otherwise fail only after every retry)."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"the Crossref URL must be an http:// or https:// address, not {url!r}")
+    return url.strip().rstrip("/")
 
 
 def _int(value: str | None) -> int | None:
@@ -136,24 +172,26 @@ class ClientStats:
 class CrossrefClient:
     """Talks to Crossref; every method either returns data or raises a ``CrossrefError``.
 
-    ``base_url`` defaults to ``REFKEEPER_CROSSREF_URL`` or the real API; ``mailto``
-    to ``REFKEEPER_MAILTO`` (it puts requests in Crossref's polite pool).
+    ``base_url`` is the API's root (the real API unless a stand-in or mirror is named);
+    ``mailto`` is the user's address, which puts requests in Crossref's polite pool.
+    Nothing is read from the environment: the caller (``Settings.client()``) decides.
     """
 
     def __init__(
         self,
-        base_url: str | None = None,
+        base_url: str = DEFAULT_URL,
         mailto: str | None = None,
         timeout: float = 20.0,
         max_retries: int = 5,
         backoff: float = 0.5,
+        deadline: float = DEADLINE,
     ) -> None:
-        self.base_url = (base_url or os.environ.get("REFKEEPER_CROSSREF_URL") or DEFAULT_URL)
-        self.base_url = self.base_url.rstrip("/")
-        self.mailto = mailto or os.environ.get("REFKEEPER_MAILTO") or None
+        self.base_url = check_base_url(base_url or DEFAULT_URL)
+        self.mailto = mailto or None
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff
+        self.deadline = deadline
         single, lst, conc = POLITE_LIMITS if self.mailto else PUBLIC_LIMITS
         self.limiter = RateLimiter({SINGLE: single, LIST: lst}, conc)
         self.stats = ClientStats()
@@ -201,12 +239,22 @@ class CrossrefClient:
         last_error = "no attempt made"
         unreachable = True
         refused = 0
+        give_up_at = time.monotonic() + self.deadline
+        tried = 0
         for attempt in range(self.max_retries + 1):
+            left = give_up_at - time.monotonic()
+            if left <= 0:
+                last_error = f"no answer within {self.deadline:g} s ({last_error})"
+                break
             if attempt:
                 self._count(retries=1)
+            tried += 1
             self.limiter.acquire(kind)
             try:
-                resp = self._session().get(url, params=params, timeout=self.timeout)
+                resp = self._session().get(url, params=params, timeout=min(self.timeout, left))
+            except requests.exceptions.InvalidURL as exc:
+                # Retrying cannot mend a URL requests refuses to send.
+                raise CrossrefError(f"cannot ask Crossref at {self.base_url}: {exc}") from None
             except requests.exceptions.RequestException as exc:
                 resp = None
                 last_error = f"{type(exc).__name__}: {exc}"
@@ -220,25 +268,26 @@ class CrossrefClient:
                 # Nothing listening heals slower than a timeout: give up sooner.
                 if unreachable and refused > CONNECT_RETRIES:
                     break
-                self._sleep(attempt, None)
+                self._sleep(attempt, None, give_up_at)
                 continue
             unreachable = False
             self._count(requests=1)
             self.limiter.update(kind, resp.headers)
-            if resp.status_code == 404:
-                return None
             if resp.status_code == 429:
                 self._count(refused_429=1)
                 wait = _retry_after(resp.headers.get("retry-after"))
                 # A 429 without Retry-After still means "slow down": back off for
                 # at least one rate interval before anyone sends again.
-                self.limiter.pause(wait if wait is not None else self._delay(attempt))
+                self.limiter.refused(wait if wait is not None else self._delay(attempt))
                 last_error = "HTTP 429 Too Many Requests"
                 continue
+            self.limiter.answered()
+            if resp.status_code == 404:
+                return None
             if resp.status_code >= 500:
                 self._count(server_errors=1)
                 last_error = f"HTTP {resp.status_code}"
-                self._sleep(attempt, _retry_after(resp.headers.get("retry-after")))
+                self._sleep(attempt, _retry_after(resp.headers.get("retry-after")), give_up_at)
                 continue
             if resp.status_code >= 400:
                 raise CrossrefError(
@@ -250,7 +299,7 @@ class CrossrefClient:
                 return resp.json()
             except ValueError:
                 last_error = "response was not valid JSON"
-                self._sleep(attempt, None)
+                self._sleep(attempt, None, give_up_at)
                 continue
         if unreachable:
             # Fail the next requests at once instead of each waiting out its retries:
@@ -260,27 +309,26 @@ class CrossrefClient:
         if last_error.startswith("HTTP 429"):
             raise RateLimitedError(f"Crossref kept refusing for rate: {last_error}", status=429)
         raise CrossrefError(
-            f"Crossref request failed after {self.max_retries + 1} attempts: {last_error}"
+            f"Crossref request failed after {tried} attempts: {last_error}"
         )
 
     def _delay(self, attempt: int) -> float:
         return self.backoff * (2**attempt) * (0.5 + random.random())
 
-    def _sleep(self, attempt: int, retry_after: float | None) -> None:
+    def _sleep(self, attempt: int, retry_after: float | None, give_up_at: float) -> None:
         if attempt < self.max_retries:
-            time.sleep(retry_after if retry_after is not None else self._delay(attempt))
+            wait = retry_after if retry_after is not None else self._delay(attempt)
+            time.sleep(max(0.0, min(wait, give_up_at - time.monotonic())))
 
     # -- API --------------------------------------------------------------------
 
     def work(self, doi: str) -> dict | None:
         """The Crossref record for ``doi``, or None when Crossref does not know it."""
-        doi = doi.strip()
-        if not doi.startswith("10.") or "/" not in doi:
-            raise InputError(f"not a DOI: {doi!r}")
+        doi = parse_doi(doi)
         # DOIs may contain '/', '?', '#', ';', '<'...: quote all but '/' so the
         # server sees the DOI, not a query string or fragment.
         data = self.get("/works/" + urllib.parse.quote(doi, safe="/"), kind=SINGLE)
-        return data["message"] if data else None
+        return None if data is None else check_record(message(data, "a work"), "a work")
 
     def search(
         self,
@@ -299,17 +347,12 @@ class CrossrefClient:
         fq = {k: fit_query(v) for k, v in field_queries.items() if v}
         if query_bibliographic:
             fq["query_bibliographic"] = fit_query(query_bibliographic)
-        params: dict[str, str] = rename_query_filters(fq)
-        validate_field_queries(list(params) or None)
-        if filter:
-            params["filter"] = filter_handler(dict(filter))
+        params = query_params(fq, filter)
         if select:
             params["select"] = ",".join(select)
         params["rows"] = str(rows)
         data = self.get("/works", params, kind=LIST)
-        if not data:
-            return []
-        return list(data.get("message", {}).get("items") or [])
+        return [] if data is None else items(data, "a search")
 
     def works_by_doi(self, dois: list[str], select: list[str] | None = None) -> list[dict]:
         """Many works in one request (``filter=doi:A,doi:B``); missing ones are simply absent.
@@ -322,7 +365,74 @@ class CrossrefClient:
         if select:
             params["select"] = ",".join(select)
         data = self.get("/works", params, kind=LIST)
-        return list(((data or {}).get("message") or {}).get("items") or [])
+        return [] if data is None else items(data, "a DOI list")
+
+
+# -- the shape of Crossref's answers ------------------------------------------------------
+# Valid JSON of the wrong shape (a proxy's error page as a JSON string, a list, a number
+# for a DOI) fails the call it answers with a CrossrefError, like any other failed call,
+# instead of a TypeError deep in matching. The client checks the structure every caller
+# relies on (message, items, a DOI string per record); a record's own fields are checked
+# by the caller that reads them (``check_fields``): re-verification reports such a record
+# as one unreadable work, while the resolver cannot match against it.
+
+# Record fields refkeeper reads, and the JSON types Crossref gives them.
+RECORD_FIELDS: dict[str, tuple[type, ...]] = {
+    "title": (list, str),
+    "subtitle": (list, str),
+    "container-title": (list, str),
+    "short-container-title": (list, str),
+    "author": (list,),
+    "editor": (list,),
+    **{k: (dict,) for k in ("issued", "published", "published-print", "published-online", "created")},
+}
+
+
+def shape_error(what: str, detail: str) -> CrossrefError:
+    return CrossrefError(f"Crossref answered {what} with an unexpected shape: {detail}")
+
+
+def message(data: object, what: str) -> dict:
+    """The ``message`` object of a Crossref answer."""
+    if not isinstance(data, dict):
+        raise shape_error(what, f"a JSON {type(data).__name__}, not an object")
+    msg = data.get("message")
+    if not isinstance(msg, dict):
+        raise shape_error(what, "no message object" if msg is None else f"message is a {type(msg).__name__}")
+    return msg
+
+
+def check_record(record: object, what: str) -> dict:
+    """``record`` if it is a work record: an object with a DOI string."""
+    if not isinstance(record, dict):
+        raise shape_error(what, f"a record that is a {type(record).__name__}")
+    doi = record.get("DOI")
+    if not isinstance(doi, str) or not doi.strip():
+        raise shape_error(what, f"a record whose DOI is {doi!r}")
+    return record
+
+
+def check_fields(record: dict, what: str) -> dict:
+    """``record`` if the fields ``Work.from_crossref`` reads have the types Crossref gives them."""
+    doi = record.get("DOI")
+    for name, types in RECORD_FIELDS.items():
+        value = record.get(name)
+        if value is not None and not isinstance(value, types):
+            raise shape_error(what, f"{doi}: {name} is a {type(value).__name__}")
+    for person in (record.get("author") or []) + (record.get("editor") or []):
+        if not isinstance(person, dict):
+            raise shape_error(what, f"{doi}: a person that is a {type(person).__name__}")
+    return record
+
+
+def items(data: object, what: str) -> list[dict]:
+    """The records of a ``/works`` list answer."""
+    found = message(data, what).get("items")
+    if found is None:
+        return []
+    if not isinstance(found, list):
+        raise shape_error(what, f"items is a {type(found).__name__}")
+    return [check_record(r, what) for r in found]
 
 
 # Crossref refuses request lines over 4,096 bytes (414). A query is cut, at a word, so

@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from ._models import Candidate, Evidence, Work
+from ._models import Candidate, Evidence, Work, extract_dois
 from ._text import STOPWORDS, dehyphenate, fold, strip_markup, words
 
-_DOI = re.compile(r"10\.\d{4,9}/\S+", re.IGNORECASE)
 _DOI_URL_PREFIX = re.compile(
     r"(?:https?://)?(?:dx\.)?doi\.org/|\bdoi\s*[:=]?\s*", re.IGNORECASE
 )
@@ -33,30 +32,6 @@ _STANDALONE_NUMBER = re.compile(r"(?<![A-Za-z0-9])\d{1,5}(?![A-Za-z0-9])")
 _YEAR = re.compile(r"(?<!\d)(1[6-9]\d\d|20\d\d)(?!\d)")
 _RANGE = re.compile(r"(?<![\d.])([A-Za-z]?)(\d{1,7})\s*(?:-|–|—|−|‐|‑|‒|~|\.\.)+\s*\1?(\d{1,7})(?!\d)")
 _COMPACT = re.compile(r"[\W_]+", re.UNICODE)
-
-# Trailing punctuation that is never part of a DOI written at the end of a sentence.
-_DOI_TRAIL = ".,;:)]}>\"'"
-
-
-def extract_dois(text: str) -> list[str]:
-    """DOIs written in a citation, in any common form, without trailing punctuation.
-
-    >>> extract_dois("Nature 1(2). https://doi.org/10.1038/nphys1170.")
-    ['10.1038/nphys1170']
-    """
-    found: list[str] = []
-    for m in _DOI.finditer(text):
-        doi = m.group(0)
-        # Balanced parentheses are part of some DOIs (10.1016/S0140-6736(05)...);
-        # strip trailing punctuation only while it is unbalanced or sentence-final.
-        while doi and doi[-1] in _DOI_TRAIL:
-            if doi[-1] == ")" and doi.count("(") >= doi.count(")"):
-                break
-            doi = doi[:-1]
-        if doi.lower() not in (d.lower() for d in found):
-            found.append(doi)
-    return found
-
 
 def compact(s: str) -> str:
     """Folded text with every non-alphanumeric removed: robust to spacing and hyphenation."""

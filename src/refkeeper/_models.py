@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import dataclass, field
 from typing import Any
+
+from ._errors import InputError, RefkeeperError
 
 
 def first_text(value: Any) -> str | None:
@@ -84,15 +87,48 @@ class Work:
             record=record,
         )
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("record")
-        return d
 
 
 def normalize_doi(doi: str) -> str:
     """DOIs are case-insensitive; refkeeper stores and compares them lower-cased."""
     return doi.strip().lower()
+
+
+_DOI = re.compile(r"10\.\d{4,9}/\S+", re.IGNORECASE)
+# Trailing punctuation that is never part of a DOI written at the end of a sentence.
+_DOI_TRAIL = ".,;:)]}>\"'"
+
+
+def extract_dois(text: str) -> list[str]:
+    """DOIs written in a citation, in any common form, without trailing punctuation.
+
+    >>> extract_dois("Nature 1(2). https://doi.org/10.1038/nphys1170.")
+    ['10.1038/nphys1170']
+    """
+    found: list[str] = []
+    for m in _DOI.finditer(text):
+        doi = m.group(0)
+        # Balanced parentheses are part of some DOIs (10.1016/S0140-6736(05)...);
+        # strip trailing punctuation only while it is unbalanced or sentence-final.
+        while doi and doi[-1] in _DOI_TRAIL:
+            if doi[-1] == ")" and doi.count("(") >= doi.count(")"):
+                break
+            doi = doi[:-1]
+        if doi.lower() not in (d.lower() for d in found):
+            found.append(doi)
+    return found
+
+
+def parse_doi(text: str) -> str:
+    """The DOI a person gave (``10.1007/...``, ``doi:10.1007/...``, ``https://doi.org/...``),
+    lower-cased; an ``InputError`` (exit code 2) when ``text`` holds no DOI.
+
+    The one check of "is this a DOI" for every command and the Crossref client alike.
+    """
+    found = extract_dois(text or "")
+    if not found:
+        raise InputError(f"not a DOI: {text!r}")
+    return normalize_doi(found[0])
 
 
 def problem_kinds(raw: Any) -> list[str] | None:
@@ -158,6 +194,9 @@ class Resolution:
     cached: bool = False
     # What a person should know about how the answer came about ("DOI ... not found").
     notes: list[str] = field(default_factory=list)
+    # For an error answer that came from a failure (Crossref down, say), the failure: the
+    # CLI's exit code depends on its kind. Not part of the JSON contract.
+    failure: RefkeeperError | None = field(default=None, repr=False, compare=False)
 
     @property
     def best(self) -> Candidate | None:

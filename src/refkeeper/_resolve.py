@@ -1,8 +1,9 @@
 """Resolve free-text citations to works: the orchestration around ``match``.
 
 For each citation: a DOI written in it is confirmed by fetching that work;
-otherwise candidates come from a search (Crossref's ``query.bibliographic`` online,
-the local FTS index offline) and ``match`` validates them field by field. Short
+otherwise candidates come from a search of the resolver's ``CandidateSource``
+(Crossref's ``query.bibliographic`` online, the local FTS index offline) and
+``match`` validates them field by field. Short
 mentions ("Murakami et al. 2007") search by author and year and rank by the
 surrounding sentence. Every answer is stored, so a citation is sent once.
 """
@@ -14,15 +15,14 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from . import _match as match
-from ._crossref import CrossrefClient
-from ._errors import CrossrefError, RefkeeperError
+from ._errors import RefkeeperError
 from ._models import AMBIGUOUS, ERROR, MATCHED, UNMATCHED, Candidate, Resolution, Work
+from ._sources import CandidateSource
 from ._store import Store
 from ._text import content_words, fold
 
 MAX_INPUT = 10_000
 SEARCH_ROWS = 5
-MENTION_ROWS = 20
 
 _NAME = r"[^\W\d_][^\W\d_'’\-]*(?:[-'’][^\W\d_]+)*"
 _PARTICLE = r"(?:(?:van|von|de|der|den|del|da|di|le|la|du)\s+)*"
@@ -88,23 +88,22 @@ def check_input(text: str) -> str | None:
 
 
 class Resolver:
-    """Turns citations into ``Resolution`` answers, online or from the local store.
+    """Turns citations into ``Resolution`` answers.
 
-    ``store`` caches every answer and holds the offline index; ``client`` is the
-    Crossref client (made from the environment when omitted). With ``offline=True``
-    nothing leaves the machine.
+    ``source`` finds candidate works (``CrossrefSource`` online, ``IndexSource`` over
+    the stored works offline); ``store``, when given, caches every answer so the same
+    citation is not looked up twice unless ``refresh``.
     """
 
     def __init__(
         self,
+        *,
+        source: CandidateSource,
         store: Store | None = None,
-        client: CrossrefClient | None = None,
-        offline: bool = False,
         refresh: bool = False,
     ) -> None:
+        self.source = source
         self.store = store
-        self.offline = offline
-        self.client = None if offline else (client or CrossrefClient())
         self.refresh = refresh
 
     # -- public ---------------------------------------------------------------------
@@ -122,14 +121,22 @@ class Resolver:
         """Resolutions in input order; network look-ups run concurrently.
 
         The store is only touched from the calling thread (SQLite connections are
-        not shared across threads); workers only talk to Crossref and validate.
+        not shared across threads); workers only ask the source and validate. A source
+        that can only be asked from this thread (the local index) runs sequentially.
         """
-        if self.offline or workers == 1:
+        if workers == 1 or self.source.parallelism() == 1:
             for t in texts:
                 yield self._cached_or(t, context)
             return
-        # Twice the concurrency limit keeps the pipe full while responses are parsed.
-        n = workers or min(16, max(1, self.client.limiter.concurrency) * 2)
+        texts = iter(texts)
+        # The first look-up runs alone, here: its answer announces the server's limits
+        # (X-Concurrency-Limit), and the pool is sized from those rather than from defaults.
+        for t in texts:
+            res = self._cached_or(t, context)
+            yield res
+            if not res.cached and check_input(t) is None:
+                break
+        n = workers or self.source.parallelism()
         with ThreadPoolExecutor(max_workers=n) as pool:
             pending = []
             for t in texts:
@@ -166,7 +173,7 @@ class Resolver:
 
     def _save(self, res: Resolution, context: str | None) -> None:
         if self.store is not None:
-            self.store.save_resolution(res, context, "offline" if self.offline else "crossref")
+            self.store.save_resolution(res, context, self.source.name)
 
     def _lookup_safe(self, text: str, context: str | None) -> Resolution:
         problem = check_input(text)
@@ -175,7 +182,7 @@ class Resolver:
         try:
             return self._lookup(text, context)
         except RefkeeperError as exc:
-            return Resolution(input=text, status=ERROR, error=str(exc))
+            return Resolution(input=text, status=ERROR, error=str(exc), failure=exc)
 
     def _lookup(self, text: str, context: str | None) -> Resolution:
         mention = parse_mention(text)
@@ -184,7 +191,7 @@ class Resolver:
         cit = match.CitationFeatures.parse(text)
         notes: list[str] = []
         for doi in cit.dois:
-            work = self._fetch(doi)
+            work = self.source.work(doi)
             if work is None:
                 notes.append(f"DOI {doi} not found")
                 continue
@@ -192,7 +199,7 @@ class Resolver:
             if res:
                 return res
             notes.append(f"DOI {doi} does not fit the rest of the citation")
-        works = self._search(text)
+        works = self.source.search(text, SEARCH_ROWS)
         cands = match.rank(works, cit)
         status, best = match.decide(cands)
         res = self._answer(text, status, best, cands, "search")
@@ -231,18 +238,6 @@ class Resolver:
         cand = Candidate(work.doi, score, work.title, ev, work)
         return Resolution(text, MATCHED, work.doi, score, [cand], method="doi")
 
-    def _fetch(self, doi: str) -> Work | None:
-        if self.offline:
-            return self.store.get_work(doi) if self.store else None
-        rec = self.client.work(doi)
-        return Work.from_crossref(rec) if rec else None
-
-    def _search(self, text: str) -> list[Work]:
-        if self.offline:
-            return self.store.search(text, limit=SEARCH_ROWS) if self.store else []
-        items = self.client.search(query_bibliographic=text, rows=SEARCH_ROWS)
-        return [Work.from_crossref(i) for i in items if i.get("DOI")]
-
     def _mention_in_sentence(
         self, text: str, cit: match.CitationFeatures, context: str | None
     ) -> Resolution | None:
@@ -265,18 +260,7 @@ class Resolver:
 
     def _resolve_mention(self, text: str, mention: tuple[str, int], context: str | None) -> Resolution:
         family, year = mention
-        if self.offline:
-            pool = self.store.search(family, limit=200, column="authors") if self.store else []
-        else:
-            pool = [
-                Work.from_crossref(i)
-                for i in self.client.search(
-                    query_bibliographic=context or None,
-                    query_author=family,
-                    filter={"from_pub_date": str(year), "until_pub_date": str(year)},
-                    rows=MENTION_ROWS,
-                )
-            ]
+        pool = self.source.mention(family, year, context)
         cands = rank_mention(pool, family, year, context)
         if not cands:
             return Resolution(text, UNMATCHED, method="mention")
@@ -310,8 +294,5 @@ def rank_mention(works: list[Work], family: str, year: int, context: str | None)
 
 
 def resolve(text: str, context: str | None = None, **kwargs) -> Resolution:
-    """Resolve one citation with a Resolver built from ``kwargs`` (store, client, offline)."""
+    """Resolve one citation with a Resolver built from ``kwargs`` (source, store, refresh)."""
     return Resolver(**kwargs).resolve(text, context)
-
-
-__all__ = ["Resolver", "resolve", "parse_mention", "rank_mention", "CrossrefError"]

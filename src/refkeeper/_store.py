@@ -311,7 +311,7 @@ def citation_key(text: str, context: str | None = None) -> str:
 
 
 class Store:
-    """A refkeeper database. ``Store()`` opens ``$REFKEEPER_DB`` or ``./refs.db``.
+    """A refkeeper database. ``Store()`` opens ``./refs.db`` (the CLI passes ``--db``/``REFKEEPER_DB``).
 
     Several processes can share one file (two ``resolve`` batches, an ``import`` beside
     a ``snapshot import``, a web server beside the CLI): connections use WAL, so readers
@@ -331,7 +331,7 @@ class Store:
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = BUSY_TIMEOUT) -> None:
-        self.path = str(path or os.environ.get("REFKEEPER_DB") or DEFAULT_DB)
+        self.path = str(path or DEFAULT_DB)
         self.timeout = timeout
         self._local = threading.local()
         self._opened: list[sqlite_utils.Database] = []

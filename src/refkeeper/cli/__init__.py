@@ -7,21 +7,23 @@ database failing for good. Errors are one line on stderr, never a traceback.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+
 import click
 
-from .. import __version__
-from . import articles, export, requests, resolve, verify, works
-from ._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Context, _Group, pass_ctx
-from .verify import _ProgressLine  # noqa: F401  (tests import it from refkeeper.cli)
+from .._settings import Settings
+from .._version import __version__
+from . import _articles, _export, _requests, _resolve, _verify, _works
+from ._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Context, Group, ProgressLine, pass_ctx
 
-__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "Context", "cli", "main", "pass_ctx"]
+__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "Context", "ProgressLine", "cli", "main", "pass_ctx"]
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     type=click.Path(dir_okay=False),
-    envvar="REFKEEPER_DB",
     help="SQLite database to use [env REFKEEPER_DB; default ./refs.db].",
 )
 @click.version_option(__version__, prog_name="refkeeper")
@@ -54,7 +56,11 @@ def cli(ctx: click.Context, db: str | None) -> None:
     Crossref is reached at $REFKEEPER_CROSSREF_URL (default the real API);
     set $REFKEEPER_MAILTO to your address to use Crossref's polite pool.
     """
-    ctx.obj = Context(db)
+    # The one place settings are read from the environment; --db overrides REFKEEPER_DB.
+    settings = Settings.from_environ(os.environ)
+    if db:
+        settings = dataclasses.replace(settings, db=db)
+    ctx.obj = Context(settings)
 
 
 def main() -> None:
@@ -64,18 +70,18 @@ def main() -> None:
 
 # The commands live in the modules named for what they do; they are attached here so that
 # those modules need nothing from this one (no circular import).
-cli.add_command(resolve.resolve)
-cli.add_command(works.add)
-cli.add_command(works.show)
-cli.add_command(works.snapshot)
-cli.add_command(export.export)
-cli.add_command(export.import_)
-cli.add_command(export.key_cmd)
-cli.add_command(articles.article)
-cli.add_command(articles.claim)
-cli.add_command(articles.link_cmd)
-cli.add_command(articles.unlink_cmd)
-cli.add_command(articles.history_cmd)
-cli.add_command(requests.request)
-cli.add_command(requests.refs)
-cli.add_command(verify.verify)
+cli.add_command(_resolve.resolve)
+cli.add_command(_works.add)
+cli.add_command(_works.show)
+cli.add_command(_works.snapshot)
+cli.add_command(_export.export)
+cli.add_command(_export.import_)
+cli.add_command(_export.key_cmd)
+cli.add_command(_articles.article)
+cli.add_command(_articles.claim)
+cli.add_command(_articles.link_cmd)
+cli.add_command(_articles.unlink_cmd)
+cli.add_command(_articles.history_cmd)
+cli.add_command(_requests.request)
+cli.add_command(_requests.refs)
+cli.add_command(_verify.verify)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
 
 import click
 
-from .._errors import UsageError
+from .._errors import CrossrefUnavailableError, UsageError
 from .._models import ERROR, MATCHED, Resolution
-from .._resolve import Resolver
-from ._common import EXIT_FINDINGS, Context, _clip, _describe, _read_lines, pass_ctx
+from ._common import EXIT_FINDINGS, EXIT_USAGE, Context, ProgressLine, clip, describe, pass_ctx, read_lines
 
 
 @click.command()
@@ -34,7 +32,8 @@ def resolve(ctx: Context, citations, as_json, context, offline, refresh, workers
       error      the line could not be resolved (empty, too long, not UTF-8,
                  Crossref failing after retries)
     Answers are stored; the same citation is not sent to Crossref again
-    unless --refresh. Exit code 1 if any line ended in error.
+    unless --refresh. Exit code 1 if any line ended in error; 2 if Crossref
+    could not be reached (every line is still answered, as an error).
 
     \b
     Examples:
@@ -45,51 +44,33 @@ def resolve(ctx: Context, citations, as_json, context, offline, refresh, workers
     if not citations:
         raise UsageError("give a citation, or - to read citations from stdin (see --help)")
     if citations == ("-",):
-        texts: Iterator[str] = _read_lines(sys.stdin.buffer)
+        texts: Iterator[str] = read_lines(sys.stdin.buffer)
     elif "-" in citations:
         raise UsageError("'-' (stdin) cannot be combined with citations on the command line")
     else:
         texts = iter(citations)
-    resolver = Resolver(store=ctx.store, offline=offline, refresh=refresh)
+    resolver = ctx.resolver(offline=offline, refresh=refresh)
     any_error = False
-    progress = _Progress("resolved") if citations == ("-",) and as_json else None
-    for res in resolver.resolve_many(texts, context=context, workers=workers):
-        any_error |= res.status == ERROR
-        if as_json:
-            click.echo(json.dumps(res.to_json(), ensure_ascii=False))
-        else:
-            _print_resolution(res)
-        if progress:
-            progress.step(res.status)
-    if progress:
-        progress.done()
+    unreachable: CrossrefUnavailableError | None = None
+    # A batch read from stdin into JSON lines is a long, quiet job: show how far it is.
+    progress = ProgressLine(enabled=citations == ("-",) and as_json and sys.stderr.isatty())
+    try:
+        for res in resolver.resolve_many(texts, context=context, workers=workers):
+            any_error |= res.status == ERROR
+            if isinstance(res.failure, CrossrefUnavailableError):
+                unreachable = res.failure
+            if as_json:
+                click.echo(json.dumps(res.to_json(), ensure_ascii=False))
+            else:
+                _print_resolution(res)
+            progress.count(res.status)
+    finally:
+        progress.close()
+    if unreachable is not None:
+        click.echo(f"Error: {unreachable}", err=True)
+        sys.exit(EXIT_USAGE)
     if any_error:
         sys.exit(EXIT_FINDINGS)
-
-
-class _Progress:
-    """A one-line counter on stderr for long batches, only when stderr is a terminal."""
-
-    def __init__(self, verb: str) -> None:
-        self.verb = verb
-        self.on = sys.stderr.isatty()
-        self.n = 0
-        self.counts: dict[str, int] = {}
-        self.start = self.last = time.monotonic()
-
-    def step(self, status: str) -> None:
-        self.n += 1
-        self.counts[status] = self.counts.get(status, 0) + 1
-        now = time.monotonic()
-        if self.on and now - self.last >= 0.5:
-            self.last = now
-            rate = self.n / max(now - self.start, 1e-9)
-            parts = ", ".join(f"{v} {k}" for k, v in sorted(self.counts.items()))
-            click.echo(f"\r{self.n} {self.verb} ({parts}) · {rate:.1f}/s ", nl=False, err=True)
-
-    def done(self) -> None:
-        if self.on and self.n:
-            click.echo("\r" + " " * 79 + "\r", nl=False, err=True)
 
 
 def _print_resolution(res: Resolution) -> None:
@@ -103,14 +84,14 @@ def _print_resolution(res: Resolution) -> None:
         click.echo("  no work fits well enough; no DOI is guessed")
     else:
         click.echo(f"  {len(res.candidates)} candidates, none clearly the one: an editor should choose")
-    click.echo(f"  input: {_clip(res.input, 160)}")
+    click.echo(f"  input: {clip(res.input, 160)}")
     for note in res.notes:
         click.echo(f"  note: {note}")
     for i, c in enumerate(res.candidates[: 1 if res.status == MATCHED else 5], 1):
         prefix = "  " if res.status == MATCHED else f"  {i}. {c.doi}  score {c.score:.2f}\n     "
-        click.echo(f"{prefix}{_clip(c.title or '(no title)', 100)}")
+        click.echo(f"{prefix}{clip(c.title or '(no title)', 100)}")
         if c.work is not None:
-            click.echo(f"     {_describe(c.work)}")
+            click.echo(f"     {describe(c.work)}")
         ev = c.evidence
         agree = ", ".join(ev.agree) or "—"
         disagree = ", ".join(ev.disagree) or "—"

@@ -1,4 +1,4 @@
-"""Articles, their claims, links from claims to works, and the history of changes (issue 3).
+"""Articles, their claims, links from claims to works, and the history of changes.
 
 Thin commands over refkeeper.workflow: parse, call one function, print.
 """
@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import click
 
-from .. import workflow
+import refkeeper
+
 from .._errors import UsageError
 from ._common import (
+    CLAIM_ID,
+    REQUEST_ID,
     Context,
-    _by_option,
-    _clip,
-    _describe,
-    _echo_json,
-    _Group,
-    _json_option,
-    _print_bibtex,
-    _read_text_arg,
+    Group,
+    by_option,
+    clip,
+    describe,
+    echo_json,
+    json_option,
     pass_ctx,
+    print_bibtex,
+    read_text_arg,
 )
 
 
@@ -29,8 +32,8 @@ def _link_line(lw) -> list[str]:
     who = lk.asserted_by + (f" {lk.asserted_by_name}" if lk.asserted_by_name else "")
     if lk.request_id:
         who += f" (request {lk.request_id})"
-    lines = [f"    [link {lk.id}] {lk.doi}  {_describe(w)}",
-             f"        {_clip(w.title or '(no title)', 90)}",
+    lines = [f"    [link {lk.id}] {lk.doi}  {describe(w)}",
+             f"        {clip(w.title or '(no title)', 90)}",
              f"        asserted by {who}, {state}" + (f" by {lk.confirmed_by}" if lk.confirmed_by else "")]
     if lk.note:
         lines.append(f"        note: {lk.note}")
@@ -42,7 +45,7 @@ def _link_line(lw) -> list[str]:
     return lines
 
 
-@click.group(cls=_Group)
+@click.group(cls=Group)
 def article() -> None:
     """Articles whose claims and references the desk keeps.
 
@@ -60,62 +63,60 @@ def article() -> None:
 @click.option("--url", help="Where the article is published.")
 @click.option("--slug", help="A short name to use instead of its ID (default: made from the title).")
 @click.option("--text-file", help="The article's text (- for stdin), to propose claims from.")
-@_by_option
-@_json_option
+@by_option
+@json_option
 @pass_ctx
 def article_add(ctx: Context, title, url, slug, text_file, actor, as_json) -> None:
     """Add an article."""
-    text = _read_text_arg(text_file) if text_file else None
-    art = workflow.add_article(ctx.store, title, url=url, slug=slug, text=text, actor=actor)
+    text = read_text_arg(text_file) if text_file else None
+    art = refkeeper.workflow.add_article(ctx.store, title, url=url, slug=slug, text=text, actor=actor)
     if as_json:
-        _echo_json(art.to_json())
+        echo_json(art.to_json())
     else:
         click.echo(f"article {art.id} added  ({art.slug})  {art.title}")
 
 
 @article.command("list")
-@_json_option
+@json_option
 @pass_ctx
 def article_list(ctx: Context, as_json) -> None:
     """List the articles."""
-    wf = workflow
-    arts = wf.articles(ctx.store)
+    arts = refkeeper.workflow.articles(ctx.store)
     if as_json:
-        _echo_json([a.to_json() for a in arts])
+        echo_json([a.to_json() for a in arts])
         return
     for a in arts:
-        n = len(wf.claims(ctx.store, a.id))
-        click.echo(f"{a.id:>4}  {a.slug or '':<30}  {_clip(a.title, 60)}  ({n} claims)")
+        n = len(refkeeper.workflow.claims(ctx.store, a.id))
+        click.echo(f"{a.id:>4}  {a.slug or '':<30}  {clip(a.title, 60)}  ({n} claims)")
 
 
 @article.command("show")
 @click.argument("article_ref", metavar="ARTICLE")
-@_json_option
+@json_option
 @click.option("--bibtex", is_flag=True, help="Print BibTeX for the article's works instead.")
 @click.option("--stance", help="With --bibtex: only works with this stance (supports, contests, mentions).")
 @pass_ctx
 def article_show(ctx: Context, article_ref, as_json, bibtex, stance) -> None:
     """Show an article (ID or slug): its claims with their linked works, and its requests."""
-    wf = workflow
     store = ctx.store
-    art = wf.get_article(store, article_ref)
+    art = refkeeper.workflow.get_article(store, article_ref)
     if bibtex or stance:
         if not bibtex:
             raise UsageError("--stance goes with --bibtex here")
-        _print_bibtex(store, wf.works_for(store, article=art.id, stance=stance))
+        print_bibtex(store, refkeeper.workflow.works_for(store, article=art.id, stance=stance))
         return
-    reports = [wf.claim_report(store, c) for c in wf.claims(store, art.id)]
-    reqs = wf.requests(store, article=art.id)
+    reports = [refkeeper.workflow.claim_report(store, c) for c in refkeeper.workflow.claims(store, art.id)]
+    reqs = refkeeper.workflow.requests(store, article=art.id)
     if as_json:
-        _echo_json({"article": art.to_json(), "claims": [r.to_json() for r in reports],
+        echo_json({"article": art.to_json(), "claims": [r.to_json() for r in reports],
                     "requests": [r.to_json() for r in reqs]})
         return
     click.echo(f"article {art.id}  ({art.slug})  {art.title}")
     if art.url:
         click.echo(f"  {art.url}")
     for r in reports:
-        counts = ", ".join(f"{len(r.by_stance(s))} {s}" for s in wf.STANCES)
-        click.echo(f"  claim {r.claim.id}: {_clip(r.claim.text, 90)}  [{counts}]")
+        counts = ", ".join(f"{len(r.by_stance(s))} {s}" for s in refkeeper.workflow.STANCES)
+        click.echo(f"  claim {r.claim.id}: {clip(r.claim.text, 90)}  [{counts}]")
         for flag in r.flags:
             click.echo(f"    ! {flag}")
     for q in reqs:
@@ -123,7 +124,7 @@ def article_show(ctx: Context, article_ref, as_json, bibtex, stance) -> None:
                    + (f" on claim {q.claim_id}" if q.claim_id else ""))
 
 
-@click.group(cls=_Group)
+@click.group(cls=Group)
 def claim() -> None:
     """Claims: statements in an article, with the works that support or contest them.
 
@@ -142,40 +143,41 @@ def claim() -> None:
 @click.argument("text")
 @click.option("--where", "location", help="Where it sits: a paragraph number, an anchor.")
 @click.option("--quote", help="The article's own words, when TEXT paraphrases them.")
-@_by_option
-@_json_option
+@by_option
+@json_option
 @pass_ctx
 def claim_add(ctx: Context, article_ref, text, location, quote, actor, as_json) -> None:
     """Add a claim (TEXT, in your words) to ARTICLE (ID or slug)."""
-    c = workflow.add_claim(ctx.store, article_ref, text, location=location, quote=quote, actor=actor)
+    c = refkeeper.workflow.add_claim(ctx.store, article_ref, text, location=location, quote=quote,
+                                     actor=actor)
     if as_json:
-        _echo_json(c.to_json())
+        echo_json(c.to_json())
     else:
-        click.echo(f"claim {c.id} added to article {c.article_id}: {_clip(c.text, 90)}")
+        click.echo(f"claim {c.id} added to article {c.article_id}: {clip(c.text, 90)}")
 
 
 @claim.command("list")
 @click.option("--article", "article_ref", metavar="ARTICLE", help="Only this article's claims.")
-@_json_option
+@json_option
 @pass_ctx
 def claim_list(ctx: Context, article_ref, as_json) -> None:
     """List claims with how many works support, contest or mention each."""
-    wf = workflow
-    reports = [wf.claim_report(ctx.store, c) for c in wf.claims(ctx.store, article_ref)]
+    claims = refkeeper.workflow.claims(ctx.store, article_ref)
+    reports = [refkeeper.workflow.claim_report(ctx.store, c) for c in claims]
     if as_json:
-        _echo_json([r.to_json() for r in reports])
+        echo_json([r.to_json() for r in reports])
         return
     for r in reports:
-        counts = " ".join(f"{s[0]}{len(r.by_stance(s))}" for s in wf.STANCES)
+        counts = " ".join(f"{s[0]}{len(r.by_stance(s))}" for s in refkeeper.workflow.STANCES)
         flag = "  !" if r.flags else ""
         click.echo(f"{r.claim.id:>4}  article {r.claim.article_id:<3} [{counts}]{flag}  "
-                   f"{_clip(r.claim.text, 80)}")
+                   f"{clip(r.claim.text, 80)}")
 
 
 @claim.command("show")
-@click.argument("claim_id", metavar="CLAIM")
+@click.argument("claim_id", metavar="CLAIM", type=CLAIM_ID)
 @click.option("--removed", is_flag=True, help="Also list removed links.")
-@_json_option
+@json_option
 @click.option("--bibtex", is_flag=True, help="Print BibTeX for the claim's works instead.")
 @click.option("--stance", help="With --bibtex: only works with this stance (supports, contests, mentions).")
 @pass_ctx
@@ -185,26 +187,25 @@ def claim_show(ctx: Context, claim_id, removed, as_json, bibtex, stance) -> None
     A claim whose only support is a work with a problem recorded (retraction,
     correction, a dead DOI) is flagged with '!'.
     """
-    wf = workflow
     store = ctx.store
     if bibtex or stance:
         if not bibtex:
             raise UsageError("--stance goes with --bibtex here")
-        _print_bibtex(store, wf.works_for(store, claim=claim_id, stance=stance))
+        print_bibtex(store, refkeeper.workflow.works_for(store, claim=claim_id, stance=stance))
         return
-    rep = wf.claim_report(store, claim_id, include_removed=removed)
+    rep = refkeeper.workflow.claim_report(store, claim_id, include_removed=removed)
     if as_json:
-        _echo_json(rep.to_json())
+        echo_json(rep.to_json())
         return
     c = rep.claim
-    click.echo(f"claim {c.id} · article {rep.article.id} “{_clip(rep.article.title, 70)}”"
+    click.echo(f"claim {c.id} · article {rep.article.id} “{clip(rep.article.title, 70)}”"
                + (f" · {c.location}" if c.location else ""))
     click.echo(f"  {c.text}")
     if c.quote and c.quote != c.text:
         click.echo(f"  quote: “{c.quote}”")
     for flag in rep.flags:
         click.echo(click.style(f"  ! {flag}", fg="red", bold=True))
-    for stance_name in wf.STANCES:
+    for stance_name in refkeeper.workflow.STANCES:
         group = [lw for lw in rep.links if lw.link.stance == stance_name]
         live = sum(1 for lw in group if lw.link.live)
         gone = len(group) - live
@@ -218,27 +219,27 @@ def claim_show(ctx: Context, claim_id, removed, as_json, bibtex, stance) -> None
 @click.argument("article_ref", metavar="ARTICLE")
 @click.option("--keep", "keep", multiple=True, metavar="N", help="Keep proposal N as a claim (repeatable).")
 @click.option("--keep-all", is_flag=True, help="Keep every proposal.")
-@_by_option
-@_json_option
+@by_option
+@json_option
 @pass_ctx
 def claim_propose(ctx: Context, article_ref, keep, keep_all, actor, as_json) -> None:
     """Propose claims from the article's text: sentences with figures, p-values,
     comparisons or positions ("gold standard"). Keep some with --keep N; the rest
     are dropped (nothing is stored until kept)."""
-    wf = workflow
     if keep or keep_all:
-        kept = wf.keep_proposed(ctx.store, article_ref, "all" if keep_all else keep, actor=actor)
+        kept = refkeeper.workflow.keep_proposed(ctx.store, article_ref, "all" if keep_all else keep,
+                                                actor=actor)
         if as_json:
-            _echo_json([c.to_json() for c in kept])
+            echo_json([c.to_json() for c in kept])
         else:
             for c in kept:
-                click.echo(f"claim {c.id} kept ({c.location}): {_clip(c.text, 90)}")
+                click.echo(f"claim {c.id} kept ({c.location}): {clip(c.text, 90)}")
             if not kept:
                 click.echo("nothing new to keep (already kept)", err=True)
         return
-    proposals = wf.propose(ctx.store, article_ref)
+    proposals = refkeeper.workflow.propose(ctx.store, article_ref)
     if as_json:
-        _echo_json([p.to_json() for p in proposals])
+        echo_json([p.to_json() for p in proposals])
         return
     for p in proposals:
         click.echo(f"{p.number:>3}. [{', '.join(p.reasons)}; {p.location}]")
@@ -248,7 +249,7 @@ def claim_propose(ctx: Context, article_ref, keep, keep_all, actor, as_json) -> 
 
 
 @click.command("link")
-@click.argument("claim_id", metavar="CLAIM")
+@click.argument("claim_id", metavar="CLAIM", type=CLAIM_ID)
 @click.argument("doi")
 @click.option("--stance", required=True, help="supports, contests or mentions.")
 @click.option("--note", help="A note or quote: why the work bears on the claim.")
@@ -256,8 +257,8 @@ def claim_propose(ctx: Context, article_ref, keep, keep_all, actor, as_json) -> 
               help="Who asserts the link: editor, reader or imported.")
 @click.option("--name", "asserted_by_name", help="The reader's name (or the import's source).")
 @click.option("--unconfirmed", is_flag=True, help="Record an editor's link as not yet confirmed.")
-@_by_option
-@_json_option
+@by_option
+@json_option
 @pass_ctx
 def link_cmd(ctx: Context, claim_id, doi, stance, note, asserted_by, asserted_by_name, unconfirmed,
              actor, as_json) -> None:
@@ -272,43 +273,45 @@ def link_cmd(ctx: Context, claim_id, doi, stance, note, asserted_by, asserted_by
         --note "periarticular injections did better than intra-articular"
     """
     confirmed = False if unconfirmed else None
-    lk = workflow.link(ctx.store, claim_id, doi, stance, note=note, asserted_by=asserted_by,
-                          asserted_by_name=asserted_by_name, confirmed=confirmed, actor=actor)
+    lk = refkeeper.workflow.link(ctx.store, claim_id, doi, stance, note=note, asserted_by=asserted_by,
+                                 asserted_by_name=asserted_by_name, confirmed=confirmed, actor=actor)
     if as_json:
-        _echo_json(lk.to_json())
+        echo_json(lk.to_json())
     else:
         state = "confirmed" if lk.confirmed else "unconfirmed"
         click.echo(f"link {lk.id}: claim {lk.claim_id} {lk.stance} ← {lk.doi}  ({lk.asserted_by}, {state})")
 
 
 @click.command("unlink")
-@click.argument("claim_id", metavar="CLAIM")
+@click.argument("claim_id", metavar="CLAIM", type=CLAIM_ID)
 @click.argument("doi")
 @click.option("--reason", help="Why the link is removed (kept in the history).")
-@_by_option
-@_json_option
+@by_option
+@json_option
 @pass_ctx
 def unlink_cmd(ctx: Context, claim_id, doi, reason, actor, as_json) -> None:
     """Remove the link between CLAIM and DOI (it stays visible in the history)."""
-    lk = workflow.unlink(ctx.store, claim_id, doi, reason=reason, actor=actor)
+    lk = refkeeper.workflow.unlink(ctx.store, claim_id, doi, reason=reason, actor=actor)
     if as_json:
-        _echo_json(lk.to_json())
+        echo_json(lk.to_json())
     else:
         click.echo(f"link {lk.id} removed: claim {lk.claim_id} no longer {lk.stance} ← {lk.doi}")
 
 
 @click.command("history")
 @click.option("--article", "article_ref", metavar="ARTICLE", help="Only changes to this article.")
-@click.option("--claim", "claim_id", metavar="CLAIM", help="Only changes to this claim.")
-@click.option("--request", "request_id", metavar="REQUEST", help="Only changes to this request.")
+@click.option("--claim", "claim_id", metavar="CLAIM", type=CLAIM_ID, help="Only changes to this claim.")
+@click.option("--request", "request_id", metavar="REQUEST", type=REQUEST_ID,
+              help="Only changes to this request.")
 @click.option("--doi", help="Only changes involving this work.")
-@_json_option
+@json_option
 @pass_ctx
 def history_cmd(ctx: Context, article_ref, claim_id, request_id, doi, as_json) -> None:
     """The append-only record of changes to articles, claims, links and requests."""
-    entries = workflow.history(ctx.store, article=article_ref, claim=claim_id, request=request_id, doi=doi)
+    entries = refkeeper.workflow.history(ctx.store, article=article_ref, claim=claim_id, request=request_id,
+                                         doi=doi)
     if as_json:
-        _echo_json([e.to_json() for e in entries])
+        echo_json([e.to_json() for e in entries])
         return
     for e in entries:
         refs_ = " ".join(f"{k} {v}" for k, v in (("article", e.article_id), ("claim", e.claim_id),

@@ -9,9 +9,9 @@ import sys
 
 import click
 
-from .._crossref import CrossrefClient
 from .._errors import UsageError
-from ._common import EXIT_FINDINGS, Context, _bare_doi, _clip, _Group, _read_lines, pass_ctx
+from .._models import parse_doi
+from ._common import EXIT_FINDINGS, Context, Group, clip, pass_ctx, read_lines
 
 
 @click.command()
@@ -26,11 +26,11 @@ def add(ctx: Context, dois, as_json) -> None:
     if not dois:
         raise UsageError("give one or more DOIs, or - to read them from stdin")
     if dois == ("-",):
-        dois = tuple(d.strip() for d in _read_lines(sys.stdin.buffer) if d.strip())
-    client = CrossrefClient()
+        dois = tuple(d.strip() for d in read_lines(sys.stdin.buffer) if d.strip())
+    client = ctx.client
     missing = 0
     for doi in dois:
-        rec = client.work(_bare_doi(doi))
+        rec = client.work(parse_doi(doi))
         if rec is None:
             missing += 1
             if as_json:
@@ -42,7 +42,7 @@ def add(ctx: Context, dois, as_json) -> None:
         if as_json:
             click.echo(json.dumps({"doi": w.doi, "status": "added", "title": w.title}))
         else:
-            click.echo(f"added  {w.doi}  {_clip(w.title or '', 80)}")
+            click.echo(f"added  {w.doi}  {clip(w.title or '', 80)}")
     if missing:
         sys.exit(EXIT_FINDINGS)
 
@@ -53,7 +53,7 @@ def add(ctx: Context, dois, as_json) -> None:
 @pass_ctx
 def show(ctx: Context, doi, as_json) -> None:
     """Show a stored work."""
-    w = ctx.store.require_work(_bare_doi(doi))
+    w = ctx.store.require_work(parse_doi(doi))
     if as_json:
         click.echo(json.dumps(w.record, ensure_ascii=False, indent=2))
         return
@@ -76,7 +76,7 @@ def show(ctx: Context, doi, as_json) -> None:
 # -- snapshot ---------------------------------------------------------------------
 
 
-@click.group(cls=_Group)
+@click.group(cls=Group)
 def snapshot() -> None:
     """Bulk Crossref records for offline resolution."""
 

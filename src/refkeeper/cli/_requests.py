@@ -1,4 +1,4 @@
-"""Readers' reference requests and the reference lists they paste (issue 3).
+"""Readers' reference requests and the reference lists they paste.
 
 Thin commands over refkeeper.workflow: parse, call one function, print.
 """
@@ -9,26 +9,28 @@ import sys
 
 import click
 
-from .. import workflow
+import refkeeper
+
 from .._errors import UsageError
 from .._models import ERROR
-from .._resolve import Resolver
 from ._common import (
+    CLAIM_ID,
     EXIT_FINDINGS,
+    REQUEST_ID,
     Context,
-    _by_option,
-    _clip,
-    _describe,
-    _echo_json,
-    _Group,
-    _json_option,
-    _print_bibtex,
-    _read_text_arg,
+    Group,
+    by_option,
+    clip,
+    describe,
+    echo_json,
+    json_option,
     pass_ctx,
+    print_bibtex,
+    read_text_arg,
 )
 
 
-@click.group(cls=_Group)
+@click.group(cls=Group)
 def request() -> None:
     """Readers' reference requests: the queue, answers and replies to post.
 
@@ -48,13 +50,13 @@ def _print_pasted(pasted, claim_id) -> None:
     for r in pasted.references:
         head = r.status.upper()
         if r.doi:
-            click.echo(f"  {r.position}. {head:<9} {r.doi}  {_clip(r.text, 80)}")
+            click.echo(f"  {r.position}. {head:<9} {r.doi}  {clip(r.text, 80)}")
         elif r.status == "ambiguous":
             click.echo(f"  {r.position}. {head:<9} candidates {', '.join(r.candidates[:3])}: an editor "
-                       f"should choose  {_clip(r.text, 60)}")
+                       f"should choose  {clip(r.text, 60)}")
         else:
             why = r.error or "no DOI found; kept as written"
-            click.echo(f"  {r.position}. {head:<9} ({why})  {_clip(r.text, 80)}")
+            click.echo(f"  {r.position}. {head:<9} ({why})  {clip(r.text, 80)}")
     for lk in pasted.links:
         click.echo(f"  linked {lk.doi} to claim {lk.claim_id} as '{lk.stance}' (asserted by "
                    f"{lk.asserted_by_name}, unconfirmed): confirm with "
@@ -70,7 +72,8 @@ def _print_pasted(pasted, claim_id) -> None:
 
 @request.command("add")
 @click.option("--article", "article_ref", required=True, metavar="ARTICLE", help="Article ID or slug.")
-@click.option("--claim", "claim_id", metavar="CLAIM", help="The claim the request is about, if one.")
+@click.option("--claim", "claim_id", metavar="CLAIM", type=CLAIM_ID,
+              help="The claim the request is about, if one.")
 @click.option("--reader", required=True, help="The reader's name or handle.")
 @click.option("--contact", help="How to reach the reader.")
 @click.option("--text", help="The reader's own words.")
@@ -81,8 +84,8 @@ def _print_pasted(pasted, claim_id) -> None:
                                "(as the reader's, unconfirmed) as supports, contests or mentions.")
 @click.option("--received", help="When the reader asked (ISO date; default now).")
 @click.option("--offline", is_flag=True, help="Resolve the references from the database only.")
-@_by_option
-@_json_option
+@by_option
+@json_option
 @pass_ctx
 def request_add(ctx: Context, article_ref, claim_id, reader, contact, text, from_file, stance, received,
                 offline, actor, as_json) -> None:
@@ -90,21 +93,20 @@ def request_add(ctx: Context, article_ref, claim_id, reader, contact, text, from
 
     Exit code 1 if resolving a reference ended in error (it is kept, without a DOI).
     """
-    wf = workflow
     store = ctx.store
     if from_file is None:
         if stance:
             raise UsageError("--stance applies to the references in --from-file")
-        req = wf.add_request(store, article_ref, reader, text=text, claim=claim_id, contact=contact,
-                             received_at=received, actor=actor)
+        req = refkeeper.workflow.add_request(store, article_ref, reader, text=text, claim=claim_id,
+                                             contact=contact, received_at=received, actor=actor)
         if as_json:
-            _echo_json(wf.request_report(store, req.id).to_json())
+            echo_json(refkeeper.workflow.request_report(store, req.id).to_json())
         else:
             click.echo(f"request {req.id} added (open) from {req.reader}")
         return
-    comment = _read_text_arg(from_file)
-    pasted = wf.add_request_from_comment(
-        store, article_ref, reader, comment, Resolver(store=store, offline=offline), claim=claim_id,
+    comment = read_text_arg(from_file)
+    pasted = refkeeper.workflow.add_request_from_comment(
+        store, article_ref, reader, comment, ctx.resolver(offline=offline), claim=claim_id,
         stance=stance, contact=contact, text=text, received_at=received, actor=actor,
     )
     _finish_pasted(store, pasted, as_json, f"request {pasted.request.id} added (open) from {reader}")
@@ -112,10 +114,10 @@ def request_add(ctx: Context, article_ref, claim_id, reader, contact, text, from
 
 def _finish_pasted(store, pasted, as_json, headline) -> None:
     if as_json:
-        out = workflow.request_report(store, pasted.request.id).to_json()
+        out = refkeeper.workflow.request_report(store, pasted.request.id).to_json()
         out["linked"] = [lk.to_json() for lk in pasted.links]
         out["not_linked"] = pasted.skipped
-        _echo_json(out)
+        echo_json(out)
     else:
         n = len(pasted.references)
         unresolved = sum(1 for r in pasted.references if not r.doi)
@@ -127,18 +129,18 @@ def _finish_pasted(store, pasted, as_json, headline) -> None:
 
 
 @request.command("refs")
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", type=REQUEST_ID)
 @click.argument("file")
 @click.option("--stance", help="Link the matched references to the request's claim with this stance.")
 @click.option("--offline", is_flag=True, help="Resolve from the database only.")
-@_by_option
-@_json_option
+@by_option
+@json_option
 @pass_ctx
 def request_refs(ctx: Context, request_id, file, stance, offline, actor, as_json) -> None:
     """Add the references a reader pasted later (FILE, - for stdin) to REQUEST."""
     store = ctx.store
-    pasted = workflow.add_reader_references(
-        store, request_id, _read_text_arg(file), Resolver(store=store, offline=offline), stance=stance,
+    pasted = refkeeper.workflow.add_reader_references(
+        store, request_id, read_text_arg(file), ctx.resolver(offline=offline), stance=stance,
         actor=actor,
     )
     _finish_pasted(store, pasted, as_json, f"request {pasted.request.id}")
@@ -149,28 +151,27 @@ def request_refs(ctx: Context, request_id, file, stance, offline, actor, as_json
               help="The queue: open requests, oldest first, with what is known for each claim.")
 @click.option("--status", help="Only requests with this status (open, answered, declined).")
 @click.option("--article", "article_ref", metavar="ARTICLE", help="Only this article's requests.")
-@_json_option
+@json_option
 @pass_ctx
 def request_list(ctx: Context, only_open, status, article_ref, as_json) -> None:
     """List requests, oldest first. With --open: the queue, showing for each request the
     confirmed links and earlier answers for its claim, so it can be answered in one step."""
-    wf = workflow
     store = ctx.store
     if only_open and status and status != "open":
         raise UsageError("--open and --status disagree")
-    reqs = wf.requests(store, status="open" if only_open else status, article=article_ref)
-    reports = [wf.request_report(store, r) for r in reqs]
+    reqs = refkeeper.workflow.requests(store, status="open" if only_open else status, article=article_ref)
+    reports = [refkeeper.workflow.request_report(store, r) for r in reqs]
     if as_json:
-        _echo_json([r.to_json() for r in reports])
+        echo_json([r.to_json() for r in reports])
         return
     for rep in reports:
         q = rep.request
-        where = f"article {rep.article.id} “{_clip(rep.article.title, 40)}”"
+        where = f"article {rep.article.id} “{clip(rep.article.title, 40)}”"
         if rep.claim:
-            where += f" · claim {rep.claim.id} “{_clip(rep.claim.text, 50)}”"
+            where += f" · claim {rep.claim.id} “{clip(rep.claim.text, 50)}”"
         click.echo(f"#{q.id}  {q.status:<8} {(q.received_at or '')[:10]}  {q.reader}  · {where}")
         if q.text:
-            click.echo(f"    “{_clip(q.text, 100)}”")
+            click.echo(f"    “{clip(q.text, 100)}”")
         if rep.references:
             matched = sum(1 for r in rep.references if r.doi)
             click.echo(f"    reader's references: {len(rep.references)} ({matched} matched, "
@@ -182,7 +183,7 @@ def request_list(ctx: Context, only_open, status, article_ref, as_json) -> None:
         if q.status == "open" and only_open:
             if rep.known:
                 for lw in rep.known.links:
-                    click.echo(f"    known: {lw.link.stance} {lw.link.doi}  {_describe(lw.work)}"
+                    click.echo(f"    known: {lw.link.stance} {lw.link.doi}  {describe(lw.work)}"
                                + (f"  PROBLEM: {', '.join(lw.problems)}" if lw.problems else ""))
                 for rid, doi, s in rep.known.earlier:
                     click.echo(f"    given before (request {rid}): {s or 'reference'} {doi}")
@@ -192,23 +193,22 @@ def request_list(ctx: Context, only_open, status, article_ref, as_json) -> None:
 
 
 @request.command("show")
-@click.argument("request_id", metavar="REQUEST")
-@_json_option
+@click.argument("request_id", metavar="REQUEST", type=REQUEST_ID)
+@json_option
 @click.option("--bibtex", is_flag=True, help="Print BibTeX for the request's works instead.")
 @click.option("--stance", help="With --bibtex: only answer works with this stance.")
 @pass_ctx
 def request_show(ctx: Context, request_id, as_json, bibtex, stance) -> None:
     """Show a request: the reader's words and references, the answer, what is known."""
-    wf = workflow
     store = ctx.store
     if bibtex or stance:
         if not bibtex:
             raise UsageError("--stance goes with --bibtex here")
-        _print_bibtex(store, wf.works_for(store, request=request_id, stance=stance))
+        print_bibtex(store, refkeeper.workflow.works_for(store, request=request_id, stance=stance))
         return
-    rep = wf.request_report(store, request_id)
+    rep = refkeeper.workflow.request_report(store, request_id)
     if as_json:
-        _echo_json(rep.to_json())
+        echo_json(rep.to_json())
         return
     q = rep.request
     click.echo(f"request {q.id} ({q.status}) from {q.reader}" + (f" <{q.contact}>" if q.contact else "")
@@ -229,7 +229,7 @@ def request_show(ctx: Context, request_id, as_json, bibtex, stance) -> None:
     if rep.answer:
         click.echo("  answer:")
         for w, s in rep.answer:
-            click.echo(f"    {s or 'reference':<9} {w.doi}  {_describe(w)}")
+            click.echo(f"    {s or 'reference':<9} {w.doi}  {describe(w)}")
     if q.note:
         click.echo(f"  note: {q.note}")
     if q.reason:
@@ -237,52 +237,54 @@ def request_show(ctx: Context, request_id, as_json, bibtex, stance) -> None:
 
 
 @request.command("answer")
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", type=REQUEST_ID)
 @click.option("--doi", "dois", multiple=True, help="A stored work given in answer (repeatable).")
 @click.option("--reuse", is_flag=True,
               help="Also give everything known for the claim (see `request list --open`).")
 @click.option("--stance", help="The stance of the given works (default: from their links to the claim).")
 @click.option("--note", help="Your words to post with the references.")
-@_by_option
-@_json_option
+@by_option
+@json_option
 @pass_ctx
 def request_answer(ctx: Context, request_id, dois, reuse, stance, note, actor, as_json) -> None:
     """Answer REQUEST with stored works; it becomes answered. Print the reply with `request reply`."""
-    rep = workflow.answer_request(ctx.store, request_id, dois=dois, stance=stance, note=note, reuse=reuse,
-                                     actor=actor)
+    rep = refkeeper.workflow.answer_request(ctx.store, request_id, dois=dois, stance=stance, note=note,
+                                            reuse=reuse, actor=actor)
     if as_json:
-        _echo_json(rep.to_json())
+        echo_json(rep.to_json())
         return
     n = len(rep.answer)
     click.echo(f"request {rep.request.id} answered with {n} work{'s' * (n != 1)}:")
     for w, s in rep.answer:
-        click.echo(f"  {s or 'reference':<9} {w.doi}  {_describe(w)}")
+        click.echo(f"  {s or 'reference':<9} {w.doi}  {describe(w)}")
 
 
 @request.command("reply")
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", type=REQUEST_ID)
 @click.option("--style", default="vancouver", show_default=True, help="vancouver or apa.")
 @click.option("--markdown", is_flag=True, help="Markdown (links, bold headings) instead of plain text.")
 @click.option("--no-unresolved", is_flag=True, help="Leave out the reader's references that matched no DOI.")
 @pass_ctx
 def request_reply(ctx: Context, request_id, style, markdown, no_unresolved) -> None:
     """Print the answer to post: the references given, with DOI links, grouped by stance."""
-    click.echo(workflow.reply(ctx.store, request_id, style=style, fmt="markdown" if markdown else "text",
-                                 include_unresolved=not no_unresolved), nl=False)
+    fmt = "markdown" if markdown else "text"
+    text = refkeeper.workflow.reply(ctx.store, request_id, style=style, fmt=fmt,
+                                    include_unresolved=not no_unresolved)
+    click.echo(text, nl=False)
 
 
 @request.command("decline")
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", type=REQUEST_ID)
 @click.option("--reason", required=True, help="Why (kept with the request).")
-@_by_option
+@by_option
 @pass_ctx
 def request_decline(ctx: Context, request_id, reason, actor) -> None:
     """Decline an open request, with a reason."""
-    q = workflow.decline_request(ctx.store, request_id, reason, actor=actor)
+    q = refkeeper.workflow.decline_request(ctx.store, request_id, reason, actor=actor)
     click.echo(f"request {q.id} declined: {q.reason}")
 
 
-@click.group(cls=_Group)
+@click.group(cls=Group)
 def refs() -> None:
     """Reference lists as readers paste them."""
 
@@ -291,7 +293,7 @@ def refs() -> None:
 @click.argument("file")
 @click.option("--resolve", "do_resolve", is_flag=True, help="Also resolve each reference.")
 @click.option("--offline", is_flag=True, help="With --resolve: from the database only.")
-@_json_option
+@json_option
 @pass_ctx
 def refs_split(ctx: Context, file, do_resolve, offline, as_json) -> None:
     """Split a pasted comment or reference list (FILE, - for stdin) into single references.
@@ -299,12 +301,13 @@ def refs_split(ctx: Context, file, do_resolve, offline, as_json) -> None:
     Numbered, bulleted, blank-line separated, one per line or run together; lines
     wrapped by a mail client are joined back. Prose around the list is left out.
     """
+    # Imported here, not at the top, so that `refkeeper --help` does not load the workflow.
     from ..workflow import split_text
 
-    chunks = [c for c in split_text(_read_text_arg(file)) if c.is_reference]
+    chunks = [c for c in split_text(read_text_arg(file)) if c.is_reference]
     answers = None
     if do_resolve:
-        answers = list(Resolver(store=ctx.store, offline=offline).resolve_many([c.text for c in chunks]))
+        answers = list(ctx.resolver(offline=offline).resolve_many([c.text for c in chunks]))
     if as_json:
         out = []
         for i, c in enumerate(chunks):
@@ -312,7 +315,7 @@ def refs_split(ctx: Context, file, do_resolve, offline, as_json) -> None:
             if answers is not None:
                 item["resolution"] = answers[i].to_json()
             out.append(item)
-        _echo_json(out)
+        echo_json(out)
     else:
         for i, c in enumerate(chunks):
             if answers is None:

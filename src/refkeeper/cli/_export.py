@@ -10,31 +10,30 @@ import sys
 
 import click
 
-from .. import workflow
+import refkeeper
+
 from .._errors import UsageError
-from .._models import normalize_doi
-from .._resolve import Resolver
-from ..export import FORMATS as EXPORT_FORMATS
-from ..export import STYLES, check_key, export_store
-from ._common import EXIT_FINDINGS, Context, _bare_doi, _clip, pass_ctx
+from .._models import parse_doi
+from ._common import CLAIM_ID, EXIT_FINDINGS, REQUEST_ID, Context, LazyChoice, clip, pass_ctx
 
 
 @click.command()
 @click.argument("dois", nargs=-1)
 @click.option(
-    "--format", "fmt", type=click.Choice(list(EXPORT_FORMATS)), default="bibtex", show_default=True,
+    "--format", "fmt", type=LazyChoice(lambda: refkeeper.export.FORMATS), default="bibtex", show_default=True,
     help="bibtex, csl-json (Zotero, Pandoc), ris (EndNote, Mendeley), or a reference list "
          "to paste: text, markdown, html.",
 )
-@click.option("--style", type=click.Choice(list(STYLES)), default="vancouver", show_default=True,
-              help="Citation style of text, markdown and html reference lists.")
+@click.option("--style", type=LazyChoice(lambda: refkeeper.export.STYLES), default="vancouver",
+              show_default=True, help="Citation style of text, markdown and html reference lists.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write to FILE instead of stdout.")
 @click.option("--ascii", "ascii_only", is_flag=True,
               help="ASCII only: LaTeX escapes in BibTeX (classic bibtex), \\u escapes in CSL-JSON.")
 @click.option("--article", help="Only the works linked to this article's claims or given in its answers.")
-@click.option("--claim", help="Only the works linked to this claim.")
-@click.option("--request", "request_id", help="Only the works given in answer to this reader request.")
+@click.option("--claim", type=CLAIM_ID, help="Only the works linked to this claim.")
+@click.option("--request", "request_id", type=REQUEST_ID,
+              help="Only the works given in answer to this reader request.")
 @click.option("--stance", type=click.Choice(["supports", "contests", "mentions"]),
               help="Only works linked with this stance (alone: across all claims).")
 @pass_ctx
@@ -53,17 +52,17 @@ def export(ctx: Context, dois, fmt, style, output, ascii_only, article, claim, r
       refkeeper export --claim 2 --stance contests -o contested.bib
     """
     store = ctx.store
-    chosen = [normalize_doi(_bare_doi(d)) for d in dois] or None
+    chosen = [parse_doi(d) for d in dois] or None
     if any(x is not None for x in (article, claim, request_id, stance)):
         if chosen:
             raise UsageError("give DOIs or --article/--claim/--request/--stance, not both")
-        chosen = workflow.works_for(store, article=article, claim=claim, request=request_id,
-                                    stance=stance)
+        chosen = refkeeper.workflow.works_for(store, article=article, claim=claim, request=request_id,
+                                              stance=stance)
     if output:
         tmp = output + ".part"
         try:
             with open(tmp, "w", encoding="utf-8") as fh:
-                n = export_store(store, fh, fmt, chosen, style=style, ascii=ascii_only)
+                n = refkeeper.export.export_store(store, fh, fmt, chosen, style=style, ascii=ascii_only)
             os.replace(tmp, output)  # never leave a half-written file behind
         except BaseException:
             if os.path.exists(tmp):
@@ -71,10 +70,10 @@ def export(ctx: Context, dois, fmt, style, output, ascii_only, article, claim, r
             raise
         click.echo(f"wrote {n} entries to {output}", err=True)
     else:
-        export_store(store, sys.stdout, fmt, chosen, style=style, ascii=ascii_only)
+        refkeeper.export.export_store(store, sys.stdout, fmt, chosen, style=style, ascii=ascii_only)
 
 
-# -- import and other formats (issue 5) ---------------------------------------------
+# -- import ---------------------------------------------------------------------------
 
 
 @click.command("import")
@@ -106,15 +105,13 @@ def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
       refkeeper import --offline --json export.ris > report.jsonl
       refkeeper import --update zotero.json
     """
-    from ..bibimport import import_entries, read_bibliography
-
-    entries, problems = read_bibliography(path, fmt)
+    entries, problems = refkeeper.read_bibliography(path, fmt)
     for problem in problems:
         click.echo(f"warning: {path}: {problem}", err=True)
-    resolver = Resolver(store=ctx.store, offline=offline)
+    resolver = ctx.resolver(offline=offline)
     counts: dict[str, int] = {}
     findings = bool(problems)
-    for result in import_entries(ctx.store, entries, resolver, update=update):
+    for result in refkeeper.import_entries(ctx.store, entries, resolver, update=update):
         counts[result.status] = counts.get(result.status, 0) + 1
         findings |= result.finding
         if as_json:
@@ -125,10 +122,10 @@ def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
         click.echo(click.style(f"{result.status.upper():<10}", fg=colour, bold=bool(colour))
                    + f" {label}  {result.doi or ''}".rstrip())
         for name, stored, incoming in result.diff:
-            click.echo(f"    - {name}: {_clip(stored, 150) or '(empty)'}")
-            click.echo(f"    + {name}: {_clip(incoming, 150) or '(empty)'}")
+            click.echo(f"    - {name}: {clip(stored, 150) or '(empty)'}")
+            click.echo(f"    + {name}: {clip(incoming, 150) or '(empty)'}")
         for i, c in enumerate(result.candidates[:5], 1):
-            click.echo(f"    {i}. {c.doi}  score {c.score:.2f}  {_clip(c.title or '', 80)}")
+            click.echo(f"    {i}. {c.doi}  score {c.score:.2f}  {clip(c.title or '', 80)}")
         for note in result.notes:
             click.echo(f"    note: {note}")
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no entries"
@@ -155,11 +152,11 @@ def key_cmd(ctx: Context, doi, key) -> None:
       refkeeper key 10.1007/s00776-007-1126-1 Murakami2007
     """
     store = ctx.store
-    bare = normalize_doi(_bare_doi(doi))
+    bare = parse_doi(doi)
     store.require_work(bare)
     if key is None:
         click.echo(store.get_key(bare) or "(no key yet: the next export chooses one)")
         return
-    key = check_key(key)
+    key = refkeeper.export.check_key(key)
     old = store.pin_key(bare, key)
     click.echo(f"{bare}  {old or '(none)'} -> {key}")

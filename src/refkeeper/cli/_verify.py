@@ -1,4 +1,4 @@
-"""`refkeeper verify`: re-check stored works, or a BibTeX file, against Crossref (issue 4)."""
+"""`refkeeper verify`: re-check stored works, or a BibTeX file, against Crossref."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import sys
 
 import click
 
-from .._crossref import CrossrefClient
+import refkeeper
+
 from .._errors import UsageError
-from .._models import Work
-from ._common import Context, _bare_doi, _clip, _describe, _Group, pass_ctx
+from .._models import Work, parse_doi
+from ._common import Context, Group, ProgressLine, clip, describe, pass_ctx
 
 
-@click.group(cls=_Group, invoke_without_command=True)
+@click.group(cls=Group, invoke_without_command=True)
 @click.option("--since", type=click.FloatRange(min=0), metavar="DAYS",
               help="Check works not checked in the last DAYS days [default: 30].")
 @click.option("--all", "check_all", is_flag=True, help="Check every stored work.")
@@ -65,14 +66,12 @@ def verify(cctx: click.Context, since, check_all, bib, as_json, batch_size, rest
     if bib:
         if since is not None or check_all or restart:
             raise UsageError("--bib checks a file: --since, --all and --restart do not apply")
-        _verify_bib_command(bib, as_json, batch_size)
+        _verify_bib_command(cctx.find_object(Context), bib, as_json, batch_size)
         return
-    from ..verify import verify as run_verify
-
     ctx = cctx.find_object(Context)
-    line = _ProgressLine(enabled=not as_json and sys.stderr.isatty())
+    line = ProgressLine(enabled=not as_json and sys.stderr.isatty())
     try:
-        report = run_verify(ctx.store, CrossrefClient(), since=since, all=check_all,
+        report = refkeeper.verify.verify(ctx.store, ctx.client, since=since, all=check_all,
                             batch_size=batch_size, progress=line, resume=not restart)
     finally:
         line.close()
@@ -93,13 +92,11 @@ def verify(cctx: click.Context, since, check_all, bib, as_json, batch_size, rest
 @pass_ctx
 def verify_history(ctx: Context, doi, as_json) -> None:
     """Show every check of DOI and every version of its record that was kept."""
-    from ..verify import history
-
-    h = history(ctx.store, _bare_doi(doi))
+    h = refkeeper.verify.history(ctx.store, parse_doi(doi))
     if as_json:
         click.echo(json.dumps(h.to_json(), ensure_ascii=False, indent=2))
         return
-    click.echo(f"{h.doi}  {_clip(h.title or '(not stored)', 90)}")
+    click.echo(f"{h.doi}  {clip(h.title or '(not stored)', 90)}")
     now = ("never checked" if h.problems is None
            else ", ".join(h.problems) if h.problems else "fine")
     if h.checked_at:
@@ -118,38 +115,13 @@ def verify_history(ctx: Context, doi, as_json) -> None:
         w = Work.from_crossref(s["record"])
         when = "stored before the first change" if s["run_id"] is None else f"run {s['run_id']}"
         click.echo(f"    #{s['id']}  {s['taken_at'][:16].replace('T', ' ')}  {when}")
-        click.echo(f"        {_clip(w.title or '(no title)', 70)}  ·  {_describe(w)}")
-
-
-class _ProgressLine:
-    """Count, rate and ETA redrawn on one stderr line; silent unless it is a terminal."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.shown = False
-
-    def __call__(self, p) -> None:
-        if not self.enabled:
-            return
-        eta = "—" if p.eta is None else _duration(p.eta)
-        click.echo(f"\rverified {p.done:,}/{p.total:,} · {p.rate:,.1f}/s · ETA {eta}    ",
-                   err=True, nl=False)
-        self.shown = True
-
-    def close(self) -> None:
-        if self.shown:
-            click.echo(err=True)
-
-
-def _duration(seconds: float) -> str:
-    s = int(round(seconds))
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+        click.echo(f"        {clip(w.title or '(no title)', 70)}  ·  {describe(w)}")
 
 
 def _short(value) -> str:
     if isinstance(value, list):
         value = "; ".join(map(str, value[:3])) + (f" (+{len(value) - 3})" if len(value) > 3 else "")
-    return "—" if value in (None, "") else _clip(str(value), 60)
+    return "—" if value in (None, "") else clip(str(value), 60)
 
 
 def _print_details(notices, diff, alias_of, error, indent: int) -> None:
@@ -184,8 +156,8 @@ def _print_verify_report(r) -> None:
         how = {"supports": "supported by", "contests": "contested by"}.get(a.stance or "", "mentions")
         click.echo(click.style(f"  {kinds.upper()}", fg="red", bold=True)
                    + f"  claim {a.id} {how} {a.doi}" + (" (confirmed link)" if a.confirmed else ""))
-        article = f"article {a.article_id}" + (f": {_clip(a.article_title, 50)}" if a.article_title else "")
-        click.echo(f"      \"{_clip(a.text or '', 90)}\"  ({article})")
+        article = f"article {a.article_id}" + (f": {clip(a.article_title, 50)}" if a.article_title else "")
+        click.echo(f"      \"{clip(a.text or '', 90)}\"  ({article})")
     for a in r.open_requests:
         click.echo(click.style(f"  {', '.join(a.kinds).upper()}", fg="red", bold=True)
                    + f"  open request {a.id} involves {a.doi}"
@@ -199,7 +171,7 @@ def _print_verify_report(r) -> None:
         for f in found:
             label = ", ".join(f.kinds).upper() if f.kinds else outcome.upper()
             new = click.style("  NEW", fg="yellow") if f.new_kinds else ""
-            click.echo(f"  {label}  {f.doi}  {_clip(f.title or '', 70)}{new}")
+            click.echo(f"  {label}  {f.doi}  {clip(f.title or '', 70)}{new}")
             _print_details(f.notices, f.diff, f.alias_of, f.error, indent=6)
     if r.known_problems:
         known = ", ".join(f"{n} {k}" for k, n in r.known_problems.items())
@@ -209,10 +181,8 @@ def _print_verify_report(r) -> None:
         click.echo("Nothing new needs attention." if r.known_problems else "Nothing needs attention.")
 
 
-def _verify_bib_command(path: str, as_json: bool, batch_size: int) -> None:
-    from ..verify import verify_bib
-
-    rep = verify_bib(path, CrossrefClient(), batch_size=batch_size)
+def _verify_bib_command(ctx: Context, path: str, as_json: bool, batch_size: int) -> None:
+    rep = refkeeper.verify_bib(path, ctx.client, batch_size=batch_size)
     if as_json:
         click.echo(json.dumps(rep.to_json(), ensure_ascii=False))
     else:
