@@ -223,3 +223,46 @@ def test_offline_resolution_does_not_need_a_usable_crossref_url(db):
     result = CliRunner(env={"REFKEEPER_CROSSREF_URL": "ftp://api.crossref.org"}).invoke(
         cli, ["--db", db, "resolve", "--offline", READER_REFERENCES[1]])
     assert result.exit_code == 0 and f"MATCHED  {MURAKAMI_DOI}" in result.output
+
+
+def test_export_to_a_symlink_writes_its_target_and_keeps_the_link(db, tmp_path):
+    target = tmp_path / "library" / "refs.bib"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    link = tmp_path / "refs.bib"
+    link.symlink_to(target)
+    result = run("--db", db, "export", "--force", "-o", str(link), MURAKAMI_DOI)
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink()
+    assert "@article{murakami2007effect," in target.read_text()
+    assert f"overwrote {link} with 1 entries" in result.output
+
+
+def test_export_does_not_overwrite_a_file_unless_forced(db, tmp_path):
+    out = tmp_path / "refs.bib"
+    out.write_text("my hand-edited library\n")
+    refused = run("--db", db, "export", "-o", str(out), MURAKAMI_DOI)
+    assert refused.exit_code == 2
+    assert refused.output.strip().splitlines()[-1].endswith("exists: pass --force to overwrite it")
+    assert out.read_text() == "my hand-edited library\n"
+    forced = run("--db", db, "export", "-f", "-o", str(out), MURAKAMI_DOI)
+    assert forced.exit_code == 0 and "@article{murakami2007effect," in out.read_text()
+
+
+def test_export_into_a_device_writes_into_it(db):
+    result = run("--db", db, "export", "-o", "/dev/null", MURAKAMI_DOI)
+    assert result.exit_code == 0, result.output
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
+@pytest.mark.parametrize("where, message", [
+    ("missing/refs.bib", "does not exist"),
+    ("/dev/full", "no space left"),
+])
+def test_export_to_a_path_that_cannot_be_written_is_one_line(db, tmp_path, where, message):
+    if where.startswith("/dev/") and not os.path.exists(where):
+        pytest.skip(f"no {where} here")
+    path = where if where.startswith("/") else str(tmp_path / where)
+    result = run("--db", db, "export", "-o", path)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output

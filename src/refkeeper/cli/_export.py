@@ -5,7 +5,6 @@ both of them keep.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
@@ -14,6 +13,7 @@ import refkeeper
 
 from .._errors import UsageError
 from .._models import parse_doi
+from .._output import open_output, output_exists
 from ._common import CLAIM_ID, EXIT_FINDINGS, REQUEST_ID, Context, LazyChoice, clip, pass_ctx
 
 
@@ -26,8 +26,11 @@ from ._common import CLAIM_ID, EXIT_FINDINGS, REQUEST_ID, Context, LazyChoice, c
 )
 @click.option("--style", type=LazyChoice(lambda: refkeeper.export.STYLES), default="vancouver",
               show_default=True, help="Citation style of text, markdown and html reference lists.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write to FILE instead of stdout.")
+@click.option("-o", "--output", metavar="FILE",
+              help="Write to FILE instead of stdout (through a symlink to its target; a device such "
+                   "as /dev/null is written into, not replaced).")
+@click.option("-f", "--force", is_flag=True,
+              help="Overwrite FILE if it exists (on a terminal you are asked instead).")
 @click.option("--ascii", "ascii_only", is_flag=True,
               help="ASCII only: LaTeX escapes in BibTeX (classic bibtex), \\u escapes in CSL-JSON.")
 @click.option("--article", help="Only the works linked to this article's claims or given in its answers.")
@@ -37,7 +40,8 @@ from ._common import CLAIM_ID, EXIT_FINDINGS, REQUEST_ID, Context, LazyChoice, c
 @click.option("--stance", type=click.Choice(["supports", "contests", "mentions"]),
               help="Only works linked with this stance (alone: across all claims).")
 @pass_ctx
-def export(ctx: Context, dois, fmt, style, output, ascii_only, article, claim, request_id, stance) -> None:
+def export(ctx: Context, dois, fmt, style, output, force, ascii_only, article, claim, request_id,
+           stance) -> None:
     """Export stored works (all, or the given DOIs) as BibTeX, CSL-JSON, RIS or a reference list.
 
     Citation keys are chosen once and stored, so a work keeps its key across exports
@@ -59,16 +63,15 @@ def export(ctx: Context, dois, fmt, style, output, ascii_only, article, claim, r
         chosen = refkeeper.workflow.works_for(store, article=article, claim=claim, request=request_id,
                                               stance=stance)
     if output:
-        tmp = output + ".part"
-        try:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                n = refkeeper.export.export_store(store, fh, fmt, chosen, style=style, ascii=ascii_only)
-            os.replace(tmp, output)  # never leave a half-written file behind
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
-        click.echo(f"wrote {n} entries to {output}", err=True)
+        replacing = output_exists(output)
+        if replacing and not force and sys.stdin.isatty() and sys.stderr.isatty():
+            force = click.confirm(f"{output} exists. Overwrite it?", default=False, err=True)
+            if not force:
+                raise UsageError(f"{output} left as it was")
+        with open_output(output, overwrite=force) as fh:
+            n = refkeeper.export.export_store(store, fh, fmt, chosen, style=style, ascii=ascii_only)
+        verb = "overwrote" if replacing else "wrote"
+        click.echo(f"{verb} {output} with {n} entries", err=True)
     else:
         refkeeper.export.export_store(store, sys.stdout, fmt, chosen, style=style, ascii=ascii_only)
 
