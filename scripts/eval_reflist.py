@@ -344,8 +344,15 @@ def main() -> None:
                 print(f"\n--- {c.style}{', wrapped' if c.wrapped else ''}: {len(c.refs)} references, "
                       f"{len(found)} found\n{c.text}")
                 truth = {key(r) for r in c.refs}
+                prose = key("".join(c.prose_lines))
                 for ch in chunks:
-                    mark = "ok " if key(ch.text) in truth else ("REF" if ch.is_reference else "prose")
+                    k = key(ch.text)
+                    if k in truth:
+                        mark = "ok   " if ch.is_reference else "LOST "
+                    elif ch.is_reference:
+                        mark = "WRONG"
+                    else:
+                        mark = "prose" if k in prose else "LOST "
                     print(f"  [{mark}] {ch.text[:200]}")
         report(f"{h} half: {len(pool)} strings, {args.n} comments, seed {args.seed}", scores)
         if args.resolve:

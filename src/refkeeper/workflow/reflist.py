@@ -42,40 +42,79 @@ _UP = "A-ZÀ-ÖØ-ÞĀĂĄĆČĎĐĒĖĘĚĞĪİĶĹĻĽŁŃŅŇŌŐŒŔŘŚŞŠ
 _LOW = "a-zß-öø-ÿāăąćčďđēėęěğīıķĺļľłńņňōőœŕřśşšţťūůűųźżž"
 _PARTICLE = r"(?i:van\s+der|van\s+den|van|von|de\s+la|de|der|den|del|della|da|di|du|le|la|dos|das|ter|ten)"
 _SURNAME = (
-    rf"(?:{_PARTICLE}\s+)*(?:[{_UP}][{_LOW}'’]*(?:[-'’][{_UP}]?[{_LOW}]+)*[{_LOW}]"
+    rf"(?:{_PARTICLE}\s+)*(?:[{_UP}][{_LOW}'’]*(?:[-'’][{_UP}]?[{_LOW}]+|[{_UP}][{_LOW}]+)*[{_LOW}]"
     rf"|[{_UP}]{{2,}}(?:-[{_UP}]{{2,}})?)"
 )
 # How references begin: "Berthelot JM," (Vancouver), "Berthelot, J. M.," / "Berthelot, J.-M."
-# (APA, Harvard), "Borowsky CD, et al." and "Murakami et al." (short forms).
+# (APA, Harvard), "Borowsky CD, et al." and "Murakami et al." (short forms), "Li H Durbin R
+# 2009" (no punctuation at all), "R. Pemantle." / "B. Li, Y. Liu" (initials first),
+# "Kahn, Ludwig W.:" (a given name written out).
+_INITIALS = rf"[{_UP}]\.(?:\s?-?[{_UP}]\.){{0,3}}"
 _AUTHOR_START = re.compile(
-    rf"^(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=[,.;:]|\s+et\s+al|\s*$)"
+    rf"^(?:(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=[,.;:]|\s+et\s+al|\s*$)"
     rf"|,\s*[{_UP}]\.(?:\s?-?[{_UP}]\.)*"
-    rf"|\s+et\s+al\b)"
+    rf"|\s+et\s+al\b"
+    rf"|\s+[{_UP}]{{1,3}}\s+(?:(?:{_SURNAME})\s+[{_UP}]{{1,3}}\b|(?:1[89]|20)\d\d\b)"
+    rf"|,\s+[{_UP}][{_LOW}]+(?:\s+{_INITIALS})?\s?[.,:])"
+    rf"|{_INITIALS}\s?(?:{_SURNAME})(?=[,.:;]|\s+(?:and|&|et\s+al)\b|\s+{_INITIALS}))"
 )
 _YEAR = re.compile(r"(?<![\d:–\-/.])(?:1[89]\d\d|20[0-4]\d)[a-z]?(?![\d\-–/])")
 _APA_YEAR_END = re.compile(r"\(\s*(?:1[89]\d\d|20[0-4]\d)[a-z]?\s*\)\s*\.?\s*$")
+_DASH = r"\s*(?:[-–—]{1,2})\s*"
 _LOCATOR = re.compile(
-    r"\d+\s*\(\s*[\w\s\-–]+\)\s*[:,]?\s*[A-Za-z]?\d+"  # 73(1):17   73(1), 17
-    r"|;\s*\d+\s*[:(]"  # ;89:
-    r"|:\s*[A-Za-z]?\d+\s*[-–]\s*[A-Za-z]?\d+"  # :2048-2056
-    r"|\bpp?\.\s*\d+"  # pp. 17
-    r"|\bvol\.?\s*\d+"  # vol. 73
-    r"|,\s*\d+\s*[-–]\s*\d+\s*\.?\s*$",  # , 17-23.
+    rf"\d+\s*\(\s*[\w\s\-–]+\)\s*[:,]?\s*[A-Za-z]?\d+"  # 73(1):17   73(1), 17
+    rf"|;\s*\d+\s*[:(]"  # ;89:
+    rf"|\b\d{{1,4}}\s*:\s*[A-Za-z]?\d+(?!\s*[:.]\d)"  # 15:345   8:89   4:1--79
+    rf"|:\s*[A-Za-z]?\d+{_DASH}[A-Za-z]?\d+"  # :2048-2056
+    rf"|\bpp?\.?\s*\d+"  # pp. 17   pp 1746
+    rf"|\bvol\.?\s*\d+"  # vol. 73
+    rf"|\bS\.\s*\d+{_DASH}\d+"  # S. 138–149
+    # 21, 37-71 (2002)
+    rf"|\b\d+\s*,\s*[A-Za-z]?\d+(?:{_DASH}[A-Za-z]?\d+)?\s*\(\s*(?:1[89]|20)\d\d[a-z]?\s*\)"
+    rf"|\b\d{{1,4}}\s+(?:[eE]\d{{3,}}|\d{{1,6}}\s+\d{{1,6}})\s*\.?\s*$"  # eLife 4 e06807, 18 3119 3132
+    rf"|,\s*\d+{_DASH}\d+\s*\.?\s*$",  # , 17-23.
     re.IGNORECASE,
 )
 _DOI = re.compile(r"\b10\.\d{4,9}/\S+|\bdoi\s*:|doi\.org/|\bPMID\s*:?\s*\d", re.IGNORECASE)
+_URL = re.compile(r"https?://\S+|\bwww\.\S+\.\w", re.IGNORECASE)
 _TAIL = re.compile(
     r"^(?:doi\b|https?://|www\.|PMID|PMCID|Epub|\[|available\b|accessed\b|retrieved\b|erratum\b)",
     re.IGNORECASE,
 )
+# Words of what bibliographies are made of, rare in a reader's sentences.
+_BIBLIO = re.compile(
+    r"\bIn:|\b(?:Proc|Proceedings|Journal|Conference|Symposium|Congress|Press|Publishers?|"
+    r"Verlag|Thesis|Dissertation|Report|Bulletin|Letters|Transactions|Annals|Suppl|Lecture Notes|"
+    r"Springer|Elsevier|Wiley|Academic|Editors?|ed|eds|edn|Ed|Eds)\b|\b[A-Z][a-z]{0,6}\.\s+[A-Z][a-z]{0,8}\.",
+)
+# A reader's sentences: words of speech, rare in titles (lower case: a title's capitals are
+# not sentences), the reader speaking ("I have", "my", "you"), exclamations.
 _PROSE_WORDS = re.compile(
-    r"\b(?:that|this|these|there|showed|shows|found|finds|suggests?|demonstrated?|which|because|"
-    r"but|however|would|should|could|can|not)\b"
+    r"\b(?:that|this|these|there|here|showed|shows|found|finds|suggests?|demonstrated?|which|because|"
+    r"but|however|would|should|could|can|not|is|are|was|were|has|have|had|been|it|also|very|just|"
+    r"so|too|really|about|what|if|all|any|some|at\s+least|does|did|do)\b"
+)
+_FIRST_PERSON = re.compile(
+    r"\b(?:I(?:'|’)(?:m|ve|d|ll)|I\s+(?:am|was|have|had|think|found|would|will|can|could|do|did|"
+    r"see|saw|use|used|teach|blog|write|work|agree|disagree|believe|read|mentioned|recommend|hope|"
+    r"just|also|really|don't|feel|know|wonder|wanted|want|noticed|came)|my|me|we|our|us|you|your|"
+    r"please|thanks|thank)\b"
+    r"|(?:^|[.!?]\s+)(?:My|We|Our|You|Your|Please|Thanks|Thank|Hi|Hello|Dear|Sorry|Cheers|Regards|"
+    r"Best|Kind|Many|Great|Interesting|Nice|Here|Check|See)\b"
+)
+# "Visser et al. (2013) showed that ...": a reference talked about, in a sentence.
+_NARRATIVE = re.compile(
+    r"\b(?:show|showed|shown|shows|found|finds|report|reported|reports|demonstrate|demonstrated|"
+    r"conclude|concluded|suggest|suggested|argue|argued|argues|claim|claimed|claims|"
+    r"note|noted|observe|observed|say|says|said|think|thinks|believe|mean|means)\s+that\b"
+    r"|\)\s+(?:showed|found|reported|demonstrated|suggested|argued|claimed|concluded|noted|observed|"
+    r"says|said|shows|finds|reports|argues|claims|did|does|is|was|were|are|had|has)\b"
 )
 _MONTH = re.compile(r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\s|;|$)", re.IGNORECASE)
-_FIRST_PERSON = re.compile(r"\b(?:I|I'm|I’m|my|me|we|our|you|your|thank|thanks|please)\b", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣–—])\s+(?=\S)")
-_NUMBERED = re.compile(r"^\s*(?:\[(\d{1,3})\]|\((\d{1,3})\)|(\d{1,3})[.)])\s*(?=[^\W\d_]|[\"“‘'])")
+_NUMBERED = re.compile(
+    r"^\s*(?:\[(\d{1,3})\]|\((\d{1,3})\)|(\d{1,3})[.)])(?:\s*(?=[^\W\d_]|[\"“‘'\[(—–])|\s+(?=\d))"
+)
 # A place inside one paragraph where the next reference may begin: a space, optionally a
 # number ("2."), then authors; ``_split_run_on`` checks that a whole reference ends there.
 _RUN_ON = re.compile(
@@ -92,14 +131,15 @@ class Chunk:
     """One piece of pasted text: a whole reference, or prose around the references.
 
     ``text`` has its lines joined and whitespace collapsed, list marker removed;
-    ``line`` is the 1-based line of the input where it starts; ``marker`` the list
-    marker it carried (``"1."``, ``"-"``), if any.
+    ``line`` and ``end_line`` are the 1-based lines of the input where it starts and
+    ends; ``marker`` the list marker it carried (``"1."``, ``"-"``), if any.
     """
 
     text: str
     kind: str
     line: int
     marker: str | None = None
+    end_line: int | None = None
 
     @property
     def is_reference(self) -> bool:
@@ -127,32 +167,47 @@ def split_text(text: str) -> list[Chunk]:
                     marker = m.group(0).strip()
                     piece = piece[m.end():]
             listed = marker is not None or item.marker is not None
-            kind = REFERENCE if looks_like_reference(piece, listed=listed) else PROSE
-            chunks.append(Chunk(piece, kind, item.line, marker))
+            ref = not item.prose and looks_like_reference(piece, listed=listed)
+            chunks.append(Chunk(piece, REFERENCE if ref else PROSE, item.line, marker, item.end))
     return chunks
 
 
 def looks_like_reference(text: str, listed: bool = False) -> bool:
     """Whether one chunk of text is a bibliographic reference rather than prose.
 
-    A DOI or PMID decides it. Otherwise a loose line needs authors at its start and a
-    year or locator, or a year and a locator; an item of a numbered or bulleted list
-    needs only one of authors, year or locator. Without a locator, text in the first
-    person ("I", "you", "thank") or reading like a sentence ("showed that") is prose.
+    Evidence is weighed: a DOI or PMID decides it; authors at the start, a locator
+    (``73(1):17-23``, ``18, 192-203``, ``eLife 4 e06807``) and a URL count most, a year,
+    "et al." and the words bibliographies are made of (``In:``, ``Proc``, ``Press``) less.
+    Against them count the reader speaking ("I have", "you", "thanks", "!") and the
+    words of sentences ("is", "that", "would"). A loose line needs more evidence than an
+    item of a numbered or bulleted list, where a short mention is enough. A bare name
+    ("J. Hesch, DC") is no reference, whatever its punctuation.
     """
+    return _reference_score(text) >= (_LISTED if listed else _LOOSE)
+
+
+_LOOSE, _LISTED = 3.0, 1.0
+
+
+def _reference_score(text: str) -> float:
     text = text.strip()
     if not text:
-        return False
+        return -9.0
     if _DOI.search(text):
-        return True
+        return 9.0
+    words = text.split()
     year = bool(_YEAR.search(text))
     locator = bool(_LOCATOR.search(text))
     authors = bool(_AUTHOR_START.match(text))
-    if not locator and (_FIRST_PERSON.search(text) or len(_PROSE_WORDS.findall(text)) >= 2):
-        return False  # "I ...", "Visser et al. (2013) showed that ...": a sentence, not a reference
-    if listed:
-        return year or locator or authors
-    return (authors and (year or locator)) or (year and locator)
+    if authors and len(words) <= 5 and not year and not locator and not re.search(r"\bet\s+al\b", text):
+        authors = False  # a name on its own: a signature, not a reference
+    score = 2.0 * authors + 1.0 * year + 2.0 * locator + 2.0 * bool(_URL.search(text))
+    score += min(2, len(_BIBLIO.findall(text)) + (not authors and bool(re.search(r"\bet\s+al\b", text))))
+    speaking = len(_FIRST_PERSON.findall(text))
+    sentence = len(_PROSE_WORDS.findall(text))
+    score -= 2.0 * speaking + 0.75 * max(0, sentence - 1) + 3.0 * bool(_NARRATIVE.search(text))
+    score -= 1.0 * bool(re.search(r"[!?]\s+[A-Z]", text) or text.endswith("!"))
+    return score
 
 
 # -- internals ----------------------------------------------------------------------------
@@ -163,6 +218,11 @@ class _Item:
     line: int
     lines: list[str]
     marker: str | None = None
+    prose: bool = False
+    end: int = 0
+
+    def __post_init__(self) -> None:
+        self.end = self.end or self.line
 
 
 def _lines(text: str) -> list[str]:
@@ -176,26 +236,75 @@ def _items(lines: list[str]) -> list[_Item]:
     cur: _Item | None = None
     last_number: int | None = None
     block_start = True
+    width = _wrap_width(lines)
+    signature = False
     for lineno, raw in enumerate(lines, 1):
         line = raw.strip()
         if not line:
             cur = None
             block_start = True
             continue
+        if line in ("--", "-- ", "—", "__"):
+            # The e-mail signature delimiter: what follows is the sender's signature.
+            signature = True
+            cur = _Item(lineno, [line], prose=True)
+            items.append(cur)
+            continue
         marker, rest = _marker(raw, last_number, block_start)
         block_start = False
+        hard = lineno >= 2 and _hard_break(lines[lineno - 2], line, width)
         if marker is not None:
             if marker[0].isdigit() or marker[0] in "[(":
                 last_number = int(re.sub(r"\D", "", marker))
-            cur = _Item(lineno, [rest], marker)
+            cur = _Item(lineno, [rest], marker, prose=signature)
             items.append(cur)
             continue
-        if cur is None or _starts_new(_join(cur.lines), line):
-            cur = _Item(lineno, [line])
+        # Inside a numbered or bulleted item the next marker starts the next item, so a
+        # break the text was written with is no evidence of a new one there.
+        if cur is None or _starts_new(_join(cur.lines), line, hard and cur.marker is None):
+            cur = _Item(lineno, [line], prose=signature)
             items.append(cur)
         else:
             cur.lines.append(line)
+            cur.end = lineno
     return items
+
+
+def _wrap_width(lines: list[str]) -> int | None:
+    """The column a mail client or web form hard-wrapped the text at, if it was.
+
+    In wrapped text every line that runs on into the next is nearly full (within a
+    word's length of the width) and none is longer; in text pasted one line per
+    paragraph or reference, line lengths are all over the place. Only widths between
+    30 and 110 columns are considered: longer lines are nobody's wrapping.
+    """
+    # Lines of one word (a long URL) may stick out of any wrapping: they do not count.
+    lengths = [len(x.rstrip()) if len(x.split()) > 1 else 0 for x in lines]
+    nonblank = [bool(x.strip()) for x in lines]
+    runs_on = [n for n, nxt in zip(lengths[:-1], nonblank[1:], strict=True) if n and nxt]
+    if len(runs_on) < 2:
+        return None
+    best, best_near = None, 0
+    for w in sorted({n for n in runs_on if 30 <= n <= 110}):
+        near = sum(1 for n in runs_on if w - 10 <= n <= w)
+        over = sum(1 for n in lengths if n > w)
+        if over <= 0.2 * len(runs_on) and near >= best_near:
+            best, best_near = w, near
+    if best is None or best_near < 2 or best_near < 0.4 * len(runs_on):
+        return None
+    return best
+
+
+def _hard_break(prev_raw: str, line: str, width: int | None) -> bool:
+    """Whether the break after ``prev_raw`` was in the text as written, not made by a
+    wrapping: the text was not wrapped, the line is longer than the wrap width, or the
+    next line's first word would have fitted on it."""
+    n = len(prev_raw.rstrip())
+    if not n:
+        return True
+    if width is None or n > width:
+        return True
+    return n + 1 + len(line.split(None, 1)[0]) <= width
 
 
 def _marker(raw: str, last_number: int | None, block_start: bool) -> tuple[str | None, str]:
@@ -211,17 +320,33 @@ def _marker(raw: str, last_number: int | None, block_start: bool) -> tuple[str |
     return None, raw.strip()
 
 
-def _starts_new(cur: str, line: str) -> bool:
-    """Whether ``line`` begins a new item rather than continuing ``cur``."""
+def _starts_new(cur: str, line: str, hard: bool = False) -> bool:
+    """Whether ``line`` begins a new item rather than continuing ``cur``.
+
+    ``hard`` says the line break was in the text as written (see ``_hard_break``): then
+    the line is a new item unless ``cur`` is visibly unfinished or the line can only be
+    a continuation (a reference's tail, lower-case or punctuation where no reference
+    starts). Otherwise the break may be a wrapping and the line continues ``cur``
+    unless a reference visibly ends there or begins under prose.
+    """
     if _url_continues(cur, line):
         return False
-    if not line[:1].isalpha() or line[:1].islower():
+    unfinished = bool(re.search(r"(?:[,;:&/\-–]|\band|\bin|\bet)\s*$", _EMPTY_DOI.sub("", cur)))
+    if hard:
+        if cur.endswith(":") and not looks_like_reference(cur, listed=True):
+            return True  # "References:", "These say otherwise:" lead into the list
+        if unfinished or _TAIL.match(line) or _MONTH.match(line):
+            return False
+        if (not line[:1].isalpha() or line[:1].islower()) and not _AUTHOR_START.match(line):
+            return _finished_reference(cur)
+        return True
+    if (not line[:1].isalpha() or line[:1].islower()) and not _AUTHOR_START.match(line):
         return False  # ":274-80.", "(2007)", "intraarticular lidocaine ...": wrapped text
     if _AUTHOR_START.match(line) and not _AUTHOR_START.match(cur) and not looks_like_reference(cur):
         # A reference right under prose ("References:" or "Jerry Hesch" / "Berthelot JM,
         # ..."); under a reference's first line ("... Labat JJ, Le" / "Goff B,") it continues.
         return True
-    if re.search(r"(?:[,;:&/\-–]|\band|\bin|\bet)\s*$", cur):
+    if unfinished:
         return False  # the item is visibly unfinished
     if _finished_reference(cur):
         # After a whole reference only its tail (Epub, DOI, PMID, URL, "May 31.")
@@ -232,15 +357,33 @@ def _starts_new(cur: str, line: str) -> bool:
 
 def _finished_reference(text: str) -> bool:
     """A reference that has reached its end: its locator, a trailing year, or a DOI."""
+    text = _EMPTY_DOI.sub("", text)
     if not looks_like_reference(text):
         return False
     if re.search(r"(?:10\.\d{4,9}/\S+|PMID:?\s*\d+|https?://\S+)\s*$", text, re.IGNORECASE):
         return True
-    if _APA_YEAR_END.search(text):
-        return False  # "Smith, J. (2010)." is only the start of an APA reference
     if not re.search(r"(?:\d[a-z]?\)?\.?|\])\s*$", text):
         return False
-    return bool(_LOCATOR.search(text)) or bool(_YEAR.search(text[-40:]))
+    if _LOCATOR.search(text[-30:]):
+        return True
+    m = _YEAR_END.search(text)
+    if not m:
+        return False
+    # A year right after the authors ("Smith, J. (2010).", "Li H Durbin R 2009") only
+    # starts a reference; after a title ("... Routledge, 2003.") it ends one.
+    before = text[: m.start()]
+    title_words = [w for w in re.findall(r"\b[a-z][a-z'’-]+\b", before)
+                   if w not in ("and", "et", "al", "van", "von", "der", "den", "de", "del", "da", "di", "du",
+                                "le", "la", "dos", "ter")]
+    return len(title_words) >= 3
+
+
+# A DOI label left empty at the end of a reference ("... 2005; 29:564-70. doi:", "(doi: ."):
+# nothing follows it, so it neither continues into the next line nor keeps it.
+_EMPTY_DOI = re.compile(r"[\s(]*(?:PubMed\s+)?(?:doi|DOI)\s*:?\s*\.?\s*$")
+_YEAR_END = re.compile(
+    r"(?:1[89]\d\d|20[0-4]\d)[a-z]?\s*\)?(?:,?\s+[A-Z][a-z]{2,8}\.?(?:\s+\d{1,2})?)?\s*\.?\s*$"
+)
 
 
 def _join(lines: list[str]) -> str:
