@@ -220,6 +220,7 @@ class _Item:
     marker: str | None = None
     prose: bool = False
     end: int = 0
+    hard: bool = True  # the line break before it was in the text as written
 
     def __post_init__(self) -> None:
         self.end = self.end or self.line
@@ -261,13 +262,37 @@ def _items(lines: list[str]) -> list[_Item]:
             continue
         # Inside a numbered or bulleted item the next marker starts the next item, so a
         # break the text was written with is no evidence of a new one there.
-        if cur is None or _starts_new(_join(cur.lines), line, hard and cur.marker is None):
-            cur = _Item(lineno, [line], prose=signature)
+        listed = cur is not None and cur.marker is not None
+        if cur is None or _starts_new(_join(cur.lines), line, hard and not listed, listed):
+            cur = _Item(lineno, [line], prose=signature, hard=hard)
             items.append(cur)
         else:
             cur.lines.append(line)
             cur.end = lineno
-    return items
+    return _merge_tails(items)
+
+
+def _merge_tails(items: list[_Item]) -> list[_Item]:
+    """Give a reference back the tail a wrapping cut off it.
+
+    A line right under a reference (a list item, or one the wrapping ran on into) that
+    is no reference on its own but has something of one ("Springer, Heidelberg (2002)",
+    "ACM, New York (2006)") is the end of the reference above it, not a reference.
+    """
+    out: list[_Item] = []
+    for item in items:
+        prev = out[-1] if out else None
+        if (prev is not None and item.marker is None and not item.prose and not prev.prose
+                and item.line == prev.end + 1 and (prev.marker is not None or not item.hard)):
+            text, above = _join(item.lines), _join(prev.lines)
+            score = _reference_score(text)
+            if (0 < score < _LOOSE and not _FIRST_PERSON.search(text)
+                    and looks_like_reference(above, listed=prev.marker is not None)):
+                prev.lines.extend(item.lines)
+                prev.end = item.end
+                continue
+        out.append(item)
+    return out
 
 
 def _wrap_width(lines: list[str]) -> int | None:
@@ -320,21 +345,24 @@ def _marker(raw: str, last_number: int | None, block_start: bool) -> tuple[str |
     return None, raw.strip()
 
 
-def _starts_new(cur: str, line: str, hard: bool = False) -> bool:
+def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -> bool:
     """Whether ``line`` begins a new item rather than continuing ``cur``.
 
     ``hard`` says the line break was in the text as written (see ``_hard_break``): then
     the line is a new item unless ``cur`` is visibly unfinished or the line can only be
     a continuation (a reference's tail, lower-case or punctuation where no reference
     starts). Otherwise the break may be a wrapping and the line continues ``cur``
-    unless a reference visibly ends there or begins under prose.
+    unless a reference visibly ends there or begins under prose. ``listed`` says ``cur``
+    began with a list marker: then the next marker, not an author's name, starts the
+    next item.
     """
     if _url_continues(cur, line):
         return False
     unfinished = bool(re.search(r"(?:[,;:&/\-–]|\band|\bin|\bet)\s*$", _EMPTY_DOI.sub("", cur)))
+    lead_in = cur.endswith(":") and not looks_like_reference(cur, listed=True)  # "References:"
     if hard:
-        if cur.endswith(":") and not looks_like_reference(cur, listed=True):
-            return True  # "References:", "These say otherwise:" lead into the list
+        if lead_in:
+            return True
         if unfinished or _TAIL.match(line) or _MONTH.match(line):
             return False
         if (not line[:1].isalpha() or line[:1].islower()) and not _AUTHOR_START.match(line):
@@ -342,12 +370,13 @@ def _starts_new(cur: str, line: str, hard: bool = False) -> bool:
         return True
     if (not line[:1].isalpha() or line[:1].islower()) and not _AUTHOR_START.match(line):
         return False  # ":274-80.", "(2007)", "intraarticular lidocaine ...": wrapped text
-    if _AUTHOR_START.match(line) and not _AUTHOR_START.match(cur) and not looks_like_reference(cur):
+    if unfinished and not lead_in:
+        return False  # the item is visibly unfinished: "... Bayani N," / "Coppe JP, ..."
+    if (not listed and _AUTHOR_START.match(line) and not _AUTHOR_START.match(cur)
+            and not looks_like_reference(cur)):
         # A reference right under prose ("References:" or "Jerry Hesch" / "Berthelot JM,
         # ..."); under a reference's first line ("... Labat JJ, Le" / "Goff B,") it continues.
         return True
-    if unfinished:
-        return False  # the item is visibly unfinished
     if _finished_reference(cur):
         # After a whole reference only its tail (Epub, DOI, PMID, URL, "May 31.")
         # continues it; anything else is the next reference, or prose.
