@@ -155,6 +155,7 @@ def split_text(text: str) -> list[Chunk]:
     """Cut pasted text into references and prose, in order (see the module docstring)."""
     items = _items(_lines(text))
     chunks: list[Chunk] = []
+    signature: list[bool] = []
     for item in items:
         joined = _join(item.lines)
         if not joined:
@@ -169,6 +170,14 @@ def split_text(text: str) -> list[Chunk]:
             listed = marker is not None or item.marker is not None
             ref = not item.prose and looks_like_reference(piece, listed=listed)
             chunks.append(Chunk(piece, REFERENCE if ref else PROSE, item.line, marker, item.end))
+            signature.append(item.prose)
+    # In a list, what sits between two references is one too, if it has anything of a
+    # reference (a reader does not put a sentence of theirs between two of them).
+    for i in range(1, len(chunks) - 1):
+        c = chunks[i]
+        if (not c.is_reference and not signature[i] and chunks[i - 1].is_reference
+                and chunks[i + 1].is_reference and looks_like_reference(c.text, listed=True)):
+            c.kind = REFERENCE
     return chunks
 
 
