@@ -110,7 +110,12 @@ _NARRATIVE = re.compile(
     r"|\)\s+(?:showed|found|reported|demonstrated|suggested|argued|claimed|concluded|noted|observed|"
     r"says|said|shows|finds|reports|argues|claims|did|does|is|was|were|are|had|has)\b"
 )
-_MONTH = re.compile(r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\s|;|$)", re.IGNORECASE)
+# Month names only: "Mar" is a month, "Martin" an author.
+_MONTH = re.compile(
+    r"^(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?=[\s;,]|$)",
+    re.IGNORECASE,
+)
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣–—])\s+(?=\S)")
 _NUMBERED = re.compile(
     r"^\s*(?:\[(\d{1,3})\]|\((\d{1,3})\)|(\d{1,3})[.)])(?:\s*(?=[^\W\d_]|[\"“‘'\[(—–])|\s+(?=\d))"
@@ -216,6 +221,10 @@ def _reference_score(text: str) -> float:
     sentence = len(_PROSE_WORDS.findall(text))
     score -= 2.0 * speaking + 0.75 * max(0, sentence - 1) + 3.0 * bool(_NARRATIVE.search(text))
     score -= 1.0 * bool(re.search(r"[!?]\s+[A-Z]", text) or text.endswith("!"))
+    if authors and locator and not _NARRATIVE.search(text):
+        # An author list and a locator are a reference's skeleton: a title asking "what
+        # have we learned?" does not make it the reader's prose.
+        score = max(score, _LOOSE)
     return score
 
 
