@@ -51,7 +51,7 @@ _SURNAME = (
 # "Kahn, Ludwig W.:" (a given name written out).
 _INITIALS = rf"[{_UP}]\.(?:\s?-?[{_UP}]\.){{0,3}}"
 _AUTHOR_START = re.compile(
-    rf"^(?:(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=[,.;:]|\s+et\s+al|\s*$)"
+    rf"^(?:(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=\s?[,.;:]|\s+et\s+al|\s*$|\s+\((?:1[89]|20)\d\d)"
     rf"|,\s*[{_UP}]\.(?:\s?-?[{_UP}]\.)*"
     rf"|\s+et\s+al\b"
     rf"|\s+[{_UP}]{{1,3}}\s+(?:(?:{_SURNAME})\s+[{_UP}]{{1,3}}\b|(?:1[89]|20)\d\d\b)"
@@ -328,10 +328,12 @@ def _wrap_width(lines: list[str]) -> int | None:
     if len(runs_on) < 2:
         return None
     best, best_near = None, 0
-    for w in sorted({n for n in runs_on if 30 <= n <= 110}):
+    # The width is the length of some line (the last line of a paragraph may be the
+    # longest); most lines that run on end within a word's length of it.
+    for w in sorted({n for n in lengths if 30 <= n <= 110}):
         near = sum(1 for n in runs_on if w - 10 <= n <= w)
         over = sum(1 for n in lengths if n > w)
-        if over <= 0.2 * len(runs_on) and near >= best_near:
+        if over <= max(1.0, 0.2 * len(runs_on)) and near >= best_near:
             best, best_near = w, near
     if best is None or best_near < 2 or best_near < 0.4 * len(runs_on):
         return None
@@ -422,7 +424,14 @@ def _finished_reference(text: str) -> bool:
     title_words = [w for w in re.findall(r"\b[a-z][a-z'’-]+\b", before)
                    if w not in ("and", "et", "al", "van", "von", "der", "den", "de", "del", "da", "di", "du",
                                 "le", "la", "dos", "ter")]
-    return len(title_words) >= 3
+    # A title in title case has no lower-case words, but runs of words that no comma or
+    # initial separates, as names in an author list always are.
+    run = longest = 0
+    for w in before.split():
+        name_break = w.endswith((",", ";")) or re.fullmatch(rf"[{_UP}]{{1,3}}\.?|(?:[{_UP}]\.-?)+|and|&", w)
+        run = 0 if name_break else run + 1
+        longest = max(longest, run)
+    return len(title_words) >= 3 or longest >= 4
 
 
 # A DOI label left empty at the end of a reference ("... 2005; 29:564-70. doi:", "(doi: ."):
