@@ -379,7 +379,8 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
     if _url_continues(cur, line):
         return False
     unfinished = bool(re.search(r"(?:[,;:&/\-–]|\band|\bin|\bet)\s*$", _EMPTY_DOI.sub("", cur)))
-    lead_in = cur.endswith(":") and not looks_like_reference(cur, listed=True)  # "References:"
+    # "References:", "... recommends this. Sources:": the last sentence leads into a list.
+    lead_in = cur.endswith(":") and not looks_like_reference(re.split(r"(?<=[.!?])\s+", cur)[-1], listed=True)
     if hard:
         if lead_in:
             return True
