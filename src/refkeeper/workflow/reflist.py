@@ -11,22 +11,26 @@ The rules, in order:
 
 * a list marker (``1.``, ``1)``, ``[1]``, ``(1)``, ``-``, ``*``, ``•``) starts a new item;
   numbers must count up, so a wrapped line that happens to start ``80. Epub`` is no item;
-* a blank line ends an item;
-* a line starting in lower case, with a digit or punctuation (``:274-80.``), or carrying
-  on a DOI or URL, continues the item before it;
-* a line starting the way references start (``Surname AB,``, ``Surname, A.``, ``Surname
-  et al.``) under prose ("See references below:", a signature) starts a new item;
-* after an item that is visibly unfinished (ends with ``,`` ``;`` ``:`` ``-`` "and") the
-  line continues it; after a finished reference (it ends in its locator — volume, pages,
-  a closing year — or a DOI) only its tail does (``Epub ...``, ``doi:``, ``PMID``, a URL,
-  "May 31."), anything else starts a new item;
-* an item holding several references run together is cut after each reference's
+  inside a marked item, only the next marker (or a finished reference) starts another;
+* a blank line ends an item; the e-mail signature delimiter (``--``) starts the signature,
+  which is prose whatever it holds;
+* the width the text was hard-wrapped at, if it was, is read from its line lengths; a
+  line break that is no wrapping (the next word would have fitted, or the text is not
+  wrapped at all) ends the item unless the item is visibly unfinished (ends with ``,``
+  ``;`` ``-`` "and") or the next line can only carry on (``Epub``, ``doi:``, "May 31.",
+  lower case after an unfinished reference);
+* at a wrapping, the line continues the item unless a reference visibly ended there (its
+  locator, a year after its title, a DOI) or begins under prose ("References:");
+* a short line a wrapping cut off a reference ("Springer, Heidelberg (2002)") goes back
+  to it; an item holding several references run together is cut after each reference's
   locator where the next one's authors (or its number) begin.
 
 Joined lines get one space, except inside a DOI or URL and after a hyphen (``intra-`` /
 ``articular``), where the pieces are joined as they were. Each chunk is then called a
-reference or prose from what it contains (authors first, a year, a locator, a DOI); a
-list item needs less evidence than a loose line.
+reference or prose by weighing what it contains (authors first, a year, a locator, a DOI,
+bibliographic words) against the reader speaking ("I have", "thanks") and sentences
+("showed that"); a list item, or a chunk between two references, needs less evidence
+than a loose line.
 """
 
 from __future__ import annotations
