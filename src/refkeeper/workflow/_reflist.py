@@ -11,22 +11,26 @@ The rules, in order:
 
 * a list marker (``1.``, ``1)``, ``[1]``, ``(1)``, ``-``, ``*``, ``•``) starts a new item;
   numbers must count up, so a wrapped line that happens to start ``80. Epub`` is no item;
-* a blank line ends an item;
-* a line starting in lower case, with a digit or punctuation (``:274-80.``), or carrying
-  on a DOI or URL, continues the item before it;
-* a line starting the way references start (``Surname AB,``, ``Surname, A.``, ``Surname
-  et al.``) under prose ("See references below:", a signature) starts a new item;
-* after an item that is visibly unfinished (ends with ``,`` ``;`` ``:`` ``-`` "and") the
-  line continues it; after a finished reference (it ends in its locator — volume, pages,
-  a closing year — or a DOI) only its tail does (``Epub ...``, ``doi:``, ``PMID``, a URL,
-  "May 31."), anything else starts a new item;
-* an item holding several references run together is cut after each reference's
+  inside a marked item, only the next marker (or a finished reference) starts another;
+* a blank line ends an item; the e-mail signature delimiter (``--``) starts the signature,
+  which is prose whatever it holds;
+* the width the text was hard-wrapped at, if it was, is read from its line lengths; a
+  line break that is no wrapping (the next word would have fitted, or the text is not
+  wrapped at all) ends the item unless the item is visibly unfinished (ends with ``,``
+  ``;`` ``-`` "and") or the next line can only carry on (``Epub``, ``doi:``, "May 31.",
+  lower case after an unfinished reference);
+* at a wrapping, the line continues the item unless a reference visibly ended there (its
+  locator, a year after its title, a DOI) or begins under prose ("References:");
+* a short line a wrapping cut off a reference ("Springer, Heidelberg (2002)") goes back
+  to it; an item holding several references run together is cut after each reference's
   locator where the next one's authors (or its number) begin.
 
 Joined lines get one space, except inside a DOI or URL and after a hyphen (``intra-`` /
 ``articular``), where the pieces are joined as they were. Each chunk is then called a
-reference or prose from what it contains (authors first, a year, a locator, a DOI); a
-list item needs less evidence than a loose line.
+reference or prose by weighing what it contains (authors first, a year, a locator, a DOI,
+bibliographic words) against the reader speaking ("I have", "thanks") and sentences
+("showed that"); a list item, or a chunk between two references, needs less evidence
+than a loose line.
 """
 
 from __future__ import annotations
@@ -42,40 +46,84 @@ _UP = "A-ZÀ-ÖØ-ÞĀĂĄĆČĎĐĒĖĘĚĞĪİĶĹĻĽŁŃŅŇŌŐŒŔŘŚŞŠ
 _LOW = "a-zß-öø-ÿāăąćčďđēėęěğīıķĺļľłńņňōőœŕřśşšţťūůűųźżž"
 _PARTICLE = r"(?i:van\s+der|van\s+den|van|von|de\s+la|de|der|den|del|della|da|di|du|le|la|dos|das|ter|ten)"
 _SURNAME = (
-    rf"(?:{_PARTICLE}\s+)*(?:[{_UP}][{_LOW}'’]*(?:[-'’][{_UP}]?[{_LOW}]+)*[{_LOW}]"
+    rf"(?:{_PARTICLE}\s+)*(?:[{_UP}][{_LOW}'’]*(?:[-'’][{_UP}]?[{_LOW}]+|[{_UP}][{_LOW}]+)*[{_LOW}]"
     rf"|[{_UP}]{{2,}}(?:-[{_UP}]{{2,}})?)"
 )
 # How references begin: "Berthelot JM," (Vancouver), "Berthelot, J. M.," / "Berthelot, J.-M."
-# (APA, Harvard), "Borowsky CD, et al." and "Murakami et al." (short forms).
+# (APA, Harvard), "Borowsky CD, et al." and "Murakami et al." (short forms), "Li H Durbin R
+# 2009" (no punctuation at all), "R. Pemantle." / "B. Li, Y. Liu" (initials first),
+# "Kahn, Ludwig W.:" (a given name written out).
+_INITIALS = rf"[{_UP}]\.(?:\s?-?[{_UP}]\.){{0,3}}"
 _AUTHOR_START = re.compile(
-    rf"^(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=[,.;:]|\s+et\s+al|\s*$)"
+    rf"^(?:(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=\s?[,.;:]|\s+et\s+al|\s*$|\s+\((?:1[89]|20)\d\d)"
     rf"|,\s*[{_UP}]\.(?:\s?-?[{_UP}]\.)*"
-    rf"|\s+et\s+al\b)"
+    rf"|\s+et\s+al\b"
+    rf"|\s+[{_UP}]{{1,3}}\s+(?:(?:{_SURNAME})\s+[{_UP}]{{1,3}}\b|(?:1[89]|20)\d\d\b)"
+    rf"|,\s+[{_UP}][{_LOW}]+(?:\s+{_INITIALS})?\s?[.,:])"
+    rf"|{_INITIALS}\s?(?:{_SURNAME})(?=[,.:;]|\s+(?:and|&|et\s+al)\b|\s+{_INITIALS}))"
 )
 _YEAR = re.compile(r"(?<![\d:–\-/.])(?:1[89]\d\d|20[0-4]\d)[a-z]?(?![\d\-–/])")
 _APA_YEAR_END = re.compile(r"\(\s*(?:1[89]\d\d|20[0-4]\d)[a-z]?\s*\)\s*\.?\s*$")
+_DASH = r"\s*(?:[-–—]{1,2})\s*"
 _LOCATOR = re.compile(
-    r"\d+\s*\(\s*[\w\s\-–]+\)\s*[:,]?\s*[A-Za-z]?\d+"  # 73(1):17   73(1), 17
-    r"|;\s*\d+\s*[:(]"  # ;89:
-    r"|:\s*[A-Za-z]?\d+\s*[-–]\s*[A-Za-z]?\d+"  # :2048-2056
-    r"|\bpp?\.\s*\d+"  # pp. 17
-    r"|\bvol\.?\s*\d+"  # vol. 73
-    r"|,\s*\d+\s*[-–]\s*\d+\s*\.?\s*$",  # , 17-23.
+    rf"\d+\s*\(\s*[\w\s\-–]+\)\s*[:,]?\s*[A-Za-z]?\d+"  # 73(1):17   73(1), 17
+    rf"|;\s*\d+\s*[:(]"  # ;89:
+    rf"|\b\d{{1,4}}\s*:\s*[A-Za-z]?\d+(?!\s*[:.]\d)"  # 15:345   8:89   4:1--79
+    rf"|:\s*[A-Za-z]?\d+{_DASH}[A-Za-z]?\d+"  # :2048-2056
+    rf"|\bpp?\.?\s*\d+"  # pp. 17   pp 1746
+    rf"|\bvol\.?\s*\d+"  # vol. 73
+    rf"|\bS\.\s*\d+{_DASH}\d+"  # S. 138–149
+    # 21, 37-71 (2002)
+    rf"|\b\d+\s*,\s*[A-Za-z]?\d+(?:{_DASH}[A-Za-z]?\d+)?\s*\(\s*(?:1[89]|20)\d\d[a-z]?\s*\)"
+    rf"|\b\d{{1,4}}\s+(?:[eE]\d{{3,}}|\d{{1,6}}\s+\d{{1,6}})\s*\.?\s*$"  # eLife 4 e06807, 18 3119 3132
+    rf"|,\s*\d+{_DASH}\d+\s*\.?\s*$",  # , 17-23.
     re.IGNORECASE,
 )
 _DOI = re.compile(r"\b10\.\d{4,9}/\S+|\bdoi\s*:|doi\.org/|\bPMID\s*:?\s*\d", re.IGNORECASE)
+_URL = re.compile(r"https?://\S+|\bwww\.\S+\.\w", re.IGNORECASE)
 _TAIL = re.compile(
     r"^(?:doi\b|https?://|www\.|PMID|PMCID|Epub|\[|available\b|accessed\b|retrieved\b|erratum\b)",
     re.IGNORECASE,
 )
-_PROSE_WORDS = re.compile(
-    r"\b(?:that|this|these|there|showed|shows|found|finds|suggests?|demonstrated?|which|because|"
-    r"but|however|would|should|could|can|not)\b"
+# Words of what bibliographies are made of, rare in a reader's sentences.
+_BIBLIO = re.compile(
+    r"\bIn:|\b(?:Proc|Proceedings|Journal|Conference|Symposium|Congress|Press|Publishers?|"
+    r"Verlag|Thesis|Dissertation|Report|Bulletin|Letters|Transactions|Annals|Suppl|Lecture Notes|"
+    r"Springer|Elsevier|Wiley|Academic|Editors?|ed|eds|edn|Ed|Eds)\b|\b[A-Z][a-z]{0,6}\.\s+[A-Z][a-z]{0,8}\.",
 )
-_MONTH = re.compile(r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\s|;|$)", re.IGNORECASE)
-_FIRST_PERSON = re.compile(r"\b(?:I|I'm|I’m|my|me|we|our|you|your|thank|thanks|please)\b", re.IGNORECASE)
+# A reader's sentences: words of speech, rare in titles (lower case: a title's capitals are
+# not sentences), the reader speaking ("I have", "my", "you"), exclamations.
+_PROSE_WORDS = re.compile(
+    r"\b(?:that|this|these|there|here|showed|shows|found|finds|suggests?|demonstrated?|which|because|"
+    r"but|however|would|should|could|can|not|is|are|was|were|has|have|had|been|it|also|very|just|"
+    r"so|too|really|about|what|if|all|any|some|at\s+least|does|did|do)\b"
+)
+_FIRST_PERSON = re.compile(
+    r"\b(?:I(?:'|’)(?:m|ve|d|ll)|I\s+(?:am|was|have|had|think|found|would|will|can|could|do|did|"
+    r"see|saw|use|used|teach|blog|write|work|agree|disagree|believe|read|mentioned|recommend|hope|"
+    r"just|also|really|don't|feel|know|wonder|wanted|want|noticed|came)|my|me|we|our|us|you|your|"
+    r"please|thanks|thank)\b"
+    r"|(?:^|[.!?]\s+)(?:My|We|Our|You|Your|Please|Thanks|Thank|Hi|Hello|Dear|Sorry|Cheers|Regards|"
+    r"Best|Kind|Many|Great|Interesting|Nice|Here|Check|See)\b"
+)
+# "Visser et al. (2013) showed that ...": a reference talked about, in a sentence.
+_NARRATIVE = re.compile(
+    r"\b(?:show|showed|shown|shows|found|finds|report|reported|reports|demonstrate|demonstrated|"
+    r"conclude|concluded|suggest|suggested|argue|argued|argues|claim|claimed|claims|"
+    r"note|noted|observe|observed|say|says|said|think|thinks|believe|mean|means)\s+that\b"
+    r"|\)\s+(?:showed|found|reported|demonstrated|suggested|argued|claimed|concluded|noted|observed|"
+    r"says|said|shows|finds|reports|argues|claims|did|does|is|was|were|are|had|has)\b"
+)
+# Month names only: "Mar" is a month, "Martin" an author.
+_MONTH = re.compile(
+    r"^(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?=[\s;,]|$)",
+    re.IGNORECASE,
+)
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣–—])\s+(?=\S)")
-_NUMBERED = re.compile(r"^\s*(?:\[(\d{1,3})\]|\((\d{1,3})\)|(\d{1,3})[.)])\s*(?=[^\W\d_]|[\"“‘'])")
+_NUMBERED = re.compile(
+    r"^\s*(?:\[(\d{1,3})\]|\((\d{1,3})\)|(\d{1,3})[.)])(?:\s*(?=[^\W\d_]|[\"“‘'\[(—–])|\s+(?=\d))"
+)
 # A place inside one paragraph where the next reference may begin: a space, optionally a
 # number ("2."), then authors; ``_split_run_on`` checks that a whole reference ends there.
 _RUN_ON = re.compile(
@@ -92,14 +140,15 @@ class Chunk:
     """One piece of pasted text: a whole reference, or prose around the references.
 
     ``text`` has its lines joined and whitespace collapsed, list marker removed;
-    ``line`` is the 1-based line of the input where it starts; ``marker`` the list
-    marker it carried (``"1."``, ``"-"``), if any.
+    ``line`` and ``end_line`` are the 1-based lines of the input where it starts and
+    ends; ``marker`` the list marker it carried (``"1."``, ``"-"``), if any.
     """
 
     text: str
     kind: str
     line: int
     marker: str | None = None
+    end_line: int | None = None
 
     @property
     def is_reference(self) -> bool:
@@ -115,6 +164,7 @@ def split_text(text: str) -> list[Chunk]:
     """Cut pasted text into references and prose, in order (see the module docstring)."""
     items = _items(_lines(text))
     chunks: list[Chunk] = []
+    signature: list[bool] = []
     for item in items:
         joined = _join(item.lines)
         if not joined:
@@ -127,32 +177,59 @@ def split_text(text: str) -> list[Chunk]:
                     marker = m.group(0).strip()
                     piece = piece[m.end():]
             listed = marker is not None or item.marker is not None
-            kind = REFERENCE if looks_like_reference(piece, listed=listed) else PROSE
-            chunks.append(Chunk(piece, kind, item.line, marker))
+            ref = not item.prose and looks_like_reference(piece, listed=listed)
+            chunks.append(Chunk(piece, REFERENCE if ref else PROSE, item.line, marker, item.end))
+            signature.append(item.prose)
+    # In a list, what sits between two references is one too, if it has anything of a
+    # reference (a reader does not put a sentence of theirs between two of them).
+    for i in range(1, len(chunks) - 1):
+        c = chunks[i]
+        if (not c.is_reference and not signature[i] and chunks[i - 1].is_reference
+                and chunks[i + 1].is_reference and looks_like_reference(c.text, listed=True)):
+            c.kind = REFERENCE
     return chunks
 
 
 def looks_like_reference(text: str, listed: bool = False) -> bool:
     """Whether one chunk of text is a bibliographic reference rather than prose.
 
-    A DOI or PMID decides it. Otherwise a loose line needs authors at its start and a
-    year or locator, or a year and a locator; an item of a numbered or bulleted list
-    needs only one of authors, year or locator. Without a locator, text in the first
-    person ("I", "you", "thank") or reading like a sentence ("showed that") is prose.
+    Evidence is weighed: a DOI or PMID decides it; authors at the start, a locator
+    (``73(1):17-23``, ``18, 192-203``, ``eLife 4 e06807``) and a URL count most, a year,
+    "et al." and the words bibliographies are made of (``In:``, ``Proc``, ``Press``) less.
+    Against them count the reader speaking ("I have", "you", "thanks", "!") and the
+    words of sentences ("is", "that", "would"). A loose line needs more evidence than an
+    item of a numbered or bulleted list, where a short mention is enough. A bare name
+    ("J. Hesch, DC") is no reference, whatever its punctuation.
     """
+    return _reference_score(text) >= (_LISTED if listed else _LOOSE)
+
+
+_LOOSE, _LISTED = 3.0, 1.0
+
+
+def _reference_score(text: str) -> float:
     text = text.strip()
     if not text:
-        return False
+        return -9.0
     if _DOI.search(text):
-        return True
+        return 9.0
+    words = text.split()
     year = bool(_YEAR.search(text))
     locator = bool(_LOCATOR.search(text))
     authors = bool(_AUTHOR_START.match(text))
-    if not locator and (_FIRST_PERSON.search(text) or len(_PROSE_WORDS.findall(text)) >= 2):
-        return False  # "I ...", "Visser et al. (2013) showed that ...": a sentence, not a reference
-    if listed:
-        return year or locator or authors
-    return (authors and (year or locator)) or (year and locator)
+    if authors and len(words) <= 5 and not year and not locator and not re.search(r"\bet\s+al\b", text):
+        authors = False  # a name on its own: a signature, not a reference
+    score = 2.0 * authors + 1.0 * year + 2.0 * locator + 2.0 * bool(_URL.search(text))
+    score += min(2, len(_BIBLIO.findall(text)) + (not authors and bool(re.search(r"\bet\s+al\b", text))))
+    speaking = len(_FIRST_PERSON.findall(text))
+    sentence = len(_PROSE_WORDS.findall(text))
+    score -= 2.0 * speaking + 0.75 * max(0, sentence - 1) + 3.0 * bool(_NARRATIVE.search(text))
+    score -= 1.0 * bool(re.search(r"[!?]\s+[A-Z]", text) or text.endswith("!"))
+    if authors and locator and not _NARRATIVE.search(text):
+        # An author list and a locator are a reference's skeleton: a title asking "what
+        # have we learned?" does not make it the reader's prose.
+        score = max(score, _LOOSE)
+    return score
 
 
 # -- internals ----------------------------------------------------------------------------
@@ -163,6 +240,12 @@ class _Item:
     line: int
     lines: list[str]
     marker: str | None = None
+    prose: bool = False
+    end: int = 0
+    hard: bool = True  # the line break before it was in the text as written
+
+    def __post_init__(self) -> None:
+        self.end = self.end or self.line
 
 
 def _lines(text: str) -> list[str]:
@@ -176,26 +259,101 @@ def _items(lines: list[str]) -> list[_Item]:
     cur: _Item | None = None
     last_number: int | None = None
     block_start = True
+    width = _wrap_width(lines)
+    signature = False
     for lineno, raw in enumerate(lines, 1):
         line = raw.strip()
         if not line:
             cur = None
             block_start = True
             continue
+        if line in ("--", "-- ", "—", "__"):
+            # The e-mail signature delimiter: what follows is the sender's signature.
+            signature = True
+            cur = _Item(lineno, [line], prose=True)
+            items.append(cur)
+            continue
         marker, rest = _marker(raw, last_number, block_start)
         block_start = False
+        hard = lineno >= 2 and _hard_break(lines[lineno - 2], line, width)
         if marker is not None:
             if marker[0].isdigit() or marker[0] in "[(":
                 last_number = int(re.sub(r"\D", "", marker))
-            cur = _Item(lineno, [rest], marker)
+            cur = _Item(lineno, [rest], marker, prose=signature)
             items.append(cur)
             continue
-        if cur is None or _starts_new(_join(cur.lines), line):
-            cur = _Item(lineno, [line])
+        # Inside a numbered or bulleted item the next marker starts the next item, so a
+        # break the text was written with is no evidence of a new one there.
+        listed = cur is not None and cur.marker is not None
+        if cur is None or _starts_new(_join(cur.lines), line, hard and not listed, listed):
+            cur = _Item(lineno, [line], prose=signature, hard=hard)
             items.append(cur)
         else:
             cur.lines.append(line)
-    return items
+            cur.end = lineno
+    return _merge_tails(items)
+
+
+def _merge_tails(items: list[_Item]) -> list[_Item]:
+    """Give a reference back the tail a wrapping cut off it.
+
+    A line right under a reference (a list item, or one the wrapping ran on into) that
+    is no reference on its own but has something of one ("Springer, Heidelberg (2002)",
+    "ACM, New York (2006)") is the end of the reference above it, not a reference.
+    """
+    out: list[_Item] = []
+    for item in items:
+        prev = out[-1] if out else None
+        if (prev is not None and item.marker is None and not item.prose and not prev.prose
+                and item.line == prev.end + 1 and (prev.marker is not None or not item.hard)):
+            text, above = _join(item.lines), _join(prev.lines)
+            score = _reference_score(text)
+            if (0 < score < _LOOSE and not _FIRST_PERSON.search(text)
+                    and looks_like_reference(above, listed=prev.marker is not None)):
+                prev.lines.extend(item.lines)
+                prev.end = item.end
+                continue
+        out.append(item)
+    return out
+
+
+def _wrap_width(lines: list[str]) -> int | None:
+    """The column a mail client or web form hard-wrapped the text at, if it was.
+
+    In wrapped text every line that runs on into the next is nearly full (within a
+    word's length of the width) and none is longer; in text pasted one line per
+    paragraph or reference, line lengths are all over the place. Only widths between
+    30 and 110 columns are considered: longer lines are nobody's wrapping.
+    """
+    # Lines of one word (a long URL) may stick out of any wrapping: they do not count.
+    lengths = [len(x.rstrip()) if len(x.split()) > 1 else 0 for x in lines]
+    nonblank = [bool(x.strip()) for x in lines]
+    runs_on = [n for n, nxt in zip(lengths[:-1], nonblank[1:], strict=True) if n and nxt]
+    if len(runs_on) < 2:
+        return None
+    best, best_near = None, 0
+    # The width is the length of some line (the last line of a paragraph may be the
+    # longest); most lines that run on end within a word's length of it.
+    for w in sorted({n for n in lengths if 30 <= n <= 110}):
+        near = sum(1 for n in runs_on if w - 10 <= n <= w)
+        over = sum(1 for n in lengths if n > w)
+        if over <= max(1.0, 0.2 * len(runs_on)) and near >= best_near:
+            best, best_near = w, near
+    if best is None or best_near < 2 or best_near < 0.4 * len(runs_on):
+        return None
+    return best
+
+
+def _hard_break(prev_raw: str, line: str, width: int | None) -> bool:
+    """Whether the break after ``prev_raw`` was in the text as written, not made by a
+    wrapping: the text was not wrapped, the line is longer than the wrap width, or the
+    next line's first word would have fitted on it."""
+    n = len(prev_raw.rstrip())
+    if not n:
+        return True
+    if width is None or n > width:
+        return True
+    return n + 1 + len(line.split(None, 1)[0]) <= width
 
 
 def _marker(raw: str, last_number: int | None, block_start: bool) -> tuple[str | None, str]:
@@ -211,18 +369,39 @@ def _marker(raw: str, last_number: int | None, block_start: bool) -> tuple[str |
     return None, raw.strip()
 
 
-def _starts_new(cur: str, line: str) -> bool:
-    """Whether ``line`` begins a new item rather than continuing ``cur``."""
+def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -> bool:
+    """Whether ``line`` begins a new item rather than continuing ``cur``.
+
+    ``hard`` says the line break was in the text as written (see ``_hard_break``): then
+    the line is a new item unless ``cur`` is visibly unfinished or the line can only be
+    a continuation (a reference's tail, lower-case or punctuation where no reference
+    starts). Otherwise the break may be a wrapping and the line continues ``cur``
+    unless a reference visibly ends there or begins under prose. ``listed`` says ``cur``
+    began with a list marker: then the next marker, not an author's name, starts the
+    next item.
+    """
     if _url_continues(cur, line):
         return False
-    if not line[:1].isalpha() or line[:1].islower():
+    unfinished = bool(re.search(r"(?:[,;:&/\-–]|\band|\bin|\bet)\s*$", _EMPTY_DOI.sub("", cur)))
+    # "References:", "... recommends this. Sources:": the last sentence leads into a list.
+    lead_in = cur.endswith(":") and not looks_like_reference(re.split(r"(?<=[.!?])\s+", cur)[-1], listed=True)
+    if hard:
+        if lead_in:
+            return True
+        if unfinished or _TAIL.match(line) or _MONTH.match(line):
+            return False
+        if (not line[:1].isalpha() or line[:1].islower()) and not _AUTHOR_START.match(line):
+            return _finished_reference(cur)
+        return True
+    if (not line[:1].isalpha() or line[:1].islower()) and not _AUTHOR_START.match(line):
         return False  # ":274-80.", "(2007)", "intraarticular lidocaine ...": wrapped text
-    if _AUTHOR_START.match(line) and not _AUTHOR_START.match(cur) and not looks_like_reference(cur):
+    if unfinished and not lead_in:
+        return False  # the item is visibly unfinished: "... Bayani N," / "Coppe JP, ..."
+    if (not listed and _AUTHOR_START.match(line) and not _AUTHOR_START.match(cur)
+            and not looks_like_reference(cur)):
         # A reference right under prose ("References:" or "Jerry Hesch" / "Berthelot JM,
         # ..."); under a reference's first line ("... Labat JJ, Le" / "Goff B,") it continues.
         return True
-    if re.search(r"(?:[,;:&/\-–]|\band|\bin|\bet)\s*$", cur):
-        return False  # the item is visibly unfinished
     if _finished_reference(cur):
         # After a whole reference only its tail (Epub, DOI, PMID, URL, "May 31.")
         # continues it; anything else is the next reference, or prose.
@@ -232,15 +411,40 @@ def _starts_new(cur: str, line: str) -> bool:
 
 def _finished_reference(text: str) -> bool:
     """A reference that has reached its end: its locator, a trailing year, or a DOI."""
+    text = _EMPTY_DOI.sub("", text)
     if not looks_like_reference(text):
         return False
     if re.search(r"(?:10\.\d{4,9}/\S+|PMID:?\s*\d+|https?://\S+)\s*$", text, re.IGNORECASE):
         return True
-    if _APA_YEAR_END.search(text):
-        return False  # "Smith, J. (2010)." is only the start of an APA reference
     if not re.search(r"(?:\d[a-z]?\)?\.?|\])\s*$", text):
         return False
-    return bool(_LOCATOR.search(text)) or bool(_YEAR.search(text[-40:]))
+    if _LOCATOR.search(text[-30:]):
+        return True
+    m = _YEAR_END.search(text)
+    if not m:
+        return False
+    # A year right after the authors ("Smith, J. (2010).", "Li H Durbin R 2009") only
+    # starts a reference; after a title ("... Routledge, 2003.") it ends one.
+    before = text[: m.start()]
+    title_words = [w for w in re.findall(r"\b[a-z][a-z'’-]+\b", before)
+                   if w not in ("and", "et", "al", "van", "von", "der", "den", "de", "del", "da", "di", "du",
+                                "le", "la", "dos", "ter")]
+    # A title in title case has no lower-case words, but runs of words that no comma or
+    # initial separates, as names in an author list always are.
+    run = longest = 0
+    for w in before.split():
+        name_break = w.endswith((",", ";")) or re.fullmatch(rf"[{_UP}]{{1,3}}\.?|(?:[{_UP}]\.-?)+|and|&", w)
+        run = 0 if name_break else run + 1
+        longest = max(longest, run)
+    return len(title_words) >= 3 or longest >= 4
+
+
+# A DOI label left empty at the end of a reference ("... 2005; 29:564-70. doi:", "(doi: ."):
+# nothing follows it, so it neither continues into the next line nor keeps it.
+_EMPTY_DOI = re.compile(r"[\s(]*(?:PubMed\s+)?(?:doi|DOI)\s*:?\s*\.?\s*$")
+_YEAR_END = re.compile(
+    r"(?:1[89]\d\d|20[0-4]\d)[a-z]?\s*\)?(?:,?\s+[A-Z][a-z]{2,8}\.?(?:\s+\d{1,2})?)?\s*\.?\s*$"
+)
 
 
 def _join(lines: list[str]) -> str:
