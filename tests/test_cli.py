@@ -235,7 +235,7 @@ def test_export_to_a_symlink_writes_its_target_and_keeps_the_link(db, tmp_path):
     assert result.exit_code == 0, result.output
     assert link.is_symlink()
     assert "@article{murakami2007effect," in target.read_text()
-    assert f"overwrote {link} with 1 entries" in result.output
+    assert f"wrote 1 entries to {link} (the file that was there is replaced)" in result.output
 
 
 def test_export_does_not_overwrite_a_file_unless_forced(db, tmp_path):

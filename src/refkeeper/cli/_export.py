@@ -70,8 +70,8 @@ def export(ctx: Context, dois, fmt, style, output, force, ascii_only, article, c
                 raise UsageError(f"{output} left as it was")
         with open_output(output, overwrite=force) as fh:
             n = refkeeper.export.export_store(store, fh, fmt, chosen, style=style, ascii=ascii_only)
-        verb = "overwrote" if replacing else "wrote"
-        click.echo(f"{verb} {output} with {n} entries", err=True)
+        replaced = " (the file that was there is replaced)" if replacing else ""
+        click.echo(f"wrote {n} entries to {output}{replaced}", err=True)
     else:
         refkeeper.export.export_store(store, sys.stdout, fmt, chosen, style=style, ascii=ascii_only)
 
