@@ -286,6 +286,29 @@ def m004_verification(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m005_editors(db: sqlite_utils.Database) -> None:
+    # Editor accounts for the web desk (`refkeeper editor add`, sign-in): the name goes into
+    # history, the password only as an argon2 hash. Owned by refkeeper._editors.
+    db.execute(
+        """
+        CREATE TABLE editors (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            password_hash TEXT NOT NULL,
+            added_at TEXT NOT NULL
+        )
+        """
+    )
+
+
+@migrations()
+def m006_reference_searched_as(db: sqlite_utils.Database) -> None:
+    # When an editor searches again with edited text (or a DOI typed by hand), the reader's
+    # reference stays as the reader wrote it; the text actually searched is kept beside it.
+    db.execute("ALTER TABLE request_references ADD COLUMN searched_as TEXT")
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

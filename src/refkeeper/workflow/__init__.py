@@ -83,8 +83,18 @@ from .pasted import (  # noqa: F401  (reader_references: not in __all__)
     add_reader_references,
     add_request_from_comment,
     reader_references,
+    reference_counts,
 )
-from .reader_requests import STATUSES, Request, add_request, get_request, requests
+from .reader_requests import (
+    STATUSES,
+    QueueItem,
+    QueuePage,
+    Request,
+    add_request,
+    get_request,
+    request_queue,
+    requests,
+)
 from .selection import bibtex_for, works_for
 
 __all__ = [
@@ -99,6 +109,8 @@ __all__ = [
     "Link",
     "LinkedWork",
     "Pasted",
+    "QueueItem",
+    "QueuePage",
     "ReaderReference",
     "Request",
     "RequestReport",
@@ -124,7 +136,9 @@ __all__ = [
     "links",
     "propose",
     "queue",
+    "reference_counts",
     "reply",
+    "request_queue",
     "request_report",
     "requests",
     "unlink",

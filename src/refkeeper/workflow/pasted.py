@@ -40,6 +40,7 @@ class ReaderReference:
     candidates: list[str] = field(default_factory=list)
     error: str | None = None
     resolved_at: str | None = None
+    searched_as: str | None = None  # the text an editor searched instead (m006), if any
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -196,3 +197,21 @@ def _store_references(store: Store, req: Request, resolutions: list[Resolution],
                                   "text": r.text} for r in refs],
                   "stance": stance})
     return Pasted(req, refs, made, skipped=skipped)
+
+
+def reference_counts(store: Store, request_ids: list[int]) -> dict[int, dict[str, int]]:
+    """For each request, how many of the reader's references are matched, ambiguous,
+    unmatched (errors count as unmatched: no DOI): ``{request_id: {status: n}}``."""
+    out: dict[int, dict[str, int]] = {
+        i: {"matched": 0, "ambiguous": 0, "unmatched": 0} for i in request_ids
+    }
+    if not request_ids:
+        return out
+    marks = ",".join("?" * len(request_ids))
+    for rid, status, n in store.db.execute(
+        f"SELECT request_id, status, COUNT(*) FROM request_references WHERE request_id IN ({marks})"
+        " GROUP BY request_id, status", list(request_ids)
+    ):
+        key = "unmatched" if status == "error" else status
+        out[rid][key] += n
+    return out

@@ -102,3 +102,66 @@ def requests(
     sql = ("SELECT * FROM requests" + (" WHERE " + " AND ".join(where) if where else "")
            + " ORDER BY received_at, id")
     return [Request(**r) for r in store.db.query(sql, params)]
+
+
+@dataclass
+class QueueItem:
+    """One row of the desk's request queue: the request, where it points, and how many of
+    the reader's references are matched / ambiguous / unmatched."""
+
+    request: Request
+    article: Article
+    claim: Claim | None
+    counts: dict[str, int]
+
+
+@dataclass
+class QueuePage:
+    items: list[QueueItem]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def request_queue(
+    store: Store,
+    status: str | None = None,
+    article: int | str | Article | None = None,
+    page: int = 1,
+    per_page: int = 25,
+) -> QueuePage:
+    """The request queue, one page of it: open requests first, then the others, oldest
+    first within each (by when they were received); optionally one status or article."""
+    from .pasted import reference_counts  # pasted builds on this module
+
+    where, params = [], []
+    if status is not None:
+        if status not in STATUSES:
+            raise UsageError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        where.append("status = ?")
+        params.append(status)
+    if article is not None:
+        where.append("article_id = ?")
+        params.append(get_article(store, article).id)
+    if per_page < 1 or per_page > 500:
+        raise UsageError("per page must be between 1 and 500")
+    page = max(1, int(page))
+    cond = " WHERE " + " AND ".join(where) if where else ""
+    total = store.db.execute(f"SELECT COUNT(*) FROM requests{cond}", params).fetchone()[0]
+    rows = [Request(**r) for r in store.db.query(
+        f"SELECT * FROM requests{cond} ORDER BY status != 'open', received_at, id LIMIT ? OFFSET ?",
+        params + [per_page, (page - 1) * per_page])]
+    counts = reference_counts(store, [r.id for r in rows])
+    arts: dict[int, Article] = {}
+    items = []
+    for r in rows:
+        if r.article_id not in arts:
+            arts[r.article_id] = get_article(store, r.article_id)
+        items.append(QueueItem(r, arts[r.article_id],
+                               get_claim(store, r.claim_id) if r.claim_id is not None else None,
+                               counts[r.id]))
+    return QueuePage(items, total, page, per_page)
