@@ -26,6 +26,7 @@ RUNNING, DONE, FAILED = "running", "done", "failed"
 class Job:
     key: str                      # e.g. "request:12": what the job is about, for pages
     total: int = 0                # steps expected (0: unknown)
+    expected: list[Any] = field(default_factory=list)  # what the steps are about, in order
     done: int = 0
     status: str = RUNNING
     error: str | None = None
@@ -51,9 +52,11 @@ class JobRunner:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def submit(self, key: str, fn: Callable[..., Any], *args: Any, total: int = 0, **kwargs: Any) -> Job:
-        """Start ``fn(job, *args, **kwargs)`` in the background; its return value is ``job.result``."""
-        job = Job(key, total=total)
+    def submit(self, key: str, fn: Callable[..., Any], *args: Any, expected: list | None = None,
+               **kwargs: Any) -> Job:
+        """Start ``fn(job, *args, **kwargs)`` in the background; its return value is ``job.result``.
+        ``expected``: what each step is about (its length is the job's total)."""
+        job = Job(key, total=len(expected or ()), expected=list(expected or ()))
         with self._lock:
             self._jobs[key] = job
         self._pool.submit(self._run, job, fn, args, kwargs)
