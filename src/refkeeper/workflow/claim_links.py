@@ -263,3 +263,48 @@ def _insert_link(store, claim: Claim, doi, stance, note, asserted_by, asserted_b
 def _linked_work(store: Store, lk: Link) -> LinkedWork:
     row = store.db.execute("SELECT problems FROM works WHERE doi = ?", [lk.doi]).fetchone()
     return LinkedWork(lk, store.require_work(lk.doi), problem_kinds(row[0]) if row else None)
+
+
+# -- an article's claims at a glance (the desk, issue 10) ----------------------------------
+
+
+@dataclass
+class ClaimSummary:
+    """A claim with the number of live links per stance, the works among them that have a
+    problem recorded (DOI -> kinds), and the claim's flags (as ``claim_report`` has them)."""
+
+    claim: Claim
+    counts: dict[str, int]
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"claim": self.claim.to_json(), "counts": self.counts, "problems": self.problems,
+                "flags": self.flags}
+
+
+def claim_summaries(store: Store, article: int | str | Article) -> list[ClaimSummary]:
+    """Every claim of an article, in the order added, with its counts of supporting /
+    contesting / mentioning works and its problem flags: two queries however many claims."""
+    from .article_claims import claims as article_claims
+
+    art = get_article(store, article)
+    out = {c.id: ClaimSummary(c, {s: 0 for s in ("supports", "contests", "mentions")})
+           for c in article_claims(store, art)}
+    supports: dict[int, list[tuple[str, list[str] | None]]] = {}
+    for claim_id, doi, stance, problems in store.db.execute(
+        "SELECT l.claim_id, l.doi, l.stance, w.problems FROM links l JOIN claims c ON c.id = l.claim_id"
+        " LEFT JOIN works w ON w.doi = l.doi WHERE c.article_id = ? AND l.removed_at IS NULL"
+        " ORDER BY l.id", [art.id]):
+        s = out[claim_id]
+        s.counts[stance] = s.counts.get(stance, 0) + 1
+        kinds = problem_kinds(problems) if problems else None
+        if kinds:
+            s.problems[doi] = kinds
+        if stance == "supports":
+            supports.setdefault(claim_id, []).append((doi, kinds))
+    for claim_id, works in supports.items():
+        if all(kinds for _, kinds in works):  # the same rule as claim_report's flag
+            which = "; ".join(f"{doi} ({', '.join(kinds or [])})" for doi, kinds in works)
+            out[claim_id].flags.append(f"its only support has a problem recorded: {which}")
+    return list(out.values())

@@ -165,3 +165,34 @@ def request_queue(
                                get_claim(store, r.claim_id) if r.claim_id is not None else None,
                                counts[r.id]))
     return QueuePage(items, total, page, per_page)
+
+
+# -- where a work is used (the desk, issue 10) ---------------------------------------------
+
+
+@dataclass
+class WorkUse:
+    """A request that involves a work: ``given`` when the work was given in the answer,
+    ``pasted`` when the reader's own reference resolved to it (both can hold)."""
+
+    request: Request
+    given: bool = False
+    pasted: bool = False
+
+
+def requests_for_work(store: Store, doi: str) -> list[WorkUse]:
+    """The requests a work was given in answer to or that a reader's reference resolved
+    to, oldest first."""
+    from ._common import _doi
+
+    d = _doi(doi)
+    uses: dict[int, WorkUse] = {}
+    for row in store.db.query(
+        "SELECT r.*, x.how FROM requests r JOIN ("
+        " SELECT request_id, 'given' AS how FROM request_works WHERE doi = ?"
+        " UNION ALL SELECT request_id, 'pasted' FROM request_references WHERE doi = ?"
+        ") x ON x.request_id = r.id ORDER BY r.received_at, r.id", [d, d]):
+        how = row.pop("how")
+        use = uses.setdefault(row["id"], WorkUse(Request(**row)))
+        setattr(use, how, True)
+    return list(uses.values())

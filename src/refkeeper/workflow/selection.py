@@ -101,3 +101,22 @@ def _answer_dois(store: Store, article_id: int, stance: str | None) -> list[str]
         sql += " AND w.stance = ?"
         params.append(stance)
     return [r[0] for r in store.db.execute(sql + " ORDER BY r.id, w.rowid", params)]
+
+
+def export_selection(
+    store: Store,
+    fp,
+    fmt: str = "bibtex",
+    *,
+    article: int | str | Article | None = None,
+    claim: int | str | Claim | None = None,
+    request: int | str | Request | None = None,
+    stance: str | None = None,
+    style: str = "vancouver",
+    ascii: bool = False,
+) -> int:
+    """Write the works ``works_for`` picks (an article, claim, request and/or stance) to
+    ``fp`` in ``fmt`` (``export.FORMATS``), as ``refkeeper export --claim ...`` does;
+    return the number of entries written. Keys are kept and new ones stored."""
+    dois = works_for(store, article=article, claim=claim, request=request, stance=stance)
+    return export_store(store, fp, fmt, dois, style=style, ascii=ascii)
