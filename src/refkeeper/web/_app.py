@@ -34,7 +34,7 @@ log = logging.getLogger("refkeeper.web")
 HERE = Path(__file__).parent
 
 # The page modules, in routing order; each exposes ``routes: list[Route]`` (see __init__).
-PAGE_MODULES = ["_session", "_queue", "_requests"]
+PAGE_MODULES = ["_session", "_queue", "_requests", "_articles", "_works", "_verify", "_exports"]
 
 SESSION_COOKIE = "refkeeper_session"
 SESSION_DAYS = 14
