@@ -438,3 +438,11 @@ def test_the_page_starts_no_second_run_while_one_is_going(tmp_path, standin_clea
             assert "Verification running" in page.text and 'action="/verify"' not in page.text
         finally:
             gate.set()
+
+
+def test_a_link_to_the_exports_page_can_preselect_the_choice_and_changes_nothing(desk, seeded, db):
+    _, claim, _ = seeded
+    page = desk.get(f"/exports?claim={claim.id}&stance=contests&format=ris").text
+    assert f'name="claim" inputmode="numeric" size="6" value="{claim.id}"' in page
+    assert '<option value="contests" selected>' in page and '<option value="ris" selected>' in page
+    assert Store(db).bibtex_keys() == {}  # showing the form stored no key

@@ -44,9 +44,12 @@ assert set(FILES) == set(FORMATS) == set(FORMAT_LABELS), "a format the CLI has i
 async def exports_page(request: Request, error: str | None = None, values: dict | None = None,
                        status: int = 200):
     arts = await call(request, workflow.articles)
+    if values is None:  # a link may preselect the choice: /exports?claim=3&stance=contests
+        values = {k: v for k, v in request.query_params.items()
+                  if k in ("article", "claim", "request", "stance", "format", "style")}
     return render(request, "exports.html", {
         "articles": arts, "formats": FORMAT_LABELS.items(), "styles": STYLES,
-        "stances": workflow.STANCES, "v": values or {}, "error": error,
+        "stances": workflow.STANCES, "v": values, "error": error,
     }, status=status)
 
 
