@@ -17,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
@@ -216,6 +216,8 @@ def create_app(
     for name in PAGE_MODULES:
         routes += importlib.import_module(f"{__package__}.{name}").routes
     routes.append(Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"))
+    # Browsers ask for /favicon.ico on pages without our layout (fragments, downloads).
+    routes.append(Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]))
     forbidden = _Fixed(env, 403, "The form was stale or not from this desk (missing or wrong security "
                                  "token). Reload the page and try again.")
     middleware = [

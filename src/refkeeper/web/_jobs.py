@@ -43,6 +43,26 @@ class Job:
     def running(self) -> bool:
         return self.status == RUNNING
 
+    def snapshot(self) -> JobView:
+        """The job's state at one instant, for one page render (the job moves on meanwhile)."""
+        done = self.done
+        status = self.status
+        return JobView(self.key, self.total, done, status, self.error, self.expected[done:])
+
+
+@dataclass(frozen=True)
+class JobView:
+    key: str
+    total: int
+    done: int
+    status: str
+    error: str | None
+    remaining: list[Any]
+
+    @property
+    def running(self) -> bool:
+        return self.status == RUNNING
+
 
 class JobRunner:
     """Runs jobs on at most ``workers`` threads; keeps the latest job per key."""

@@ -12,12 +12,13 @@ only the part of the page that changed (``hx-select``), so nothing needs JavaScr
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import workflow
 from .._errors import RefkeeperError, UsageError
 from .._resolve import Resolver
-from ._jobs import Job
+from ._jobs import Job, JobView
 from ._pages import Desk, actor, call, desk, flash, form, form_lists, redirect, render
 
 
@@ -30,12 +31,12 @@ def _resolver(d: Desk, store) -> Resolver:
     return Resolver(store=store, client=d.client, offline=d.client is None)
 
 
-def _pending(request: Request, request_id: int) -> tuple[list[str], Job | None]:
-    """The references a running job has not answered yet, for the progress display."""
-    job = desk(request).jobs.get(_key(request_id))
-    if job is None or not job.running:
-        return [], job
-    return job.expected[job.done:], job
+def _job(request: Request, request_id: str) -> JobView | None:
+    """The resolving job's state, taken BEFORE the page reads the database: whatever the
+    job stored by then is read back; what it had not answered yet is listed as pending."""
+    rid = str(request_id).strip()
+    job = desk(request).jobs.get(_key(int(rid))) if rid.isdigit() else None
+    return job.snapshot() if job is not None else None
 
 
 def _details(store, request_id: str):
@@ -44,25 +45,22 @@ def _details(store, request_id: str):
 
 async def request_page(request: Request):
     rid = request.path_params["request_id"]
+    job = _job(request, rid)
     details = await call(request, _details, rid)
-    pending, job = _pending(request, details.report.request.id)
-    return render(request, "request.html", {"d": details, "pending": pending, "job": job,
-                                            "stances": workflow.STANCES})
+    return render(request, "request.html", {"d": details, "job": job, "stances": workflow.STANCES})
 
 
 async def references_fragment(request: Request):
     """The reader's references alone: what the page polls while they are being resolved."""
     rid = request.path_params["request_id"]
+    job = _job(request, rid)
     details = await call(request, _details, rid)
-    pending, job = _pending(request, details.report.request.id)
-    if request.headers.get("hx-request") == "true" and not pending:
+    if request.headers.get("hx-request") == "true" and (job is None or not job.running):
         # Resolving is over: reload the whole page once (its link and answer forms list the
         # works just matched); the reloaded page does not poll.
-        return render(request, "_references.html", {"d": details, "pending": [], "job": None,
-                                                    "stances": workflow.STANCES},
+        return render(request, "_references.html", {"d": details, "job": None, "stances": workflow.STANCES},
                       headers={"HX-Refresh": "true"})
-    return render(request, "_references.html", {"d": details, "pending": pending, "job": job,
-                                                "stances": workflow.STANCES})
+    return render(request, "_references.html", {"d": details, "job": job, "stances": workflow.STANCES})
 
 
 # -- actions on one reference ---------------------------------------------------------------
@@ -166,6 +164,24 @@ async def decline(request: Request):
     return await _request_action(request, work, "Request declined.")
 
 
+async def claim_bibtex(request: Request):
+    """BibTeX for the works linked to the request's claim (optionally one stance), as a file."""
+    rid = request.path_params["request_id"]
+    stance = request.query_params.get("stance") or None
+
+    def work(store):
+        req = workflow.get_request(store, rid)
+        if req.claim_id is None:
+            raise UsageError(f"request {req.id} is about no claim")
+        return req.claim_id, workflow.bibtex_for(store, workflow.works_for(store, claim=req.claim_id,
+                                                                          stance=stance))
+
+    claim_id, text = await call(request, work)
+    name = f"claim-{claim_id}" + (f"-{stance}" if stance else "") + ".bib"
+    return Response(text, media_type="application/x-bibtex; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 # -- a new request ------------------------------------------------------------------------------
 
 
@@ -217,6 +233,7 @@ routes = [
     Route("/requests/{request_id}/references/{ref_id}/reject", reject, methods=["POST"]),
     Route("/requests/{request_id}/references/{ref_id}/search", search_again, methods=["POST"]),
     Route("/requests/{request_id}/references/{ref_id}/doi", enter_doi, methods=["POST"]),
+    Route("/requests/{request_id}/claim.bib", claim_bibtex, methods=["GET"]),
     Route("/requests/{request_id}/link", link, methods=["POST"]),
     Route("/requests/{request_id}/answer", answer, methods=["POST"]),
     Route("/requests/{request_id}/decline", decline, methods=["POST"]),
