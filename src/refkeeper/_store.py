@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -574,10 +575,16 @@ class Store:
         at least one; works never checked (NULL) or checked and fine (``[]``) are left out."""
         sql = "SELECT doi, problems FROM works WHERE problems IS NOT NULL AND problems != '[]'"
         out: dict[str, list] = {}
-        wanted = None if dois is None else {normalize_doi(d) for d in dois}
-        for doi, problems in self.db.execute(sql):
-            if wanted is not None and doi not in wanted:
-                continue
+        if dois is None:
+            rows = self.db.execute(sql)
+        else:
+            # Look the given works up by key: a reply or a claim's export names a few works,
+            # and scanning 20,000 stored records for them cost 65 ms a page on the desk.
+            wanted = sorted({normalize_doi(d) for d in dois})
+            rows = itertools.chain.from_iterable(
+                self.db.execute(f"{sql} AND doi IN ({','.join('?' * len(chunk))})", chunk)
+                for chunk in (wanted[i:i + 500] for i in range(0, len(wanted), 500)))
+        for doi, problems in rows:
             kinds = problem_kinds(problems)
             if kinds:
                 out[doi] = kinds
