@@ -319,6 +319,25 @@ def citation_key(text: str, context: str | None = None) -> str:
     return hashlib.sha256(norm.encode("utf-8")).hexdigest()
 
 
+# Database files this process has brought to the latest migration, by (device, inode): the
+# desk opens a Store per request, and checking the migrations table every time cost more
+# than most pages' queries. A file replaced at the same path has another inode.
+_MIGRATED: set[tuple[int, int]] = set()
+
+
+def _migrate(db: sqlite_utils.Database, path: str) -> None:
+    try:
+        st = os.stat(path) if path != ":memory:" else None
+    except OSError:
+        st = None
+    key = (st.st_dev, st.st_ino) if st is not None else None
+    if key is not None and key in _MIGRATED:
+        return
+    migrations.apply(db)
+    if key is not None:
+        _MIGRATED.add(key)
+
+
 class Store:
     """A refkeeper database. ``Store()`` opens ``$REFKEEPER_DB`` or ``./refs.db``."""
 
@@ -332,7 +351,7 @@ class Store:
                 # never corrupts the file and only a power cut can lose the last commits.
                 self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute("PRAGMA synchronous = NORMAL")
-            migrations.apply(self.db)
+            _migrate(self.db, self.path)
         except Exception as exc:  # sqlite3.DatabaseError, OSError ...
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
 
