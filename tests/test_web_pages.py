@@ -49,7 +49,8 @@ def post(client: TestClient, path: str, data: dict, **kw):
 
 
 def flashes(page) -> list[str]:
-    return [html.unescape(re.sub(r"<[^>]+>", "", m)) for m in re.findall(r'<p class="flash[^"]*"[^>]*>(.*?)</p>', page.text)]
+    found = re.findall(r'<p class="flash[^"]*"[^>]*>(.*?)</p>', page.text)
+    return [html.unescape(re.sub(r"<[^>]+>", "", m)) for m in found]
 
 
 def sign_in(client: TestClient, name: str) -> None:
