@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
-from . import articles, export, requests, resolve, verify, works
+from . import articles, export, requests, resolve, serve, verify, works
 from ._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Context, _Group, pass_ctx
 from .verify import _ProgressLine  # noqa: F401  (tests import it from refkeeper.cli)
 
@@ -79,3 +79,5 @@ cli.add_command(articles.history_cmd)
 cli.add_command(requests.request)
 cli.add_command(requests.refs)
 cli.add_command(verify.verify)
+cli.add_command(serve.serve)
+cli.add_command(serve.editor)
