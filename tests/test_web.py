@@ -263,9 +263,37 @@ def test_get_never_changes_anything(client, db):
     for path in ["/", "/?status=open", f"/requests/{rid}", f"/requests/{rid}/references", "/requests/new",
                  f"/requests/{rid}/decline", f"/requests/{rid}/answer", f"/requests/{rid}/link",
                  f"/requests/{rid}/references/{ref_id}/accept?doi={MURAKAMI}",
-                 f"/requests/{rid}/references/{ref_id}/reject", "/signin", "/signout"]:
+                 f"/requests/{rid}/references/{ref_id}/reject", f"/requests/{rid}/claim.bib",
+                 "/signin", "/signout"]:
         assert client.get(path).status_code in (200, 405), path
     assert history_count(db) == before
+
+
+def bibtex_keys(db) -> dict[str, str]:
+    store = Store(db)
+    try:
+        return store.bibtex_keys()
+    finally:
+        store.close()
+
+
+def test_the_claims_bibtex_is_a_post_with_the_token_because_it_stores_new_keys(client, db):
+    rid = new_request(client)  # Murakami, linked to claim 1 as the reader's 'contests'
+    assert bibtex_keys(db) == {}
+    # A link, a prefetch or a crawler cannot make the desk choose and store keys.
+    assert client.get(f"/requests/{rid}/claim.bib?stance=contests").status_code == 405
+    assert client.post(f"/requests/{rid}/claim.bib", data={"stance": "contests"}).status_code == 403
+    assert bibtex_keys(db) == {}
+    r = client.post(f"/requests/{rid}/claim.bib", data={"stance": "contests", "csrf_token": token(client)})
+    assert r.status_code == 200
+    assert r.headers["content-disposition"] == 'attachment; filename="claim-1-contests.bib"'
+    key = bibtex_keys(db)[MURAKAMI]
+    assert f"{{{key}," in r.text and MURAKAMI in r.text.lower()
+    # The request page offers it as such a form, token included.
+    page = client.get(f"/requests/{rid}").text
+    form = re.search(rf'<form[^>]*action="/requests/{rid}/claim.bib".*?</form>', page, re.S).group(0)
+    assert 'method="post"' in form and 'name="csrf_token"' in form
+    assert re.findall(r'name="stance" value="(\w*)"', form) == ["supports", "contests", "mentions", ""]
 
 
 def test_hostile_strings_are_escaped_in_every_field_a_page_shows(tmp_path, sample_standin):

@@ -188,7 +188,7 @@ def test_the_seed_scenario_entirely_in_the_browser(browser, sample_standin, seed
 
         # The contested claim's BibTeX, downloaded, read by an independent parser.
         with page.expect_download() as dl:
-            page.get_by_role("link", name="contests", exact=True).click()
+            page.get_by_role("button", name="contests", exact=True).click()
         bib = Path(dl.value.path()).read_text()
         context.close()
 

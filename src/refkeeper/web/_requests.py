@@ -165,9 +165,13 @@ async def decline(request: Request):
 
 
 async def claim_bibtex(request: Request):
-    """BibTeX for the works linked to the request's claim (optionally one stance), as a file."""
+    """BibTeX for the works linked to the request's claim (optionally one stance), as a file.
+
+    A POST with the CSRF token, as every download is: exporting chooses citation keys for
+    works that have none and stores them (so the next export keeps them), and a GET must
+    never change anything."""
     rid = request.path_params["request_id"]
-    stance = request.query_params.get("stance") or None
+    stance = (await form(request)).get("stance") or None
 
     def work(store):
         req = workflow.get_request(store, rid)
@@ -233,7 +237,7 @@ routes = [
     Route("/requests/{request_id}/references/{ref_id}/reject", reject, methods=["POST"]),
     Route("/requests/{request_id}/references/{ref_id}/search", search_again, methods=["POST"]),
     Route("/requests/{request_id}/references/{ref_id}/doi", enter_doi, methods=["POST"]),
-    Route("/requests/{request_id}/claim.bib", claim_bibtex, methods=["GET"]),
+    Route("/requests/{request_id}/claim.bib", claim_bibtex, methods=["POST"]),
     Route("/requests/{request_id}/link", link, methods=["POST"]),
     Route("/requests/{request_id}/answer", answer, methods=["POST"]),
     Route("/requests/{request_id}/decline", decline, methods=["POST"]),
