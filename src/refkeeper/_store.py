@@ -371,7 +371,8 @@ def _remember_checked(store: Store) -> None:
 
 
 class Store:
-    """A refkeeper database. ``Store()`` opens ``$REFKEEPER_DB`` or ``./refs.db``.
+    """A refkeeper database: the file at ``path`` (``Store()``: ``./refs.db``). The library
+    reads no environment; the CLI and the desk turn ``--db``/``$REFKEEPER_DB`` into ``path``.
 
     Several processes can share one file (two ``resolve`` batches, an ``import`` beside
     a ``snapshot import``, a web server beside the CLI): connections use WAL, so readers
@@ -391,7 +392,7 @@ class Store:
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = BUSY_TIMEOUT) -> None:
-        self.path = str(path or os.environ.get("REFKEEPER_DB") or DEFAULT_DB)
+        self.path = str(path or DEFAULT_DB)
         self.timeout = timeout
         self._local = threading.local()
         self._opened: list[sqlite_utils.Database] = []
