@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "src"))
 
-from refkeeper.workflow.reflist import split_text  # noqa: E402
+from refkeeper.workflow import split_text  # noqa: E402
 
 STYLES = {
     "numbered 1.": lambda i: f"{i}. ",
@@ -276,7 +276,7 @@ def report(title: str, scores: list[tuple[Comment, Score]]) -> Score:
 
 def resolve_check(comments: list[Comment], found_all: list[list[str]], prose_all: list[list[str]],
                   db_dir: Path) -> None:
-    from refkeeper import Resolver, Store
+    from refkeeper import IndexSource, Resolver, Store
 
     db_dir.mkdir(parents=True, exist_ok=True)
     path = db_dir / "dev-index.db"
@@ -290,7 +290,7 @@ def resolve_check(comments: list[Comment], found_all: list[list[str]], prose_all
         st.close()
         tmp.rename(path)
     store = Store(path)
-    resolver = Resolver(store=store, offline=True)
+    resolver = Resolver(source=IndexSource(store), store=store)
 
     def dois(texts: list[str]) -> list[str | None]:
         return [r.doi if r.status == "matched" else None for r in resolver.resolve_many(texts)]

@@ -58,6 +58,18 @@ def standin_clean(standin):
 
 
 SAMPLE = ROOT / "src" / "refkeeper" / "data" / "sample-works.jsonl.gz"
+
+
+@pytest.fixture(scope="module")
+def sample_standin():
+    """A stand-in serving the shipped sample (the seed scenario's works are in it, unlike
+    the dev index), one per test module: a module may ``revise`` its records."""
+    from standin import StandIn
+
+    with StandIn(SAMPLE) as server:
+        yield server
+
+
 READER_REFERENCES = (ROOT / "examples" / "reader-references.txt").read_text().splitlines()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import sys
@@ -54,33 +53,6 @@ def test_every_public_name_is_importable_from_the_package():
         refkeeper.no_such_name  # noqa: B018
 
 
-def _own_modules() -> list[Path]:
-    # The core modules and the CLI; the packages (workflow, verify, export, standin) follow
-    # the same rule under their own owners.
-    return sorted(SRC.glob("_*.py")) + sorted((SRC / "cli").glob("*.py"))
-
-
-def is_module(here: Path, node: ast.ImportFrom, name: str) -> bool:
-    """``from . import _match``: a private module, not a private name (``__version__`` is
-    public by convention)."""
-    base = here
-    for _ in range(node.level - 1):
-        base = base.parent
-    for part in (node.module or "").split(".") if node.module else []:
-        base = base / part
-    return name == "__version__" or (base / f"{name}.py").exists()
-
-
-def test_no_private_name_is_imported_from_another_module():
-    offenders = []
-    for path in _own_modules():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom):
-                offenders += [f"{path.relative_to(SRC)}: {a.name} from {node.module}" for a in node.names
-                              if a.name.startswith("_") and not is_module(path.parent, node, a.name)]
-    assert offenders == []
-
-
 @pytest.mark.parametrize("written", [
     "10.1007/s00776-007-1126-1", "10.1007/S00776-007-1126-1", "doi:10.1007/s00776-007-1126-1",
     "https://doi.org/10.1007/s00776-007-1126-1", " http://dx.doi.org/10.1007/s00776-007-1126-1. ",
@@ -98,22 +70,3 @@ def test_text_without_a_doi_is_an_input_error_with_exit_code_2(text):
     with pytest.raises(InputError, match="not a DOI") as caught:
         parse_doi(text)
     assert caught.value.exit_code == 2
-
-
-def test_every_third_party_import_is_a_declared_dependency():
-    import re
-
-    declared = set()
-    pyproject = (SRC.parent.parent / "pyproject.toml").read_text(encoding="utf-8")
-    deps = pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
-    for spec in re.findall(r'^\s*"([A-Za-z0-9_.\-]+)', deps, re.MULTILINE):
-        declared.add(spec.lower().replace("-", "_"))
-    imported = set()
-    for path in SRC.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                imported |= {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                imported.add(node.module.split(".")[0])
-    third_party = {m for m in imported if m not in sys.stdlib_module_names and m != "refkeeper"}
-    assert third_party - declared == set()

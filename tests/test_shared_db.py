@@ -230,7 +230,7 @@ def test_a_database_written_by_a_newer_refkeeper_is_read_but_not_written(desk_db
         conn.execute("ALTER TABLE claims ADD COLUMN confidence REAL")  # what m007 might add
     reads_work(desk_db)
     refuses_writes(desk_db, f"{desk_db} was written by a newer refkeeper "
-                            "(schema m007; this version knows up to m004)")
+                            "(schema m007; this version knows up to m006)")
     with sqlite3.connect(desk_db) as conn:
         assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 1
 
@@ -240,7 +240,7 @@ def test_a_column_this_version_does_not_know_is_refused_for_writing_too(desk_db)
         conn.execute("ALTER TABLE links ADD COLUMN weight REAL")
     reads_work(desk_db)
     refuses_writes(desk_db, f"{desk_db} was written by a newer refkeeper "
-                            "(column links.weight; this version knows up to m004)")
+                            "(column links.weight; this version knows up to m006)")
 
 
 def test_verification_history_reads_a_database_it_may_not_write(desk_db):

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import gzip
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
@@ -291,6 +292,29 @@ def m004_verification(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m005_editors(db: sqlite_utils.Database) -> None:
+    # Editor accounts for the web desk (`refkeeper editor add`, sign-in): the name goes into
+    # history, the password only as an argon2 hash. Owned by refkeeper._editors.
+    db.execute(
+        """
+        CREATE TABLE editors (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            password_hash TEXT NOT NULL,
+            added_at TEXT NOT NULL
+        )
+        """
+    )
+
+
+@migrations()
+def m006_reference_searched_as(db: sqlite_utils.Database) -> None:
+    # When an editor searches again with edited text (or a DOI typed by hand), the reader's
+    # reference stays as the reader wrote it; the text actually searched is kept beside it.
+    db.execute("ALTER TABLE request_references ADD COLUMN searched_as TEXT")
+
+
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction to end
 
 
@@ -310,8 +334,45 @@ def citation_key(text: str, context: str | None = None) -> str:
     return hashlib.sha256(norm.encode("utf-8")).hexdigest()
 
 
+# Database files this process found at the latest schema and writable, by a fingerprint:
+# the desk opens a Store per request, and checking the migrations and every table's columns
+# each time cost more than most pages' queries. The fingerprint is (device, inode, SQLite's
+# schema_version, number of applied migrations): a file replaced at the same path has
+# another inode, and a newer refkeeper adding a column or a migration changes the others,
+# so such a file is checked again (and refused for writing) at its next opening.
+_CHECKED: set[tuple[int, int, int, int]] = set()
+
+
+def _fingerprint(store: Store) -> tuple[int, int, int, int] | None:
+    if store.path == ":memory:" or store.path.startswith("file:"):
+        return None
+    try:
+        st = os.stat(store.path)
+        db = store.db
+        version = db.execute("PRAGMA schema_version").fetchone()[0]
+        applied = db.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0]
+    except (OSError, sqlite3.DatabaseError):
+        return None  # not a refkeeper database yet (or not readable): check it in full
+    return (st.st_dev, st.st_ino, version, applied)
+
+
+def _checked_before(store: Store) -> bool:
+    if store.readonly_reason is not None:
+        return False
+    key = _fingerprint(store)
+    return key is not None and key in _CHECKED
+
+
+def _remember_checked(store: Store) -> None:
+    if store.readonly_reason is None:
+        key = _fingerprint(store)
+        if key is not None:
+            _CHECKED.add(key)
+
+
 class Store:
-    """A refkeeper database. ``Store()`` opens ``./refs.db`` (the CLI passes ``--db``/``REFKEEPER_DB``).
+    """A refkeeper database: the file at ``path`` (``Store()``: ``./refs.db``). The library
+    reads no environment; the CLI and the desk turn ``--db``/``$REFKEEPER_DB`` into ``path``.
 
     Several processes can share one file (two ``resolve`` batches, an ``import`` beside
     a ``snapshot import``, a web server beside the CLI): connections use WAL, so readers
@@ -338,7 +399,9 @@ class Store:
         self._opened_lock = threading.Lock()
         self.readonly_reason: str | None = _unwritable(self.path)
         try:
-            self._prepare()
+            if not _checked_before(self):
+                self._prepare()
+                _remember_checked(self)
         except RefkeeperError:
             self.close()
             raise
@@ -711,15 +774,20 @@ class Store:
         at least one; works never checked (NULL) or checked and fine (``[]``) are left out."""
         sql = "SELECT doi, problems FROM works WHERE problems IS NOT NULL AND problems != '[]'"
         out: dict[str, list] = {}
-        wanted = None if dois is None else {normalize_doi(d) for d in dois}
-        for doi, problems in self.db.execute(sql):
-            if wanted is not None and doi not in wanted:
-                continue
+        if dois is None:
+            rows = self.db.execute(sql)
+        else:
+            # Look the given works up by key: a reply or a claim's export names a few works,
+            # and scanning 20,000 stored records for them cost 65 ms a page on the desk.
+            wanted = sorted({normalize_doi(d) for d in dois})
+            rows = itertools.chain.from_iterable(
+                self.db.execute(f"{sql} AND doi IN ({','.join('?' * len(chunk))})", chunk)
+                for chunk in (wanted[i:i + 500] for i in range(0, len(wanted), 500)))
+        for doi, problems in rows:
             kinds = problem_kinds(problems)
             if kinds:
                 out[doi] = kinds
         return out
-
 
     def recorded_problems(self, doi: str) -> list[str] | None:
         """The problems re-verification recorded for a work: None when it was never

@@ -14,7 +14,7 @@ import click
 
 from .._settings import Settings
 from .._version import __version__
-from . import _articles, _export, _requests, _resolve, _verify, _works
+from . import _articles, _export, _requests, _resolve, _serve, _verify, _works
 from ._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Context, Group, ProgressLine, pass_ctx
 
 __all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "Context", "ProgressLine", "cli", "main", "pass_ctx"]
@@ -85,3 +85,5 @@ cli.add_command(_articles.history_cmd)
 cli.add_command(_requests.request)
 cli.add_command(_requests.refs)
 cli.add_command(_verify.verify)
+cli.add_command(_serve.serve)
+cli.add_command(_serve.editor)

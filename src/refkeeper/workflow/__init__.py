@@ -36,14 +36,28 @@ public API. Each table has one module that reads and writes it (DEVELOPERS.md li
 * ``_reflist``: splitting a pasted comment or reference list into single references;
 * ``_answers``: what is known for a request, the queue, answering, the reply to post;
 * ``_history``: the append-only ``history`` of every change, written and read back;
-* ``_selection``: which works to export (``works_for``) and their BibTeX (``bibtex_for``);
+* ``_selection``: which works to export (``works_for``, ``export_selection``) and their
+  BibTeX (``bibtex_for``);
+* ``_views``: what the desk's pages show, each in one call (``article_details``,
+  ``claim_details``, ``work_details``) and ``fetch_work`` (a work stored by DOI), composed
+  from the owners' public functions (no SQL);
 * ``_reliance``: the claims and open requests that lean on given works (``relying_on``);
 * ``_common``: the checks they share.
 """
 
 from __future__ import annotations
 
-from ._answers import Known, RequestReport, answer_request, known_for, queue, reply, request_report
+from ._answers import (
+    Known,
+    RequestDetails,
+    RequestReport,
+    answer_request,
+    known_for,
+    queue,
+    reply,
+    request_details,
+    request_report,
+)
 from ._claims import (
     Article,
     Claim,
@@ -51,6 +65,8 @@ from ._claims import (
     add_claim,
     articles,
     claims,
+    edit_article,
+    edit_claim,
     get_article,
     get_claim,
     keep_proposed,
@@ -61,29 +77,58 @@ from ._history import HistoryEntry, history
 from ._links import (
     ASSERTERS,
     ClaimReport,
+    ClaimSummary,
     Link,
     LinkedWork,
     claim_report,
+    claim_summaries,
     confirm_link,
     link,
     links,
     unlink,
 )
-from ._pasted import Pasted, add_reader_references, add_request_from_comment
+from ._pasted import (
+    Pasted,
+    PendingRequest,
+    accept_candidate,
+    add_reader_references,
+    add_request_from_comment,
+    enter_reference_doi,
+    open_request_from_comment,
+    reject_candidates,
+    resolve_pending,
+    search_reference_again,
+)
 from ._proposed import ProposedClaim, propose_claims, sentences
 from ._reflist import Chunk, looks_like_reference, split_references, split_text
 from ._reliance import ClaimLink, Relying, relying_on
 from ._requests import (
     STATUSES,
+    QueueItem,
+    QueuePage,
     ReaderReference,
     Request,
+    WorkUse,
     add_request,
     decline_request,
+    get_reference,
     get_request,
     reader_references,
+    reference_counts,
+    request_queue,
     requests,
+    requests_for_work,
 )
-from ._selection import bibtex_for, works_for
+from ._selection import bibtex_for, export_selection, works_for
+from ._views import (
+    ArticleDetails,
+    ClaimDetails,
+    WorkDetails,
+    article_details,
+    claim_details,
+    fetch_work,
+    work_details,
+)
 
 __all__ = [
     "ASSERTERS",
@@ -91,34 +136,53 @@ __all__ = [
     "STANCES",
     "STATUSES",
     "Article",
+    "ArticleDetails",
     "Chunk",
     "Claim",
+    "ClaimDetails",
     "ClaimLink",
     "ClaimReport",
+    "ClaimSummary",
     "HistoryEntry",
     "Known",
     "Link",
     "LinkedWork",
     "Pasted",
+    "PendingRequest",
     "ProposedClaim",
+    "QueueItem",
+    "QueuePage",
     "ReaderReference",
     "Relying",
     "Request",
+    "RequestDetails",
     "RequestReport",
+    "WorkDetails",
+    "WorkUse",
+    "accept_candidate",
     "add_article",
     "add_claim",
     "add_reader_references",
     "add_request",
     "add_request_from_comment",
     "answer_request",
+    "article_details",
     "articles",
     "bibtex_for",
+    "claim_details",
     "claim_report",
+    "claim_summaries",
     "claims",
     "confirm_link",
     "decline_request",
+    "edit_article",
+    "edit_claim",
+    "enter_reference_doi",
+    "export_selection",
+    "fetch_work",
     "get_article",
     "get_claim",
+    "get_reference",
     "get_request",
     "history",
     "keep_proposed",
@@ -126,17 +190,26 @@ __all__ = [
     "link",
     "links",
     "looks_like_reference",
+    "open_request_from_comment",
     "propose",
     "propose_claims",
     "queue",
     "reader_references",
+    "reference_counts",
+    "reject_candidates",
     "relying_on",
     "reply",
+    "request_details",
+    "request_queue",
     "request_report",
     "requests",
+    "requests_for_work",
+    "resolve_pending",
+    "search_reference_again",
     "sentences",
     "split_references",
     "split_text",
     "unlink",
+    "work_details",
     "works_for",
 ]

@@ -18,7 +18,7 @@ from .._store import Store
 from ..export import format_reference, problem_note
 from ._claims import Article, Claim, get_article, get_claim
 from ._common import DEFAULT_ACTOR, check_stance, stored_work, unique
-from ._links import LinkedWork, article_links, linked_work, live_link, live_links
+from ._links import LinkedWork, article_links, claim_report, linked_work, live_link, live_links
 from ._requests import (
     ReaderReference,
     Request,
@@ -212,3 +212,36 @@ def md_escape(text: str) -> str:
     character is backslash-escaped (CommonMark allows it for all of them), so no HTML tag,
     link, autolink, emphasis, heading or list can start inside it."""
     return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
+
+
+@dataclass
+class RequestDetails:
+    """A request as the desk's request page shows it: the report, the candidates (with
+    their field-by-field evidence) of every reference that is not matched, keyed by the
+    reference's ID, the works the editor can give or link (matched references first, then
+    what is known), the claim's live links by DOI, and the reply once answered."""
+
+    report: RequestReport
+    candidates: dict[int, list]  # reference id -> [Candidate], best first
+    works: list[Work]
+    links: dict[str, LinkedWork]
+    reply: str | None
+
+
+def request_details(store: Store, request: int | str | Request,
+                    style: str = "vancouver") -> RequestDetails:
+    """Everything the request page needs, read in one call."""
+    rep = request_report(store, request)
+    cands: dict[int, list] = {}
+    for r in rep.references:
+        if r.status in ("ambiguous", "unmatched"):
+            cached = store.cached_resolution(r.searched_as or r.text)
+            cands[r.id] = cached.candidates if cached is not None else []
+    dois = unique([r.doi for r in rep.references if r.doi] + rep.known.dois()
+                  + [w.doi for w, _ in rep.answer])
+    works = [store.require_work(d) for d in dois]
+    links: dict[str, LinkedWork] = {}
+    if rep.claim is not None:
+        links = {lw.link.doi: lw for lw in claim_report(store, rep.claim.id).links if lw.link.live}
+    text = reply(store, rep.request.id, style=style) if rep.request.status == "answered" else None
+    return RequestDetails(rep, cands, works, links, text)

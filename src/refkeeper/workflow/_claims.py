@@ -231,3 +231,88 @@ def keep_proposed(
             kept.append(add_claim(store, art, p.text, location=p.location, quote=p.text,
                                   actor=actor, origin="proposed"))
     return kept
+
+
+# -- editing (the desk) -------------------------------------------------------------------
+
+# "Not given" for the fields that None (or "") clears.
+_UNSET = object()
+
+
+def edit_article(
+    store: Store,
+    article: int | str | Article,
+    *,
+    title: str | None = None,
+    url: str | None | object = _UNSET,
+    slug: str | None = None,
+    text: str | None | object = _UNSET,
+    actor: str = DEFAULT_ACTOR,
+) -> Article:
+    """Change an article's title, URL, slug or text (what is not given stays); the
+    change is in history with the values before and after. An empty ``url`` or ``text``
+    clears it; a title or slug cannot be emptied. Nothing changed: nothing recorded."""
+    changes: dict = {}
+    with store.write():
+        art = get_article(store, article)
+        if title is not None:
+            title = " ".join(title.split())
+            if not title:
+                raise UsageError("an article needs a title")
+            changes["title"] = title
+        if slug is not None:
+            slug = slug.strip()
+            if not slug or slug.isdigit() or not re.fullmatch(r"[\w.\-]+", slug):
+                raise UsageError(f"slug {slug!r}: use letters, digits, '-', '.' or '_', not only digits")
+            if first_row(store, "SELECT id FROM articles WHERE slug = ? AND id != ?", [slug, art.id]):
+                raise UsageError(f"slug {slug!r} is already used by another article")
+            changes["slug"] = slug
+        if url is not _UNSET:
+            changes["url"] = (str(url).strip() or None) if url is not None else None
+        if text is not _UNSET:
+            changes["text"] = (str(text).strip() or None) if text is not None else None
+        changes = {k: v for k, v in changes.items() if getattr(art, k) != v}
+        if not changes:
+            return art
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        store.db.execute(f"UPDATE articles SET {sets} WHERE id = ?", [*changes.values(), art.id])
+        # The article's text can be long: history says it changed, with its length.
+        shown = {k: (f"{len(v)} characters" if k == "text" and v else v) for k, v in changes.items()}
+        before = {k: (f"{len(getattr(art, k))} characters" if k == "text" and getattr(art, k)
+                      else getattr(art, k)) for k in changes}
+        log(store, actor, "article.edit", article_id=art.id, details={"before": before, "after": shown})
+    return get_article(store, art.id)
+
+
+def edit_claim(
+    store: Store,
+    claim: int | str | Claim,
+    *,
+    text: str | None = None,
+    location: str | None | object = _UNSET,
+    quote: str | None | object = _UNSET,
+    actor: str = DEFAULT_ACTOR,
+) -> Claim:
+    """Change a claim's text, location or quote (what is not given stays); recorded in
+    history with the values before and after. The text cannot be emptied; an empty
+    ``location`` or ``quote`` clears it. Nothing changed: nothing recorded."""
+    changes: dict = {}
+    with store.write():
+        c = get_claim(store, claim)
+        if text is not None:
+            text = " ".join(text.split())
+            if not text:
+                raise UsageError("a claim needs its text")
+            changes["text"] = text
+        if location is not _UNSET:
+            changes["location"] = (" ".join(str(location).split()) or None) if location is not None else None
+        if quote is not _UNSET:
+            changes["quote"] = (" ".join(str(quote).split()) or None) if quote is not None else None
+        changes = {k: v for k, v in changes.items() if getattr(c, k) != v}
+        if not changes:
+            return c
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        store.db.execute(f"UPDATE claims SET {sets} WHERE id = ?", [*changes.values(), c.id])
+        log(store, actor, "claim.edit", article_id=c.article_id, claim_id=c.id,
+             details={"before": {k: getattr(c, k) for k in changes}, "after": changes})
+    return get_claim(store, c.id)

@@ -16,7 +16,17 @@ from .._errors import NotFoundError, UsageError
 from .._models import Work
 from .._store import Store, now
 from ._claims import Article, Claim, claim_ids, get_article, get_claim
-from ._common import DEFAULT_ACTOR, check_stance, first_row, from_row, parse_doi, parse_id, stored_work
+from ._claims import claims as article_claims
+from ._common import (
+    DEFAULT_ACTOR,
+    STANCES,
+    check_stance,
+    first_row,
+    from_row,
+    parse_doi,
+    parse_id,
+    stored_work,
+)
 from ._history import log
 from ._requests import Request, get_request
 
@@ -318,3 +328,44 @@ def live_links_to(store: Store, dois: list[str]) -> list[Link]:
 def article_links(store: Store, article: int | str | Article, **narrow) -> list[Link]:
     """Live links of every claim of an article (see ``live_links`` for ``narrow``)."""
     return live_links(store, claim_ids(store, article), **narrow)
+
+
+# -- an article's claims at a glance (the desk) -------------------------------------------
+
+
+@dataclass
+class ClaimSummary:
+    """A claim with the number of live links per stance, the works among them that have a
+    problem recorded (DOI -> kinds), and the claim's flags (as ``claim_report`` has them)."""
+
+    claim: Claim
+    counts: dict[str, int]
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"claim": self.claim.to_json(), "counts": self.counts, "problems": self.problems,
+                "flags": self.flags}
+
+
+def claim_summaries(store: Store, article: int | str | Article) -> list[ClaimSummary]:
+    """Every claim of an article, in the order added, with its counts of supporting /
+    contesting / mentioning works and its problem flags: a few queries however many claims."""
+    art = get_article(store, article)
+    out = {c.id: ClaimSummary(c, {s: 0 for s in STANCES}) for c in article_claims(store, art)}
+    live = live_links(store, list(out))
+    problems = store.work_problems(lk.doi for lk in live)
+    supports: dict[int, list[tuple[str, list[str] | None]]] = {}
+    for lk in live:
+        s = out[lk.claim_id]
+        s.counts[lk.stance] = s.counts.get(lk.stance, 0) + 1
+        kinds = problems.get(lk.doi)
+        if kinds:
+            s.problems[lk.doi] = kinds
+        if lk.stance == "supports":
+            supports.setdefault(lk.claim_id, []).append((lk.doi, kinds))
+    for claim_id, works in supports.items():
+        if all(kinds for _, kinds in works):  # the same rule as claim_report's flag
+            which = "; ".join(f"{doi} ({', '.join(kinds or [])})" for doi, kinds in works)
+            out[claim_id].flags.append(f"its only support has a problem recorded: {which}")
+    return list(out.values())

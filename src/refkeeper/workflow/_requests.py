@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from .._errors import NotFoundError, UsageError
 from .._store import Store, now
 from ._claims import Article, Claim, get_article, get_claim
-from ._common import DEFAULT_ACTOR, first_row, from_row, parse_id, timestamp
+from ._common import DEFAULT_ACTOR, first_row, from_row, parse_doi, parse_id, timestamp
 from ._history import log
 
 STATUSES = ("open", "answered", "declined")
@@ -64,6 +64,7 @@ class ReaderReference:
     candidates: list[str] = field(default_factory=list)
     error: str | None = None
     resolved_at: str | None = None
+    searched_as: str | None = None  # the text an editor searched instead (m006), if any
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -295,3 +296,141 @@ def requests_with(store: Store, dois: list[str]) -> list[tuple[int, str]]:
         out += [(r[0], r[1]) for r in store.db.execute(
             f"SELECT request_id, doi FROM request_references WHERE doi IN ({marks})", chunk)]
     return out
+
+
+def get_reference(store: Store, request: int | str | Request, reference: int | str) -> ReaderReference:
+    """One of a request's references, by its ID; ``NotFoundError`` if it is not that request's."""
+    req = get_request(store, request)
+    ref_id = str(reference).strip()
+    row = first_row(store, "SELECT * FROM request_references WHERE id = ? AND request_id = ?",
+                    [int(ref_id) if ref_id.isdigit() else -1, req.id])
+    if row is None:
+        raise NotFoundError(f"request {req.id} has no reference {reference}")
+    return reference_from_row(row)
+
+
+def update_reference(store: Store, ref: ReaderReference, actor: str, action: str,
+                     **values) -> ReaderReference:
+    """Change a reference an editor decided on (``values``: its columns); recorded in
+    history as ``action`` with the values before and after."""
+    before = {k: getattr(ref, k) for k in values}
+    if "candidates" in values:
+        values["candidates"] = json.dumps(values["candidates"]) if values["candidates"] else None
+    values["resolved_at"] = now()
+    sets = ", ".join(f"{k} = ?" for k in values)
+    with store.write():
+        store.db.execute(f"UPDATE request_references SET {sets} WHERE id = ?", [*values.values(), ref.id])
+        after = reference_from_row(first_row(store, "SELECT * FROM request_references WHERE id = ?",
+                                             [ref.id]))
+        req = get_request(store, ref.request_id)
+        log(store, actor, action, article_id=req.article_id, claim_id=req.claim_id, request_id=req.id,
+            doi=after.doi, details={"reference": ref.position,
+                                    "before": before, "after": {k: getattr(after, k) for k in before}})
+    return after
+
+
+def reference_counts(store: Store, request_ids: list[int]) -> dict[int, dict[str, int]]:
+    """For each request, how many of the reader's references are matched, ambiguous,
+    unmatched (errors count as unmatched: no DOI): ``{request_id: {status: n}}``."""
+    out: dict[int, dict[str, int]] = {
+        i: {"matched": 0, "ambiguous": 0, "unmatched": 0} for i in request_ids
+    }
+    for i in range(0, len(request_ids), 500):
+        chunk = list(request_ids[i:i + 500])
+        for rid, status, n in store.db.execute(
+            f"SELECT request_id, status, COUNT(*) FROM request_references"
+            f" WHERE request_id IN ({','.join('?' * len(chunk))}) GROUP BY request_id, status", chunk
+        ):
+            key = "unmatched" if status == "error" else status
+            out[rid][key] += n
+    return out
+
+
+# -- the desk's queue and where a work is used --------------------------------------------
+
+
+@dataclass
+class QueueItem:
+    """One row of the desk's request queue: the request, where it points, and how many of
+    the reader's references are matched / ambiguous / unmatched."""
+
+    request: Request
+    article: Article
+    claim: Claim | None
+    counts: dict[str, int]
+
+
+@dataclass
+class QueuePage:
+    items: list[QueueItem]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def request_queue(
+    store: Store,
+    status: str | None = None,
+    article: int | str | Article | None = None,
+    page: int = 1,
+    per_page: int = 25,
+) -> QueuePage:
+    """The request queue, one page of it: open requests first, then the others, oldest
+    first within each (by when they were received); optionally one status or article."""
+    where, params = [], []
+    if status is not None:
+        if status not in STATUSES:
+            raise UsageError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        where.append("status = ?")
+        params.append(status)
+    if article is not None:
+        where.append("article_id = ?")
+        params.append(get_article(store, article).id)
+    if per_page < 1 or per_page > 500:
+        raise UsageError("per page must be between 1 and 500")
+    page = max(1, int(page))
+    cond = " WHERE " + " AND ".join(where) if where else ""
+    total = store.db.execute(f"SELECT COUNT(*) FROM requests{cond}", params).fetchone()[0]
+    rows = [from_row(Request, r) for r in store.db.query(
+        f"SELECT * FROM requests{cond} ORDER BY status != 'open', received_at, id LIMIT ? OFFSET ?",
+        params + [per_page, (page - 1) * per_page])]
+    counts = reference_counts(store, [r.id for r in rows])
+    arts: dict[int, Article] = {}
+    items = []
+    for r in rows:
+        if r.article_id not in arts:
+            arts[r.article_id] = get_article(store, r.article_id)
+        items.append(QueueItem(r, arts[r.article_id],
+                               get_claim(store, r.claim_id) if r.claim_id is not None else None,
+                               counts[r.id]))
+    return QueuePage(items, total, page, per_page)
+
+
+@dataclass
+class WorkUse:
+    """A request that involves a work: ``given`` when the work was given in the answer,
+    ``pasted`` when the reader's own reference resolved to it (both can hold)."""
+
+    request: Request
+    given: bool = False
+    pasted: bool = False
+
+
+def requests_for_work(store: Store, doi: str) -> list[WorkUse]:
+    """The requests a work was given in answer to or that a reader's reference resolved
+    to, oldest first."""
+    d = parse_doi(doi)
+    uses: dict[int, WorkUse] = {}
+    for row in store.db.query(
+        "SELECT r.*, x.how FROM requests r JOIN ("
+        " SELECT request_id, 'given' AS how FROM request_works WHERE doi = ?"
+        " UNION ALL SELECT request_id, 'pasted' FROM request_references WHERE doi = ?"
+        ") x ON x.request_id = r.id ORDER BY r.received_at, r.id", [d, d]):
+        how = row.pop("how")
+        use = uses.setdefault(row["id"], WorkUse(from_row(Request, row)))
+        setattr(use, how, True)
+    return list(uses.values())

@@ -77,3 +77,22 @@ def bibtex_for(store: Store, dois: Iterable[str], ascii: bool = False) -> str:
     buf = io.StringIO()
     export_store(store, buf, "bibtex", [parse_doi(d) for d in dois], ascii=ascii)
     return buf.getvalue()
+
+
+def export_selection(
+    store: Store,
+    fp,
+    fmt: str = "bibtex",
+    *,
+    article: int | str | Article | None = None,
+    claim: int | str | Claim | None = None,
+    request: int | str | Request | None = None,
+    stance: str | None = None,
+    style: str = "vancouver",
+    ascii: bool = False,
+) -> int:
+    """Write the works ``works_for`` picks (an article, claim, request and/or stance) to
+    ``fp`` in ``fmt`` (``export.FORMATS``), as ``refkeeper export --claim ...`` does;
+    return the number of entries written. Keys are kept and new ones stored."""
+    dois = works_for(store, article=article, claim=claim, request=request, stance=stance)
+    return export_store(store, fp, fmt, dois, style=style, ascii=ascii)

@@ -1,0 +1,262 @@
+"""The app factory: routes from the page modules, middleware, error pages, static files,
+templates; and ``serve``, which runs it under uvicorn after checking where it listens."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import ipaddress
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+
+from .. import __version__
+from .._crossref import CrossrefClient
+from .._editors import count_editors
+from .._errors import NotFoundError, RefkeeperError, StoreError, UsageError
+from .._store import Store
+from ._jobs import JobRunner
+from ._pages import Desk, os_user, render_title
+from ._security import MAX_BODY, BodyLimit, CSRFProtect, SecurityHeaders, load_secret
+
+log = logging.getLogger("refkeeper.web")
+HERE = Path(__file__).parent
+
+# The page modules, in routing order; each exposes ``routes: list[Route]`` (see __init__).
+PAGE_MODULES = ["_session", "_queue", "_requests", "_articles", "_works", "_verify", "_exports"]
+
+SESSION_COOKIE = "refkeeper_session"
+SESSION_DAYS = 14
+LOOPBACK_NAMES = {"localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_binding(host: str, editors: int) -> None:
+    """The desk listens beyond this machine only once editor accounts exist."""
+    if not is_loopback(host) and editors == 0:
+        raise UsageError(f"refusing to listen on {host}: no editor accounts yet; "
+                         f"add one with `refkeeper editor add NAME`, or serve on 127.0.0.1")
+
+
+def template_env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+        autoescape=True,  # every template, whatever its name
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["title"] = render_title
+    env.filters["age"] = age
+    env.filters["day"] = lambda s: (s or "")[:10]
+    env.globals["version"] = __version__
+    return env
+
+
+def age(stamp: str | None) -> str:
+    """'3 days', '5 hours', 'just now': how long ago an ISO time was."""
+    if not stamp:
+        return ""
+    try:
+        then = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=timezone.utc)
+    secs = (datetime.now(timezone.utc) - then).total_seconds()
+    for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600),
+                       ("minute", 60)):
+        if secs >= size:
+            n = int(secs // size)
+            return f"{n} {unit}{'s' * (n != 1)}"
+    return "just now"
+
+
+# -- error pages ---------------------------------------------------------------------------
+
+_TITLES = {400: "That did not work", 403: "Not allowed", 404: "Not found", 405: "Not allowed",
+           413: "Too large", 500: "Something went wrong", 503: "The database is not available"}
+
+
+def error_page(env: jinja2.Environment, status: int, message: str) -> HTMLResponse:
+    """A short page in the site's layout; never a traceback."""
+    html = env.get_template("error.html").render(
+        status=status, heading=_TITLES.get(status, "Error"), message=message, editor=None,
+        signed_in=False, csrf_token="", flashes=[], htmx=False, csrf_field=lambda: "",
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def _error_handlers(env: jinja2.Environment) -> dict:
+    async def refkeeper_error(request: Request, exc: Exception) -> Response:
+        status = 404 if isinstance(exc, NotFoundError) else 503 if isinstance(exc, StoreError) else 400
+        return error_page(env, status, str(exc))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        default = {404: "There is no such page.", 405: "That address does not take this kind of request."}
+        message = exc.detail if exc.detail and exc.detail not in ("Not Found", "Method Not Allowed") else ""
+        return error_page(env, exc.status_code, message or default.get(exc.status_code, ""))
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("error serving %s %s", request.method, request.url.path, exc_info=exc)
+        return error_page(env, 500, "The desk hit an internal error; nothing was shown of it here. "
+                                    "The server's log has the details.")
+
+    return {RefkeeperError: refkeeper_error, HTTPException: http_error, Exception: server_error}
+
+
+class _Fixed:
+    """An ASGI app answering every request with one error page (used by middleware)."""
+
+    def __init__(self, env: jinja2.Environment, status: int, message: str) -> None:
+        self.env, self.status, self.message = env, status, message
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await error_page(self.env, self.status, self.message)(scope, receive, send)
+
+
+class SignInRequired:
+    """Once editor accounts exist, every page but sign-in and static files needs a signed-in
+    editor: GET goes to the sign-in page, anything else gets 403."""
+
+    OPEN_PATHS = ("/signin", "/static/")
+
+    def __init__(self, app, desk: Desk, forbidden) -> None:
+        self.app, self.desk, self.forbidden = app, desk, forbidden
+        self._accounts = False  # accounts are never removed: once seen, always required
+
+    def accounts(self) -> bool:
+        if not self._accounts:
+            store = Store(self.desk.db_path)
+            try:
+                self._accounts = count_editors(store) > 0
+            finally:
+                store.close()
+        return self._accounts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.OPEN_PATHS):
+            await self.app(scope, receive, send)
+            return
+        if scope.get("session", {}).get("signed_in") or not self.accounts():
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] in ("GET", "HEAD"):
+            await RedirectResponse("/signin?next=" + scope["path"], status_code=303)(scope, receive, send)
+        else:
+            await self.forbidden(scope, receive, send)
+
+
+class DeskApp(Starlette):
+    """Starlette with the security headers outermost, so that even the 500 page that
+    Starlette's error middleware writes carries them."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._outer = SecurityHeaders(self._inner)
+
+    async def _inner(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._outer(scope, receive, send)
+
+
+def create_app(
+    *,
+    db_path: str,
+    crossref_url: str | None = None,
+    mailto: str | None = None,
+    secret: str | None = None,
+    client: CrossrefClient | None = None,
+    offline: bool = False,
+    default_editor: str | None = None,
+    max_body: int = MAX_BODY,
+    workers: int = 2,
+    https_only: bool = False,
+) -> Starlette:
+    """The desk as an ASGI app over ``db_path``.
+
+    One ``CrossrefClient`` (``client``, or one made from ``crossref_url``/``mailto``) serves
+    every request and background job; ``offline=True`` resolves from the database only.
+    ``secret`` signs session cookies (default: kept in ``<db>.secret``, made once).
+    ``default_editor`` is the name history records when no one signed in (default: the OS
+    user); ``https_only`` marks the session cookie Secure (behind a TLS proxy).
+    """
+    env = template_env()
+    Store(db_path).close()  # create or upgrade the database now, not on the first click
+    desk = Desk(
+        db_path=str(db_path),
+        client=None if offline else (client or CrossrefClient(base_url=crossref_url, mailto=mailto)),
+        jobs=JobRunner(workers=workers),
+        templates=env,
+        default_editor=default_editor or os_user(),
+    )
+    routes = []
+    for name in PAGE_MODULES:
+        routes += importlib.import_module(f"{__package__}.{name}").routes
+    routes.append(Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"))
+    # Browsers ask for /favicon.ico on pages without our layout (fragments, downloads).
+    routes.append(Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]))
+    forbidden = _Fixed(env, 403, "The form was stale or not from this desk (missing or wrong security "
+                                 "token). Reload the page and try again.")
+    middleware = [
+        Middleware(BodyLimit, limit=max_body, too_large=_Fixed(env, 413, "That request is too large "
+                                                                        f"(limit {max_body // 1024} kB).")),
+        Middleware(SessionMiddleware, secret_key=secret or load_secret(str(db_path)),
+                   session_cookie=SESSION_COOKIE, max_age=SESSION_DAYS * 86400, same_site="lax",
+                   https_only=https_only),
+        Middleware(CSRFProtect, forbidden=forbidden),
+        Middleware(SignInRequired, desk=desk, forbidden=_Fixed(env, 403, "Sign in first.")),
+    ]
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        desk.jobs.shutdown(wait=False)
+
+    app = DeskApp(routes=routes, middleware=middleware, exception_handlers=_error_handlers(env),
+                  lifespan=lifespan)
+    app.state.desk = desk
+    return app
+
+
+def serve(
+    *,
+    db_path: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    crossref_url: str | None = None,
+    mailto: str | None = None,
+    default_editor: str | None = None,
+) -> None:
+    """Run the desk under uvicorn until interrupted (refuses a non-loopback address while
+    there are no editor accounts: ``UsageError``)."""
+    import uvicorn
+
+    store = Store(db_path)
+    try:
+        check_binding(host, count_editors(store))
+    finally:
+        store.close()
+    app = create_app(db_path=db_path, crossref_url=crossref_url, mailto=mailto, default_editor=default_editor)
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, proxy_headers=False)

@@ -1,0 +1,172 @@
+"""Articles and their claims: the list of articles, an article's claims at a glance (counts
+of supporting / contesting works, problem flags), a claim with its works by stance (who
+asserted and who confirmed each link, notes) and its history; adding and editing articles
+and claims; claims proposed from the article's text, pasted, and kept by the editor.
+
+Every action is a plain form POST answered with a redirect (303) and a one-line message;
+a user error (an empty title, a slug in use) comes back as that message, nothing changed.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from .. import workflow
+from .._errors import NotFoundError, RefkeeperError
+from ._pages import actor, call, desk, flash, form, form_lists, redirect, render
+
+
+async def _act(request: Request, fn, *args, back: str, done, **kwargs):
+    """Run one library action as the signed-in editor; flash what happened (``done``: a
+    format string or a function of the result, ``out``), or the user error (nothing
+    changed), and go back to ``back`` (formatted with the page's path parameters)."""
+    url = back.format(**{k: quote(str(v), safe="") for k, v in request.path_params.items()})
+    try:
+        out = await call(request, fn, *args, actor=actor(request), **kwargs)
+    except RefkeeperError as exc:
+        flash(request, str(exc), "error")
+        return redirect(url)
+    flash(request, done(out) if callable(done) else done.format(out=out))
+    return redirect(url)
+
+
+# -- articles ------------------------------------------------------------------------------
+
+
+async def articles_page(request: Request):
+    arts = await call(request, workflow.articles)
+    return render(request, "articles.html", {"articles": arts})
+
+
+async def add_article(request: Request):
+    data = await form(request)
+    try:
+        art = await call(request, workflow.add_article, data.get("title", ""), url=data.get("url") or None,
+                         slug=data.get("slug") or None, text=data.get("text") or None,
+                         actor=actor(request))
+    except RefkeeperError as exc:
+        flash(request, str(exc), "error")
+        return redirect("/articles")
+    flash(request, f"Article {art.id} added.")
+    return redirect(f"/articles/{art.id}")
+
+
+async def article_page(request: Request):
+    details = await call(request, workflow.article_details, request.path_params["article"])
+    return render(request, "article.html", {"d": details, "stances": workflow.STANCES,
+                                            "formats": _formats()})
+
+
+async def edit_article(request: Request):
+    data = await form(request)
+    return await _act(request, workflow.edit_article, request.path_params["article"],
+                      title=data.get("title"), url=data.get("url", ""), slug=data.get("slug") or None,
+                      back="/articles/{article}", done="Article saved.")
+
+
+async def add_claim(request: Request):
+    data = await form(request)
+    return await _act(request, workflow.add_claim, request.path_params["article"], data.get("text", ""),
+                      location=data.get("location") or None, quote=data.get("quote") or None,
+                      back="/articles/{article}", done="Claim {out.id} added.")
+
+
+async def save_text(request: Request):
+    """The article's text, pasted: kept with the article, then its proposals are shown."""
+    data = await form(request)
+    return await _act(request, workflow.edit_article, request.path_params["article"],
+                      text=data.get("text", ""), back="/articles/{article}/proposals",
+                      done="The article's text is saved; these sentences carry a finding.")
+
+
+async def proposals_page(request: Request):
+    aid = request.path_params["article"]
+    try:
+        proposals = await call(request, workflow.propose, aid)
+        error = None
+    except NotFoundError:
+        raise
+    except RefkeeperError as exc:  # no text yet: the page asks for it
+        proposals, error = [], str(exc)
+    art = await call(request, workflow.get_article, aid)
+    return render(request, "proposals.html", {"article": art, "proposals": proposals, "error": error})
+
+
+async def keep_proposals(request: Request):
+    data = await form_lists(request)
+    numbers = data.get("number", [])
+    if not numbers:
+        flash(request, "Tick the proposals to keep as claims.", "error")
+        return redirect(f"/articles/{request.path_params['article']}/proposals")
+    return await _act(request, workflow.keep_proposed, request.path_params["article"], numbers,
+                      back="/articles/{article}",
+                      done=lambda kept: f"{len(kept)} proposal{'s' * (len(kept) != 1)} kept as claims"
+                                        " (one kept before is not added twice).")
+
+
+# -- claims --------------------------------------------------------------------------------
+
+
+async def claim_page(request: Request):
+    details = await call(request, workflow.claim_details, request.path_params["claim"])
+    return render(request, "claim.html", {"d": details, "stances": workflow.STANCES,
+                                          "formats": _formats()})
+
+
+async def edit_claim(request: Request):
+    data = await form(request)
+    return await _act(request, workflow.edit_claim, request.path_params["claim"], text=data.get("text"),
+                      location=data.get("location", ""), quote=data.get("quote", ""),
+                      back="/claims/{claim}", done="Claim saved.")
+
+
+def _link_by_doi(store, claim, doi, stance, note, client, actor):
+    # A work not stored yet is fetched through the desk's one client first, so an editor
+    # can link any DOI from the claim page; then the link, as `refkeeper link` makes it.
+    work = workflow.fetch_work(store, doi, client)
+    return workflow.link(store, claim, work.doi, stance, note=note, actor=actor)
+
+
+async def add_link(request: Request):
+    data = await form(request)
+    return await _act(request, _link_by_doi, request.path_params["claim"], data.get("doi", ""),
+                      data.get("stance", ""), data.get("note") or None, desk(request).client,
+                      back="/claims/{claim}", done="Linked {out.doi} as '{out.stance}'.")
+
+
+async def confirm_link(request: Request):
+    return await _act(request, workflow.confirm_link, request.path_params["link"],
+                      back="/claims/{claim}", done="Link {out.id} confirmed: {out.doi} {out.stance} it.")
+
+
+async def unlink(request: Request):
+    data = await form(request)
+    return await _act(request, workflow.unlink, request.path_params["claim"], data.get("doi", ""),
+                      reason=data.get("reason") or None, back="/claims/{claim}",
+                      done="Link to {out.doi} removed (kept in history).")
+
+
+def _formats() -> tuple:
+    from ._exports import FORMAT_LABELS
+
+    return tuple(FORMAT_LABELS.items())
+
+
+routes = [
+    Route("/articles", articles_page, methods=["GET"]),
+    Route("/articles", add_article, methods=["POST"]),
+    Route("/articles/{article}", article_page, methods=["GET"]),
+    Route("/articles/{article}/edit", edit_article, methods=["POST"]),
+    Route("/articles/{article}/claims", add_claim, methods=["POST"]),
+    Route("/articles/{article}/text", save_text, methods=["POST"]),
+    Route("/articles/{article}/proposals", proposals_page, methods=["GET"]),
+    Route("/articles/{article}/proposals", keep_proposals, methods=["POST"]),
+    Route("/claims/{claim}", claim_page, methods=["GET"]),
+    Route("/claims/{claim}/edit", edit_claim, methods=["POST"]),
+    Route("/claims/{claim}/links", add_link, methods=["POST"]),
+    Route("/claims/{claim}/links/{link}/confirm", confirm_link, methods=["POST"]),
+    Route("/claims/{claim}/unlink", unlink, methods=["POST"]),
+]

@@ -1,0 +1,246 @@
+"""A reader's request and everything an editor does with it; recording a new request.
+
+The request page shows the reader's words and each pasted reference with its status; for
+ambiguous and unmatched ones the ranked candidates with their evidence, and the actions
+(accept, reject all, search again, enter a DOI); linking works to the claim; the answer
+and the reply to copy; declining. A new request is recorded at once and its references
+are resolved by a background job; the page polls a small fragment until it is done.
+Every action is a plain form POST answered with a redirect; htmx, where present, swaps
+only the part of the page that changed (``hx-select``), so nothing needs JavaScript.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import workflow
+from .._errors import RefkeeperError, UsageError
+from .._resolve import Resolver
+from .._sources import CrossrefSource, IndexSource
+from ._jobs import Job, JobView
+from ._pages import Desk, actor, call, desk, flash, form, form_lists, redirect, render
+
+
+def _key(request_id: int) -> str:
+    return f"request:{request_id}"
+
+
+def _resolver(d: Desk, store) -> Resolver:
+    # The desk's one client (one limiter) for every editor and job; offline: no client.
+    source = IndexSource(store) if d.client is None else CrossrefSource(d.client)
+    return Resolver(source=source, store=store)
+
+
+def _job(request: Request, request_id: str) -> JobView | None:
+    """The resolving job's state, taken BEFORE the page reads the database: whatever the
+    job stored by then is read back; what it had not answered yet is listed as pending."""
+    rid = str(request_id).strip()
+    job = desk(request).jobs.get(_key(int(rid))) if rid.isdigit() else None
+    return job.snapshot() if job is not None else None
+
+
+def _details(store, request_id: str):
+    return workflow.request_details(store, request_id)
+
+
+async def request_page(request: Request):
+    rid = request.path_params["request_id"]
+    job = _job(request, rid)
+    details = await call(request, _details, rid)
+    return render(request, "request.html", {"d": details, "job": job, "stances": workflow.STANCES})
+
+
+async def references_fragment(request: Request):
+    """The reader's references alone: what the page polls while they are being resolved."""
+    rid = request.path_params["request_id"]
+    job = _job(request, rid)
+    details = await call(request, _details, rid)
+    if request.headers.get("hx-request") == "true" and (job is None or not job.running):
+        # Resolving is over: reload the whole page once (its link and answer forms list the
+        # works just matched); the reloaded page does not poll.
+        return render(request, "_references.html", {"d": details, "job": None, "stances": workflow.STANCES},
+                      headers={"HX-Refresh": "true"})
+    return render(request, "_references.html", {"d": details, "job": job, "stances": workflow.STANCES})
+
+
+# -- actions on one reference ---------------------------------------------------------------
+
+
+async def _reference_action(request: Request, fn, *args, done: str):
+    rid, ref = request.path_params["request_id"], request.path_params["ref_id"]
+    d = desk(request)
+    who = actor(request)
+
+    def work(store):
+        return fn(store, rid, ref, *args, _resolver(d, store), actor=who)
+
+    try:
+        out = await call(request, work)
+        flash(request, done.format(ref=out))
+    except RefkeeperError as exc:
+        flash(request, str(exc), "error")
+    return redirect(f"/requests/{rid}")
+
+
+async def accept(request: Request):
+    data = await form(request)
+    return await _reference_action(request, _accept, data.get("doi", ""),
+                                   done="Reference {ref.position} matched to {ref.doi}.")
+
+
+def _accept(store, rid, ref, doi, resolver, actor):
+    return workflow.accept_candidate(store, rid, ref, doi, resolver, actor=actor)
+
+
+def _reject(store, rid, ref, resolver, actor):
+    return workflow.reject_candidates(store, rid, ref, actor=actor)
+
+
+async def reject(request: Request):
+    return await _reference_action(request, _reject, done="Reference {ref.position}: candidates rejected; "
+                                                          "it stays without a DOI.")
+
+
+async def search_again(request: Request):
+    data = await form(request)
+    return await _reference_action(request, workflow.search_reference_again, data.get("text", ""),
+                                   done="Reference {ref.position} searched again: {ref.status}.")
+
+
+async def enter_doi(request: Request):
+    data = await form(request)
+    return await _reference_action(request, workflow.enter_reference_doi, data.get("doi", ""),
+                                   done="Reference {ref.position} checked against the DOI: {ref.status}.")
+
+
+# -- actions on the request -------------------------------------------------------------------
+
+
+async def _request_action(request: Request, fn, done: str):
+    rid = request.path_params["request_id"]
+    try:
+        out = await call(request, fn, rid)
+        flash(request, done.format(out=out))
+    except RefkeeperError as exc:
+        flash(request, str(exc), "error")
+    return redirect(f"/requests/{rid}")
+
+
+async def link(request: Request):
+    data = await form(request)
+    who = actor(request)
+
+    def work(store, rid):
+        req = workflow.get_request(store, rid)
+        if req.claim_id is None:
+            raise UsageError(f"request {req.id} is about no claim: there is nothing to link to")
+        return workflow.link(store, req.claim_id, data.get("doi", ""), data.get("stance", ""),
+                             note=data.get("note") or None, request=req.id, actor=who)
+
+    return await _request_action(request, work, "Linked {out.doi} to claim {out.claim_id} as "
+                                                "'{out.stance}'.")
+
+
+async def answer(request: Request):
+    data = await form_lists(request)
+    who = actor(request)
+    dois = data.get("doi", [])
+    note = (data.get("note") or [""])[0].strip() or None
+
+    def work(store, rid):
+        rep = workflow.answer_request(store, rid, dois=dois, note=note, actor=who)
+        return f"{len(rep.answer)} work{'s' * (len(rep.answer) != 1)}"
+
+    return await _request_action(request, work, "Request answered with {out}: the reply to post is below.")
+
+
+async def decline(request: Request):
+    data = await form(request)
+    who = actor(request)
+
+    def work(store, rid):
+        return workflow.decline_request(store, rid, data.get("reason", ""), actor=who)
+
+    return await _request_action(request, work, "Request declined.")
+
+
+async def claim_bibtex(request: Request):
+    """BibTeX for the works linked to the request's claim (optionally one stance), as a file.
+
+    A POST with the CSRF token, as every download is: exporting chooses citation keys for
+    works that have none and stores them (so the next export keeps them), and a GET must
+    never change anything."""
+    rid = request.path_params["request_id"]
+    stance = (await form(request)).get("stance") or None
+
+    def work(store):
+        req = workflow.get_request(store, rid)
+        if req.claim_id is None:
+            raise UsageError(f"request {req.id} is about no claim")
+        return req.claim_id, workflow.bibtex_for(store, workflow.works_for(store, claim=req.claim_id,
+                                                                          stance=stance))
+
+    claim_id, text = await call(request, work)
+    name = f"claim-{claim_id}" + (f"-{stance}" if stance else "") + ".bib"
+    return Response(text, media_type="application/x-bibtex; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# -- a new request ------------------------------------------------------------------------------
+
+
+def _new_form_data(store):
+    return workflow.articles(store), workflow.claims(store)
+
+
+async def new_page(request: Request, error: str | None = None, values: dict | None = None,
+                   status: int = 200):
+    arts, claims = await call(request, _new_form_data)
+    return render(request, "new_request.html", {"articles": arts, "claims": claims, "error": error,
+                                                "v": values or {}, "stances": workflow.STANCES},
+                  status=status)
+
+
+def _resolve_job(job: Job, d: Desk, pending, who: str):
+    store = d.store()
+    try:
+        return workflow.resolve_pending(store, pending, _resolver(d, store), progress=job.step, actor=who)
+    finally:
+        store.close()
+
+
+async def create(request: Request):
+    data = await form(request)
+    who = actor(request)
+    claim = data.get("claim") or None
+    try:
+        pending = await call(request, workflow.open_request_from_comment, data.get("article", ""),
+                             data.get("reader", ""), data.get("comment", ""), claim=claim,
+                             stance=data.get("stance") or None, contact=data.get("contact") or None,
+                             actor=who)
+    except RefkeeperError as exc:
+        return await new_page(request, error=str(exc), values=data, status=400)
+    d = desk(request)
+    rid = pending.request.id
+    d.jobs.submit(_key(rid), _resolve_job, d, pending, who, expected=pending.texts)
+    n = len(pending.texts)
+    flash(request, f"Request {rid} recorded; resolving {n} reference{'s' * (n != 1)}…")
+    return redirect(f"/requests/{rid}")
+
+
+routes = [
+    Route("/requests/new", new_page, methods=["GET"]),
+    Route("/requests/new", create, methods=["POST"]),
+    Route("/requests/{request_id}", request_page, methods=["GET"]),
+    Route("/requests/{request_id}/references", references_fragment, methods=["GET"]),
+    Route("/requests/{request_id}/references/{ref_id}/accept", accept, methods=["POST"]),
+    Route("/requests/{request_id}/references/{ref_id}/reject", reject, methods=["POST"]),
+    Route("/requests/{request_id}/references/{ref_id}/search", search_again, methods=["POST"]),
+    Route("/requests/{request_id}/references/{ref_id}/doi", enter_doi, methods=["POST"]),
+    Route("/requests/{request_id}/claim.bib", claim_bibtex, methods=["POST"]),
+    Route("/requests/{request_id}/link", link, methods=["POST"]),
+    Route("/requests/{request_id}/answer", answer, methods=["POST"]),
+    Route("/requests/{request_id}/decline", decline, methods=["POST"]),
+]
