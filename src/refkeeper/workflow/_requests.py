@@ -113,12 +113,10 @@ def get_request(store: Store, request: int | str | Request) -> Request:
     return from_row(Request, row)
 
 
-def requests(
-    store: Store,
-    status: str | None = None,
-    article: int | str | Article | None = None,
-) -> list[Request]:
-    """Requests, oldest first (by when they were received), optionally by status/article."""
+def _request_filter(
+    store: Store, status: str | None, article: int | str | Article | None
+) -> tuple[str, list]:
+    """The WHERE clause (with its parameters) choosing requests by status and article."""
     where, params = [], []
     if status is not None:
         if status not in STATUSES:
@@ -128,8 +126,17 @@ def requests(
     if article is not None:
         where.append("article_id = ?")
         params.append(get_article(store, article).id)
-    sql = ("SELECT * FROM requests" + (" WHERE " + " AND ".join(where) if where else "")
-           + " ORDER BY received_at, id")
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
+def requests(
+    store: Store,
+    status: str | None = None,
+    article: int | str | Article | None = None,
+) -> list[Request]:
+    """Requests, oldest first (by when they were received), optionally by status/article."""
+    cond, params = _request_filter(store, status, article)
+    sql = f"SELECT * FROM requests{cond} ORDER BY received_at, id"
     return [from_row(Request, r) for r in store.db.query(sql, params)]
 
 
@@ -381,19 +388,10 @@ def request_queue(
 ) -> QueuePage:
     """The request queue, one page of it: open requests first, then the others, oldest
     first within each (by when they were received); optionally one status or article."""
-    where, params = [], []
-    if status is not None:
-        if status not in STATUSES:
-            raise UsageError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
-        where.append("status = ?")
-        params.append(status)
-    if article is not None:
-        where.append("article_id = ?")
-        params.append(get_article(store, article).id)
+    cond, params = _request_filter(store, status, article)
     if per_page < 1 or per_page > 500:
         raise UsageError("per page must be between 1 and 500")
     page = max(1, int(page))
-    cond = " WHERE " + " AND ".join(where) if where else ""
     total = store.db.execute(f"SELECT COUNT(*) FROM requests{cond}", params).fetchone()[0]
     rows = [from_row(Request, r) for r in store.db.query(
         f"SELECT * FROM requests{cond} ORDER BY status != 'open', received_at, id LIMIT ? OFFSET ?",
