@@ -34,6 +34,7 @@ OWNERS = {
     "verify_runs": "verify/_runs.py",
     "verify_results": "verify/_runs.py",
     "work_snapshots": "verify/_runs.py",
+    "work_identifiers": "_identifiers.py",
 }
 
 SQL_NAMES = [
