@@ -321,3 +321,32 @@ def test_a_database_of_the_previous_version_gains_the_identifiers_table(tmp_path
     identifiers.record(after, MURAKAMI, {"pmid": "17530380", "agency": "crossref"})
     assert identifiers.doi_for(after, "pmid", "17530380") == MURAKAMI
     after.close()
+
+
+def test_resolve_json_keeps_its_contract_for_an_answer_through_a_pmid(stand, tmp_path):
+    env = {**stand.environ, "REFKEEPER_MAILTO": "editor@example.org"}
+    out = CliRunner().invoke(cli, ["--db", str(tmp_path / "refs.db"), "resolve", "--json", "-"],
+                             input=PUBMED_STYLE + "\n", env=env)
+    assert out.exit_code == 0, out.output
+    answer = json.loads(out.stdout)
+    assert set(answer) == {"input", "status", "doi", "score", "candidates", "error"}
+    assert (answer["status"], answer["doi"]) == ("matched", MURAKAMI)
+
+
+def closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_other_registries_being_down_costs_their_route_not_the_citation(stand, store):
+    down = closed_port_url()
+    settings = Settings(crossref_url=stand.url, doi_url=down, ncbi_url=down, idconv_url=down,
+                        arxiv_url=down, mailto="editor@example.org")
+    res = settings.resolver(store).resolve(
+        "Okafor A. Sacroiliac joint injection outcomes. Zenodo; 2021. "
+        "doi:10.5281/zenodo.4468102. PMID: 17530380")
+    assert res.status == "unmatched" and res.error is None
+    assert any("PMID 17530380" in n and "unreachable" in n for n in res.notes)

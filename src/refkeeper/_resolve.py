@@ -230,8 +230,13 @@ class Resolver:
         work = self.source.work(doi)
         if work is not None or self.registries is None:
             return work, {}
-        found = self.registries.elsewhere(doi) if identifiers.arxiv_of_doi(doi) is None else (
-            self.registries.work(doi))
+        try:
+            found = self.registries.elsewhere(doi) if identifiers.arxiv_of_doi(doi) is None else (
+                self.registries.work(doi))
+        except CrossrefError:
+            # Another registry failing costs the DOI route, not the citation: the search
+            # still runs (Crossref itself failing is raised by the source above).
+            return None, {}
         if found is None:
             return None, {}
         return Work.from_crossref(found.record), found.all_identifiers()
