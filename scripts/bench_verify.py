@@ -15,8 +15,9 @@ knows them, except a few that no agency registered (planted "not-found"). The DO
 is paced at 10 requests/s (the stand-in refuses past it).
 
 Target: 10,000 works re-verified with at most 250 Crossref requests plus one handle lookup
-per non-Crossref DOI (and one per DOI Crossref answers 404 for), none refused for rate; no non-Crossref DOI reported dead unless
-planted; peak memory flat as the number of works grows (the run streams works from SQLite).
+per non-Crossref DOI (and one per DOI Crossref answers 404 for), none refused for rate; no
+non-Crossref DOI reported dead unless planted; peak memory flat as the number of works
+grows (the run streams works from SQLite).
 
     python scripts/bench_verify.py [--sizes 2500,5000,10000,20000] [--rate-limit 50]
 """
