@@ -350,3 +350,16 @@ def test_other_registries_being_down_costs_their_route_not_the_citation(stand, s
         "doi:10.5281/zenodo.4468102. PMID: 17530380")
     assert res.status == "unmatched" and res.error is None
     assert any("PMID 17530380" in n and "unreachable" in n for n in res.notes)
+
+
+def test_datacites_own_api_gives_the_record_when_content_negotiation_is_not_there(stand):
+    from refkeeper._registries import DataciteClient
+
+    reg = Registries(crossref=CrossrefClient(base_url=stand.url),
+                     datacite=DataciteClient(stand.urls["datacite_url"]))
+    found = reg.work(ZENODO)
+    assert found.agency == "datacite" and found.record["publisher"] == "Zenodo"
+    assert found.record["author"][0] == {"family": "Okafor", "given": "Adaeze"}
+    assert found.record["issued"] == {"date-parts": [[2021]]} and found.record["type"] == "dataset"
+    assert routes(stand, f"/datacite/dois/{ZENODO}")
+    assert reg.work(MEDRA) is None  # mEDRA's DOIs are not DataCite's to describe

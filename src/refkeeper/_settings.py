@@ -19,6 +19,7 @@ from ._registries import (
     DEFAULT_IDCONV_URL,
     DEFAULT_NCBI_URL,
     ArxivClient,
+    DataciteClient,
     DoiClient,
     NcbiClient,
     Registries,
@@ -89,6 +90,7 @@ class Settings:
             ncbi=NcbiClient(self.ncbi_url, idconv_url=self.idconv_url,
                             api_key=self.ncbi_api_key, email=self.mailto),
             arxiv=ArxivClient(self.arxiv_url),
+            datacite=DataciteClient(self.datacite_url),
         )
 
     def source(
