@@ -283,6 +283,9 @@ def test_add_stores_works_of_any_agency_and_by_pmid_or_arxiv_id(stand, tmp_path)
     assert identifiers.identifiers_of(store, MURAKAMI)["pmid"] == ["17530380"]
     assert store.get_work(MEDRA).container == "Psicologia della salute"
     store.close()
+    shown = CliRunner().invoke(cli, ["--db", str(db), "show", MURAKAMI], env=env)
+    assert "PMID      17530380  https://pubmed.ncbi.nlm.nih.gov/17530380/" in shown.stdout
+    assert "agency    crossref" in shown.stdout
 
 
 def test_add_work_says_none_for_an_identifier_nobody_knows(stand, store):

@@ -10,6 +10,7 @@ import sys
 import click
 
 from .._errors import UsageError
+from .._identifiers import identifiers_of
 from .._models import parse_doi
 from .._registries import add_work
 from ._common import EXIT_FINDINGS, Context, Group, clip, pass_ctx, read_lines
@@ -70,9 +71,25 @@ def show(ctx: Context, doi, as_json) -> None:
         ("pages", w.pages),
         ("type", w.type),
         ("publisher", w.publisher),
+        *_identifier_lines(ctx, w.doi),
     ):
         if value:
             click.echo(f"  {label:<9} {value}")
+
+
+def _identifier_lines(ctx: Context, doi: str) -> list[tuple[str, str]]:
+    """The work's other identifiers, as links where they have one."""
+    known = identifiers_of(ctx.store, doi)
+    links = {"pmid": ("PMID", "https://pubmed.ncbi.nlm.nih.gov/{}/"),
+             "pmcid": ("PMCID", "https://pmc.ncbi.nlm.nih.gov/articles/PMC{}/"),
+             "arxiv": ("arXiv", "https://arxiv.org/abs/{}"), "doi": ("also DOI", "https://doi.org/{}"),
+             "agency": ("agency", None)}
+    out = []
+    for scheme, (label, url) in links.items():
+        for value in known.get(scheme, []):
+            shown = f"PMC{value}" if scheme == "pmcid" else value
+            out.append((label, f"{shown}  {url.format(value)}" if url else shown))
+    return out
 
 
 # -- snapshot ---------------------------------------------------------------------
