@@ -468,6 +468,10 @@ class Registries:
         if self.doi is None and self.datacite is None:
             return None
         agency = self.crossref.agency(doi)
+        if agency is None:
+            # Crossref's /agency asks the DOI system: no agency means no such DOI. (verify
+            # still asks the handle API itself before it calls a DOI dead.)
+            return None
         item = self.doi.csl(doi) if self.doi is not None else None
         if item is not None:
             return Found(csl_record(doi, item), agency if agency != CROSSREF else None)
