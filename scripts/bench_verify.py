@@ -9,8 +9,15 @@ expression-of-concern notices from Retraction Watch, publisher corrections and
 withdrawals, corrected metadata) or answers 404 or with another DOI (an alias), so the
 run also has to find exactly those.
 
-Target: 10,000 works re-verified with at most 250 requests and none refused for rate;
-peak memory flat as the number of works grows (the run streams works from SQLite).
+A tenth of the stored works are DOIs of other agencies (DataCite, mEDRA: issue 13),
+recorded with their agency as `add` and `resolve` record it; the stand-in's DOI system
+knows them, except a few that no agency registered (planted "not-found"). The DOI system
+is paced at 10 requests/s (the stand-in refuses past it).
+
+Target: 10,000 works re-verified with at most 250 Crossref requests plus one handle lookup
+per non-Crossref DOI (and one per DOI Crossref answers 404 for), none refused for rate; no
+non-Crossref DOI reported dead unless planted; peak memory flat as the number of works
+grows (the run streams works from SQLite).
 
     python scripts/bench_verify.py [--sizes 2500,5000,10000,20000] [--rate-limit 50]
 """
@@ -37,9 +44,11 @@ DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from _standin_proc import standin_process  # noqa: E402
-from standin import CROSSREF_REQUEST_LINE, with_changes, with_update  # noqa: E402
+from standin import CROSSREF_REQUEST_LINE, Registry, with_changes, with_update  # noqa: E402
 
 from refkeeper import CrossrefClient, Store  # noqa: E402
+from refkeeper import _identifiers as identifiers  # noqa: E402
+from refkeeper._registries import DoiClient  # noqa: E402
 from refkeeper.verify import verify  # noqa: E402
 
 # Later versions per 10,000 works (scaled down for the smaller runs by sampling order).
@@ -56,6 +65,29 @@ def load_records(n: int, seed: int = 11) -> list[dict]:
     # findings are exactly what the plan planted.
     records = [r for r in records if not r.get("updated-by") and not r.get("update-to")]
     return random.Random(seed).sample(records, n)
+
+
+# Of every 1,000 non-Crossref works, this many carry a DOI no agency registered.
+UNREGISTERED_PER_1000 = 10
+AGENCIES = ("datacite", "datacite", "datacite", "medra")
+
+
+def other_agency_records(n: int) -> tuple[list[dict], Registry, dict[str, str]]:
+    """``n`` works with DataCite/mEDRA DOIs (shaped as an import stores them), the stand-in
+    registry that knows them, and the planted "not-found" ones."""
+    registry = Registry()
+    records, expected = [], {}
+    for i in range(n):
+        agency = AGENCIES[i % len(AGENCIES)]
+        prefix = "10.5281/zenodo." if agency == "datacite" else "10.3280/bench"
+        doi = f"{prefix}{7000000 + i}"
+        records.append({"DOI": doi, "type": "dataset", "title": [f"Benchmark dataset {i}"],
+                        "x-agency": agency})
+        if i % 1000 < UNREGISTERED_PER_1000:
+            expected[doi] = "not-found"
+        else:
+            registry.register(doi, agency)
+    return records, registry, expected
 
 
 def plan_later_versions(records: list[dict], seed: int = 5) -> tuple[dict, dict, dict]:
@@ -95,7 +127,8 @@ def plan_later_versions(records: list[dict], seed: int = 5) -> tuple[dict, dict,
 
 def build_store(path: str, records: list[dict]) -> None:
     s = Store(path)
-    s.add_records(records, "snapshot")
+    s.add_records([{k: v for k, v in r.items() if k != "x-agency"} for r in records], "snapshot")
+    identifiers.record_many(s, {r["DOI"]: {"agency": r["x-agency"]} for r in records if "x-agency" in r})
     s.close()
 
 
@@ -103,12 +136,13 @@ def run_once(db_path: str, url: str, stats, measure_memory: bool) -> dict:
     """One run with --all over a stored copy; the stand-in's counters are diffed around it."""
     store = Store(db_path)
     client = CrossrefClient(base_url=url, mailto="bench@example.org")
+    handles = DoiClient(url + "/doi", mailto="bench@example.org")
     before = stats()
     gc.collect()
     if measure_memory:
         tracemalloc.start()
     t = time.perf_counter()
-    report = verify(store, client, all=True)
+    report = verify(store, client, all=True, handles=handles)
     elapsed = time.perf_counter() - t
     peak = tracemalloc.get_traced_memory()[1] if measure_memory else None
     if measure_memory:
@@ -116,7 +150,8 @@ def run_once(db_path: str, url: str, stats, measure_memory: bool) -> dict:
     after = stats()
     store.close()
     server = {k: after[k] - before[k] for k in
-              ("requests", "works_query", "works_doi", "refused_rate", "refused_concurrency", "too_long")}
+              ("requests", "works_query", "works_doi", "agency", "handle", "refused_rate",
+               "refused_concurrency", "too_long")}
     return {"report": report, "elapsed": elapsed, "peak": peak, "server": server}
 
 
@@ -131,20 +166,28 @@ def main() -> None:
 
     records = load_records(max(sizes))
     revisions, aliases, expected = plan_later_versions(records)
-    stored = {n: {r["DOI"].lower() for r in records[:n]} for n in sizes}
+    others, registry, unregistered = other_agency_records(max(sizes) // 10)
+    expected.update(unregistered)
+    others_dois = {r["DOI"].lower() for r in others}
+    chosen = {n: records[:n - n // 10] + others[:n // 10] for n in sizes}
+    stored = {n: {r["DOI"].lower() for r in chosen[n]} for n in sizes}
     tmp = tempfile.mkdtemp(prefix="bench-verify-")
     try:
         for n in sizes:
-            build_store(os.path.join(tmp, f"{n}.db"), records[:n])
+            build_store(os.path.join(tmp, f"{n}.db"), chosen[n])
+        del chosen
         del records  # from here on only the databases hold works
         gc.collect()
         limits = {"works_doi": args.rate_limit, "works_query": args.rate_limit}
         with standin_process(DATA, rate_limit=limits, max_request_line=CROSSREF_REQUEST_LINE,
-                             revisions=revisions, aliases=aliases) as (url, stats):
+                             revisions=revisions, aliases=aliases, registry=registry,
+                             registry_rate_limit={"handle": 10}) as (url, stats):
             print(f"stand-in: dev index, {args.rate_limit} requests/s per route, request line "
-                  f"<= {CROSSREF_REQUEST_LINE} bytes; later versions planted for {len(expected)} works")
-            print(f"{'works':>7} {'requests':>9} {'batch':>6} {'single':>7} {'429':>4} {'414':>4} "
-                  f"{'wall s':>7} {'works/s':>8} {'peak MiB':>9} {'findings':>9}  found as planted")
+                  f"<= {CROSSREF_REQUEST_LINE} bytes, DOI system 10 requests/s; later versions "
+                  f"planted for {len(expected)} works")
+            print(f"{'works':>7} {'other':>6} {'crossref':>9} {'batch':>6} {'single':>7} {'agency':>7} "
+                  f"{'handle':>7} {'429':>4} {'414':>4} {'wall s':>7} {'works/s':>8} {'peak MiB':>9} "
+                  f"{'findings':>9}  found as planted  within budget")
             for n in sizes:
                 path = os.path.join(tmp, f"{n}.db")
                 fresh = path + ".fresh"
@@ -155,10 +198,15 @@ def main() -> None:
                 planted = {d: k for d, k in expected.items() if d in stored[n]}
                 got = {f.doi: (f.kinds[0] if f.kinds else f.outcome) for f in r.findings}
                 ok = got == planted and r.counts["checked"] == n and r.status == "finished"
-                print(f"{n:>7,} {s['requests']:>9} {s['works_query']:>6} {s['works_doi']:>7} "
+                crossref = s["works_query"] + s["works_doi"] + s["agency"]
+                # One handle lookup per non-Crossref DOI, and one per DOI Crossref answers 404.
+                gone = sum(1 for d, k in planted.items() if k == "not-found" and d not in others_dois)
+                budget = crossref <= 250 * n / 10_000 and s["handle"] <= n // 10 + gone
+                print(f"{n:>7,} {n // 10:>6,} {crossref:>9} {s['works_query']:>6} {s['works_doi']:>7} "
+                      f"{s['agency']:>7} {s['handle']:>7} "
                       f"{s['refused_rate']:>4} {s['too_long']:>4} {timed['elapsed']:>7.1f} "
                       f"{n / timed['elapsed']:>8.0f} {mem['peak'] / 2**20:>9.1f} {len(r.findings):>9}  "
-                      f"{'yes' if ok else 'NO'}")
+                      f"{'yes' if ok else 'NO':<16}  {'yes' if budget else 'NO'}")
                 if not ok:
                     missing = {d: k for d, k in planted.items() if got.get(d) != k}
                     extra = {d: k for d, k in got.items() if d not in planted}

@@ -116,6 +116,10 @@ def main() -> None:
     else:
         with standin_process(DATA, rate_limit=args.rate_limit) as (url, stats):
             env["REFKEEPER_CROSSREF_URL"] = url
+            # The stand-in answers for the other registries too (DOI system, NCBI, arXiv).
+            env.update({"REFKEEPER_DOI_URL": url + "/doi", "REFKEEPER_NCBI_URL": url + "/ncbi",
+                        "REFKEEPER_NCBI_IDCONV_URL": url + "/idconv",
+                        "REFKEEPER_ARXIV_URL": url + "/arxiv", "REFKEEPER_DATACITE_URL": url + "/datacite"})
             answers, elapsed = run_resolve(cits, env, False, args.workers)
             server = stats()
         mode = f"online (stand-in at {url}, rate limit {args.rate_limit or 'none'})"

@@ -609,3 +609,78 @@ def test_request_lines_past_the_limit_get_414_like_crossref(standin_clean):
     assert standin_clean.stats["too_long"] == 1
     standin_clean.reset()
     assert requests.get(standin_clean.url + "/works", params={"query": fits + "xx"}).status_code == 200
+
+
+# --- the registries beside Crossref (issue 13) ----------------------------------------------
+
+
+def test_the_handle_api_answers_in_its_documented_shape(standin_clean):
+    base = standin_clean.urls["doi_url"]
+    found = requests.get(f"{base}/api/handles/{BOETTIGER}", timeout=5)
+    assert found.status_code == 200 and found.json()["responseCode"] == 1
+    assert found.json()["handle"] == BOETTIGER and found.json()["values"][0]["type"] == "URL"
+    gone = requests.get(f"{base}/api/handles/10.5281/zenodo.0000001", timeout=5)
+    assert gone.status_code == 404
+    assert gone.json() == {"responseCode": 100, "handle": "10.5281/zenodo.0000001"}
+    # The other registries announce no limits in headers, unlike Crossref.
+    assert "X-Rate-Limit-Limit" not in found.headers
+
+
+def test_content_negotiation_answers_only_csl_json(standin_clean):
+    base = standin_clean.urls["doi_url"]
+    csl = requests.get(f"{base}/10.3280/PDS2019-002004",
+                       headers={"Accept": "application/vnd.citationstyles.csl+json"}, timeout=5)
+    assert csl.status_code == 200 and csl.headers["Content-Type"].startswith(
+        "application/vnd.citationstyles.csl+json")
+    assert csl.json()["publisher"] == "FrancoAngeli"
+    crossref = requests.get(f"{base}/{BOETTIGER}",
+                            headers={"Accept": "application/vnd.citationstyles.csl+json"}, timeout=5)
+    assert crossref.json()["DOI"].lower() == BOETTIGER
+    assert requests.get(f"{base}/{BOETTIGER}", headers={"Accept": "text/html"}, timeout=5).status_code == 406
+
+
+def test_datacite_answers_its_own_dois_in_json_api(standin_clean):
+    base = standin_clean.urls["datacite_url"]
+    body = requests.get(f"{base}/dois/10.5281/zenodo.4468102", timeout=5).json()
+    attrs = body["data"]["attributes"]
+    assert body["data"]["type"] == "dois" and attrs["publisher"] == "Zenodo"
+    assert attrs["creators"][0]["familyName"] == "Okafor" and attrs["publicationYear"] == 2021
+    assert requests.get(f"{base}/dois/10.3280/pds2019-002004", timeout=5).status_code == 404  # mEDRA's
+
+
+def test_ncbi_routes_require_tool_and_email_and_cap_ids_at_200(standin_clean):
+    urls = standin_clean.urls
+    polite = {"tool": "refkeeper", "email": "editor@example.org", "format": "json"}
+    assert requests.get(urls["idconv_url"] + "/", params={"ids": "17530380"}, timeout=5).status_code == 400
+    too_many = ",".join(str(10_000_000 + i) for i in range(201))
+    assert requests.get(urls["idconv_url"] + "/", params={**polite, "ids": too_many},
+                        timeout=5).status_code == 400
+    summary = requests.get(urls["ncbi_url"] + "/entrez/eutils/esummary.fcgi", timeout=5, params={
+        "tool": "refkeeper", "email": "e@example.org", "db": "pubmed", "id": "17530380",
+        "retmode": "json"}).json()["result"]
+    assert summary["uids"] == ["17530380"]
+    doi = {"idtype": "doi", "idtypen": 3, "value": "10.1007/s00776-007-1126-1"}
+    assert doi in summary["17530380"]["articleids"]
+
+
+def test_arxiv_answers_atom_for_old_and_new_ids(standin_clean):
+    import xml.etree.ElementTree as ET
+
+    atom = "{http://www.w3.org/2005/Atom}"
+    feed = requests.get(standin_clean.urls["arxiv_url"] + "/query",
+                        params={"id_list": "2101.00001v1,hep-th/9901001"}, timeout=5)
+    assert feed.headers["Content-Type"].startswith("application/atom+xml")
+    ids = [e.findtext(atom + "id") for e in ET.fromstring(feed.content).iter(atom + "entry")]
+    assert ids == ["http://arxiv.org/abs/2101.00001v1", "http://arxiv.org/abs/hep-th/9901001v1"]
+
+
+def test_registry_routes_have_their_own_rate_windows_and_take_faults(dev_index_files):
+    with StandIn(dev_index_files, rate_limit=1000, registry_rate_limit={"handle": 2}) as s:
+        codes = [requests.get(f"{s.urls['doi_url']}/api/handles/{BOETTIGER}", timeout=5).status_code
+                 for _ in range(3)]
+        assert codes == [200, 200, 429]
+        assert requests.get(f"{s.url}/works/{BOETTIGER}", timeout=5).status_code == 200
+        s.inject("status", 503)
+        assert requests.get(f"{s.urls['arxiv_url']}/query", params={"id_list": "2101.00001"},
+                            timeout=5).status_code == 503
+        assert s.stats["handle"] == 3 and s.stats["arxiv"] == 1

@@ -35,6 +35,7 @@ OWNERS = {
     "verify_results": "verify/_runs.py",
     "work_snapshots": "verify/_runs.py",
     "editors": "_editors.py",
+    "work_identifiers": "_identifiers.py",
 }
 
 SQL_NAMES = [

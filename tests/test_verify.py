@@ -31,8 +31,10 @@ from standin import (
     with_update,
 )
 
+from refkeeper import _identifiers as identifiers
 from refkeeper._crossref import CrossrefClient
 from refkeeper._errors import NotFoundError, UsageError
+from refkeeper._registries import DoiClient
 from refkeeper._store import Store
 from refkeeper.cli import cli
 from refkeeper.verify import (
@@ -45,7 +47,11 @@ from refkeeper.verify import (
     verify,
     verify_bib,
 )
-from refkeeper.verify._fetch import Packer  # the request-line packing under test: no public name fits
+from refkeeper.verify._fetch import (  # the request-line packing under test: no public name fits
+    Item,
+    Packer,
+    fetch_batch,
+)
 from refkeeper.verify._verify import RunLock  # the lock under test: no public name fits
 
 # Real records of the dev index that already carry notices, as Crossref serves them today.
@@ -79,6 +85,11 @@ def client_for(server, **kw) -> CrossrefClient:
     kw.setdefault("backoff", 0.01)
     kw.setdefault("timeout", 5)
     return CrossrefClient(base_url=server.url, mailto="editor@example.org", **kw)
+
+
+def handles_for(server) -> DoiClient:
+    """The stand-in's DOI system (handle API), asked about DOIs Crossref does not have."""
+    return DoiClient(server.urls["doi_url"], backoff=0.01, timeout=5)
 
 
 @pytest.fixture
@@ -197,14 +208,17 @@ def test_gone_alias_and_unlisted_are_told_apart_by_single_lookups(store, crossre
     crossref.revise(gone["DOI"], None)
     crossref.alias(old["DOI"], primary["DOI"])
     crossref.unlist(lagging["DOI"])  # missing from the batch page, found on its own
-    report = verify(store, client_for(crossref), all=True)
+    report = verify(store, client_for(crossref), all=True, handles=handles_for(crossref))
 
     assert result(report, gone["DOI"].lower()).kinds == ["not-found"]
     alias = result(report, old["DOI"].lower())
     assert (alias.kinds, alias.alias_of) == (["alias"], primary["DOI"].lower())
     assert lagging["DOI"].lower() not in {f.doi for f in report.findings}
-    singles = [t for t, _ in crossref.history if not t.startswith("/works?")]
+    singles = [t for t, _ in crossref.history if t.startswith("/works/")]
     assert len(singles) == 3  # exactly the three the batches did not return
+    # Only the DOI Crossref answered 404 for is asked of the DOI system, which says it is gone.
+    asked = [t for t, _ in crossref.history if t.startswith("/doi/")]
+    assert asked == [f"/doi/api/handles/{gone['DOI'].lower()}"]
     # The stored record of a gone DOI is kept as it was.
     assert store.get_work(gone["DOI"]).title == gone["title"][0]
     assert store.get_work(old["DOI"]).title == old["title"][0]
@@ -532,7 +546,7 @@ def run(*args, env=None):
 
 @pytest.fixture
 def cli_env(crossref):
-    return {"REFKEEPER_CROSSREF_URL": crossref.url, "REFKEEPER_MAILTO": "editor@example.org"}
+    return {**crossref.environ, "REFKEEPER_MAILTO": "editor@example.org"}
 
 
 @pytest.fixture
@@ -597,7 +611,7 @@ def test_a_bibtex_file_is_checked_without_importing_it(tmp_path, crossref, cli_e
         @book{{nodoi, title={{A book without a DOI}}, year={{1999}}}}
         @article{{gone, doi={{{d['DOI']}}}}}
     """))
-    report = verify_bib(bib, client_for(crossref))
+    report = verify_bib(bib, client_for(crossref), handles=handles_for(crossref))
     by_key = {e.key: e for e in report.entries}
     assert by_key["retracted"].kinds == ["retraction"]
     assert by_key["misdated"].outcome == "changed" and list(by_key["misdated"].diff) == ["year"]
@@ -605,7 +619,7 @@ def test_a_bibtex_file_is_checked_without_importing_it(tmp_path, crossref, cli_e
     assert by_key["nodoi"].outcome == "no-doi"
     assert by_key["gone"].kinds == ["not-found"]
     assert [e.key for e in report.findings] == ["retracted", "gone", "misdated"]
-    assert report.requests == 2  # one batch, one single lookup for the 404
+    assert report.requests == 3  # one batch, one single lookup for the 404, one handle lookup
 
     res = run("--db", str(tmp_path / "untouched.db"), "verify", "--bib", str(bib), env=cli_env)
     assert res.exit_code == 1
@@ -634,3 +648,77 @@ def test_progress_shows_count_rate_and_eta_on_a_terminal_only(capsys):
     quiet(Progress(1, 1, 2, 1.0, 1.0))
     quiet.close()
     assert capsys.readouterr().err == ""
+
+
+# --- DOIs of other agencies (issue 13) ----------------------------------------------------------
+
+ZENODO, FIGSHARE, MEDRA = "10.5281/zenodo.4468102", "10.6084/m9.figshare.14237519", "10.3280/pds2019-002004"
+NOWHERE = "10.5281/zenodo.0000001"  # registered by nobody: the DOI system does not know it
+
+
+def other_agency_records() -> list[dict]:
+    """Stored as an import of a .bib would store them: Crossref-shaped, agency unknown."""
+    return [{"DOI": ZENODO, "title": ["Sacroiliac joint injection outcomes: pooled patient-level dataset"],
+             "type": "dataset"},
+            {"DOI": FIGSHARE, "title": ["Lidocaine dosing survey of pain clinics, 2019-2020"],
+             "type": "dataset"},
+            {"DOI": MEDRA, "title": ["Il dolore sacroiliaco nella pratica clinica: una revisione narrativa"],
+             "type": "journal-article"},
+            {"DOI": NOWHERE, "title": ["A dataset whose DOI was never registered"], "type": "dataset"}]
+
+
+def test_dois_crossref_lacks_are_dead_only_when_the_doi_system_says_so(store, crossref):
+    store.add_records(other_agency_records(), "import")
+    report = verify(store, client_for(crossref), all=True, handles=handles_for(crossref))
+
+    found = {f.doi for f in report.findings}
+    assert NOWHERE in found and not {ZENODO, FIGSHARE, MEDRA} & found  # they exist: nothing to say
+    assert result(report, NOWHERE).kinds == ["not-found"]
+    # Crossref named the agency of each DOI the DOI system knows; the works record it.
+    assert identifiers.agencies(store, [ZENODO, FIGSHARE, MEDRA, NOWHERE]) == {
+        ZENODO: "datacite", FIGSHARE: "datacite", MEDRA: "medra"}
+    handle_lookups = [t for t, _ in crossref.history if t.startswith("/doi/api/handles/")]
+    assert sorted(handle_lookups) == sorted(
+        f"/doi/api/handles/{d}" for d in (ZENODO, FIGSHARE, MEDRA, NOWHERE))
+
+
+def test_works_of_other_agencies_skip_crossref_on_later_runs(store, crossref):
+    store.add_records(other_agency_records()[:3], "import")
+    identifiers.record_many(store, {ZENODO: {"agency": "datacite"}, MEDRA: {"agency": "medra"}})
+    verify(store, client_for(crossref), all=True, handles=handles_for(crossref))
+    asked_crossref = " ".join(t for t, _ in crossref.history if t.startswith("/works"))
+    assert ZENODO not in asked_crossref and MEDRA not in asked_crossref
+    assert FIGSHARE in asked_crossref  # its agency was not known yet
+
+
+def test_without_the_doi_system_a_doi_crossref_lacks_is_an_error_not_a_dead_doi(store, crossref):
+    store.add_records(other_agency_records()[:1], "import")
+    report = verify(store, client_for(crossref), all=True)
+    assert result(report, ZENODO).outcome == "error"
+    assert "not-found" not in result(report, ZENODO).kinds
+
+
+def test_the_doi_system_failing_costs_the_work_an_error_never_a_dead_doi(store, crossref):
+    store.add_records(other_agency_records()[:1], "import")
+    identifiers.record(store, ZENODO, {"agency": "datacite"})
+    crossref.storm(30, status=503)
+    try:
+        chk = fetch_batch(client_for(crossref, max_retries=1), [Item(ZENODO, {}, [], "datacite")],
+                          DoiClient(crossref.urls["doi_url"], backoff=0.01, timeout=5, max_retries=1))
+    finally:
+        crossref.reset()
+    assert chk[0][0].outcome == "error" and chk[0][0].kinds == []
+
+
+def test_a_bib_with_datacite_and_medra_dois_has_no_false_dead_doi(tmp_path, crossref):
+    bib = tmp_path / "mixed.bib"
+    bib.write_text(textwrap.dedent(f"""\
+        @misc{{zenodo, title={{Sacroiliac joint injection outcomes: pooled patient-level dataset}},
+               doi={{{ZENODO}}}, year={{2021}}}}
+        @article{{medra, title={{Il dolore sacroiliaco nella pratica clinica: una revisione narrativa}},
+                  doi={{{MEDRA}}}, year={{2019}}}}
+        @misc{{arxiv, title={{Periarticular injection targets for the sacroiliac joint: an anatomical study}},
+               doi={{10.48550/arXiv.2101.00001}}, year={{2021}}}}
+    """))
+    report = verify_bib(bib, client_for(crossref), handles=handles_for(crossref))
+    assert {e.key: e.outcome for e in report.entries} == {"zenodo": "ok", "medra": "ok", "arxiv": "ok"}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from ._crossref import CrossrefClient
+from ._crossref import CrossrefClient, PacedClient
 from ._errors import (
     CrossrefError,
     CrossrefUnavailableError,
@@ -32,8 +32,10 @@ from ._errors import (
     StoreError,
     UsageError,
 )
+from ._identifiers import arxiv_doi, find_identifiers
 from ._match import CitationFeatures, decide, extract_dois, rank, validate
 from ._models import Candidate, Evidence, Resolution, Work, parse_doi
+from ._registries import ArxivClient, DoiClient, NcbiClient, Registries, add_work
 from ._resolve import Resolver, parse_mention, resolve
 from ._settings import Settings
 from ._sources import CandidateSource, CrossrefSource, IndexSource
@@ -81,6 +83,14 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "__version__",
+    "ArxivClient",
+    "DoiClient",
+    "NcbiClient",
+    "PacedClient",
+    "Registries",
+    "add_work",
+    "arxiv_doi",
+    "find_identifiers",
     "Candidate",
     "CandidateSource",
     "CitationFeatures",

@@ -125,12 +125,12 @@ class RateLimiter:
         return self._pace
 
 
-def check_base_url(url: str) -> str:
+def check_base_url(url: str, service: str = "Crossref") -> str:
     """``url`` without a trailing slash, if it can ever reach an HTTP API; else a UsageError
     at once (an ``ftp://`` or host-less URL would otherwise fail only after every retry)."""
     parts = urllib.parse.urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"the Crossref URL must be an http:// or https:// address, not {url!r}")
+        raise UsageError(f"the {service} URL must be an http:// or https:// address, not {url!r}")
     return url.strip().rstrip("/")
 
 
@@ -169,36 +169,43 @@ class ClientStats:
     server_errors: int = 0
 
 
-class CrossrefClient:
-    """Talks to Crossref; every method either returns data or raises a ``CrossrefError``.
+class PacedClient:
+    """The HTTP machinery every registry client shares: pacing by a ``RateLimiter``,
+    retries of 429, 5xx, timeouts, dropped connections and unreadable bodies with backoff
+    honouring ``Retry-After``, one deadline per call, and "unreachable" remembered for a
+    while. ``service`` names the registry in error messages ("Crossref", "DataCite"...).
 
-    ``base_url`` is the API's root (the real API unless a stand-in or mirror is named);
-    ``mailto`` is the user's address, which puts requests in Crossref's polite pool.
-    Nothing is read from the environment: the caller (``Settings.client()``) decides.
+    Subclasses (``CrossrefClient``, the clients of ``_registries``) add their routes and
+    their service's documented pace; each returns data or raises a ``CrossrefError``.
     """
+
+    service = "Crossref"
+    # Whether responses announce the limits (Crossref's X-Rate-Limit-* headers); services
+    # that publish a pace in their documentation only are held to that pace.
+    learn_limits = True
 
     def __init__(
         self,
-        base_url: str = DEFAULT_URL,
-        mailto: str | None = None,
+        base_url: str,
+        limiter: RateLimiter,
+        *,
         timeout: float = 20.0,
         max_retries: int = 5,
         backoff: float = 0.5,
         deadline: float = DEADLINE,
+        contact: str | None = None,
     ) -> None:
-        self.base_url = check_base_url(base_url or DEFAULT_URL)
-        self.mailto = mailto or None
+        self.base_url = check_base_url(base_url, self.service)
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff
         self.deadline = deadline
-        single, lst, conc = POLITE_LIMITS if self.mailto else PUBLIC_LIMITS
-        self.limiter = RateLimiter({SINGLE: single, LIST: lst}, conc)
+        self.limiter = limiter
         self.stats = ClientStats()
         self._down_until = 0.0
         self._stats_lock = threading.Lock()
         self._local = threading.local()
-        contact = f"; mailto:{self.mailto}" if self.mailto else ""
+        contact = f"; mailto:{contact}" if contact else ""
         self.user_agent = (
             f"refkeeper/{__version__} (https://github.com/refkeeper/refkeeper{contact})"
         )
@@ -223,18 +230,35 @@ class CrossrefClient:
                 setattr(self.stats, k, getattr(self.stats, k) + v)
 
     def get(self, path: str, params: dict | None = None, kind: str = LIST) -> dict | None:
-        """GET ``path`` and return the parsed JSON; None for a 404.
+        """GET ``path`` and return the parsed JSON; None for a 404."""
+        return self.fetch(path, params, kind)
 
-        Retries 429, 5xx, timeouts, dropped connections and unreadable JSON with
-        exponential backoff (honouring ``Retry-After``), then raises.
+    def fetch(
+        self,
+        path: str,
+        params: dict | None = None,
+        kind: str = LIST,
+        *,
+        headers: dict | None = None,
+        parse=None,
+        not_found: tuple[int, ...] = (404,),
+        answers: tuple[int, ...] = (),
+    ):
+        """GET ``base_url + path``; ``parse(response)`` (default: its JSON) is returned,
+        None for a status in ``not_found``.
+
+        Retries 429, 5xx, timeouts, dropped connections and bodies ``parse`` cannot read
+        (it raises ``ValueError``) with exponential backoff (honouring ``Retry-After``),
+        then raises. A 4xx status in ``answers`` is an answer (``parse`` reads it), not an
+        error: the handle API says "no such DOI" with a 404 and a body.
         """
-        params = dict(params or {})
-        if self.mailto:
-            params["mailto"] = self.mailto
+        params = self.params(dict(params or {}))
+        parse = parse or _parse_json
         url = self.base_url + path
+        name = self.service
         if time.monotonic() < self._down_until:
             raise CrossrefUnavailableError(
-                f"Crossref unreachable at {self.base_url} (not retried: it just failed)"
+                f"{name} unreachable at {self.base_url} (not retried: it just failed)"
             )
         last_error = "no attempt made"
         unreachable = True
@@ -251,10 +275,11 @@ class CrossrefClient:
             tried += 1
             self.limiter.acquire(kind)
             try:
-                resp = self._session().get(url, params=params, timeout=min(self.timeout, left))
+                resp = self._session().get(url, params=params, headers=headers,
+                                           timeout=min(self.timeout, left))
             except requests.exceptions.InvalidURL as exc:
                 # Retrying cannot mend a URL requests refuses to send.
-                raise CrossrefError(f"cannot ask Crossref at {self.base_url}: {exc}") from None
+                raise CrossrefError(f"cannot ask {name} at {self.base_url}: {exc}") from None
             except requests.exceptions.RequestException as exc:
                 resp = None
                 last_error = f"{type(exc).__name__}: {exc}"
@@ -272,7 +297,8 @@ class CrossrefClient:
                 continue
             unreachable = False
             self._count(requests=1)
-            self.limiter.update(kind, resp.headers)
+            if self.learn_limits:
+                self.limiter.update(kind, resp.headers)
             if resp.status_code == 429:
                 self._count(refused_429=1)
                 wait = _retry_after(resp.headers.get("retry-after"))
@@ -282,35 +308,39 @@ class CrossrefClient:
                 last_error = "HTTP 429 Too Many Requests"
                 continue
             self.limiter.answered()
-            if resp.status_code == 404:
+            if resp.status_code in not_found:
                 return None
             if resp.status_code >= 500:
                 self._count(server_errors=1)
                 last_error = f"HTTP {resp.status_code}"
                 self._sleep(attempt, _retry_after(resp.headers.get("retry-after")), give_up_at)
                 continue
-            if resp.status_code >= 400:
+            if resp.status_code >= 400 and resp.status_code not in answers:
                 raise CrossrefError(
-                    f"Crossref rejected the request (HTTP {resp.status_code}): "
+                    f"{name} rejected the request (HTTP {resp.status_code}): "
                     f"{_error_message(resp)}",
                     status=resp.status_code,
                 )
             try:
-                return resp.json()
+                return parse(resp)
             except ValueError:
-                last_error = "response was not valid JSON"
+                last_error = "response could not be read"
                 self._sleep(attempt, None, give_up_at)
                 continue
         if unreachable:
             # Fail the next requests at once instead of each waiting out its retries:
             # a batch against a Crossref that is down ends quickly, every line an error.
             self._down_until = time.monotonic() + DOWN_COOLDOWN
-            raise CrossrefUnavailableError(f"Crossref unreachable at {self.base_url}: {last_error}")
+            raise CrossrefUnavailableError(f"{name} unreachable at {self.base_url}: {last_error}")
         if last_error.startswith("HTTP 429"):
-            raise RateLimitedError(f"Crossref kept refusing for rate: {last_error}", status=429)
+            raise RateLimitedError(f"{name} kept refusing for rate: {last_error}", status=429)
         raise CrossrefError(
-            f"Crossref request failed after {tried} attempts: {last_error}"
+            f"{name} request failed after {tried} attempts: {last_error}"
         )
+
+    def params(self, params: dict) -> dict:
+        """The query parameters every request of this service carries, added to ``params``."""
+        return params
 
     def _delay(self, attempt: int) -> float:
         return self.backoff * (2**attempt) * (0.5 + random.random())
@@ -319,6 +349,37 @@ class CrossrefClient:
         if attempt < self.max_retries:
             wait = retry_after if retry_after is not None else self._delay(attempt)
             time.sleep(max(0.0, min(wait, give_up_at - time.monotonic())))
+
+
+class CrossrefClient(PacedClient):
+    """Talks to Crossref; every method either returns data or raises a ``CrossrefError``.
+
+    ``base_url`` is the API's root (the real API unless a stand-in or mirror is named);
+    ``mailto`` is the user's address, which puts requests in Crossref's polite pool.
+    Nothing is read from the environment: the caller (``Settings.client()``) decides.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        mailto: str | None = None,
+        timeout: float = 20.0,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        deadline: float = DEADLINE,
+    ) -> None:
+        self.mailto = mailto or None
+        single, lst, conc = POLITE_LIMITS if self.mailto else PUBLIC_LIMITS
+        super().__init__(
+            base_url or DEFAULT_URL, RateLimiter({SINGLE: single, LIST: lst}, conc),
+            timeout=timeout, max_retries=max_retries, backoff=backoff, deadline=deadline,
+            contact=self.mailto,
+        )
+
+    def params(self, params: dict) -> dict:
+        if self.mailto:
+            params["mailto"] = self.mailto
+        return params
 
     # -- API --------------------------------------------------------------------
 
@@ -329,6 +390,17 @@ class CrossrefClient:
         # server sees the DOI, not a query string or fragment.
         data = self.get("/works/" + urllib.parse.quote(doi, safe="/"), kind=SINGLE)
         return None if data is None else check_record(message(data, "a work"), "a work")
+
+    def agency(self, doi: str) -> str | None:
+        """The registration agency of ``doi`` as Crossref knows it (``/works/{doi}/agency``:
+        "crossref", "datacite", "medra"...), or None when no agency has it."""
+        doi = parse_doi(doi)
+        data = self.get("/works/" + urllib.parse.quote(doi, safe="/") + "/agency", kind=SINGLE)
+        if data is None:
+            return None
+        agency = message(data, "an agency").get("agency")
+        found = agency.get("id") if isinstance(agency, dict) else None
+        return str(found).strip().lower() if found else None
 
     def search(
         self,
@@ -458,6 +530,10 @@ def fit_query(text: str, budget: int = MAX_QUERY_BYTES) -> str:
         else:
             hi = mid - 1
     return " ".join(words[:lo])
+
+
+def _parse_json(resp: requests.Response):
+    return resp.json()
 
 
 def _error_message(resp: requests.Response) -> str:

@@ -197,6 +197,9 @@ class Resolution:
     # For an error answer that came from a failure (Crossref down, say), the failure: the
     # CLI's exit code depends on its kind. Not part of the JSON contract.
     failure: RefkeeperError | None = field(default=None, repr=False, compare=False)
+    # Identifiers learnt for the matched work on the way (scheme -> value: "pmid", "arxiv",
+    # "agency"...), recorded with it by the resolver. Not part of the JSON contract.
+    identifiers: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def best(self) -> Candidate | None:

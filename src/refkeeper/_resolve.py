@@ -14,9 +14,11 @@ import re
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+from . import _identifiers as identifiers
 from . import _match as match
-from ._errors import RefkeeperError
+from ._errors import CrossrefError, RefkeeperError
 from ._models import AMBIGUOUS, ERROR, MATCHED, UNMATCHED, Candidate, Resolution, Work
+from ._registries import Found, Registries
 from ._sources import CandidateSource
 from ._store import Store
 from ._text import content_words, fold
@@ -92,7 +94,10 @@ class Resolver:
 
     ``source`` finds candidate works (``CrossrefSource`` online, ``IndexSource`` over
     the stored works offline); ``store``, when given, caches every answer so the same
-    citation is not looked up twice unless ``refresh``.
+    citation is not looked up twice unless ``refresh``. ``registries``, when given, follow
+    what a citation writes beyond a Crossref DOI: DOIs of other agencies, PMIDs, PMCIDs and
+    arXiv IDs; without it only the source (and, offline, the identifiers recorded in
+    ``store``) is asked.
     """
 
     def __init__(
@@ -101,10 +106,12 @@ class Resolver:
         source: CandidateSource,
         store: Store | None = None,
         refresh: bool = False,
+        registries: Registries | None = None,
     ) -> None:
         self.source = source
         self.store = store
         self.refresh = refresh
+        self.registries = registries
 
     # -- public ---------------------------------------------------------------------
 
@@ -174,6 +181,8 @@ class Resolver:
     def _save(self, res: Resolution, context: str | None) -> None:
         if self.store is not None:
             self.store.save_resolution(res, context, self.source.name)
+            if res.status == MATCHED and res.identifiers and not res.cached:
+                identifiers.record(self.store, res.doi, res.identifiers)
 
     def _lookup_safe(self, text: str, context: str | None) -> Resolution:
         problem = check_input(text)
@@ -191,14 +200,19 @@ class Resolver:
         cit = match.CitationFeatures.parse(text)
         notes: list[str] = []
         for doi in cit.dois:
-            work = self.source.work(doi)
+            work, learnt = self._work(doi)
             if work is None:
                 notes.append(f"DOI {doi} not found")
                 continue
             res = self._confirm_doi(text, cit, work)
             if res:
+                res.identifiers = learnt
                 return res
             notes.append(f"DOI {doi} does not fit the rest of the citation")
+        for scheme, value in identifiers.find_identifiers(text):
+            res = self._identified(text, cit, scheme, value, notes)
+            if res:
+                return res
         works = self.source.search(text, SEARCH_ROWS)
         cands = match.rank(works, cit)
         status, best = match.decide(cands)
@@ -210,6 +224,56 @@ class Resolver:
         res.notes = notes
         return res
 
+    def _work(self, doi: str) -> tuple[Work | None, dict]:
+        """The work a written DOI names, from the source or else (online) the agency that
+        registered it; with the identifiers learnt (its agency, an arXiv ID)."""
+        work = self.source.work(doi)
+        if work is not None or self.registries is None:
+            return work, {}
+        try:
+            found = self.registries.elsewhere(doi) if identifiers.arxiv_of_doi(doi) is None else (
+                self.registries.work(doi))
+        except CrossrefError:
+            # Another registry failing costs the DOI route, not the citation: the search
+            # still runs (Crossref itself failing is raised by the source above).
+            return None, {}
+        if found is None:
+            return None, {}
+        return Work.from_crossref(found.record), found.all_identifiers()
+
+    def _identified(self, text: str, cit: match.CitationFeatures, scheme: str, value: str,
+                    notes: list[str]) -> Resolution | None:
+        """A PMID, PMCID or arXiv ID written in the citation: the work it names, checked
+        against the rest of the citation as a written DOI is."""
+        label = f"{scheme.upper() if scheme != identifiers.ARXIV else 'arXiv'} {value}"
+        found: list[Found] = []
+        if self.registries is not None:
+            try:
+                found = self.registries.by_identifier(scheme, value)
+            except CrossrefError as exc:
+                # Another registry failing costs this route, not the citation: search still runs.
+                notes.append(f"{label}: {exc}")
+                return None
+        elif self.store is not None and self.source.parallelism() == 1:
+            # Offline: the identifiers recorded with stored works (this thread's store).
+            doi = identifiers.doi_for(self.store, scheme, value)
+            work = self.source.work(doi) if doi else None
+            if work is not None:
+                found = [Found(work.record, None, {})]
+        if not found:
+            notes.append(f"{label} not found")
+            return None
+        rest = identifiers.without_identifiers(text)
+        for f in found:
+            work = Work.from_crossref(f.record)
+            res = self._confirm_doi(rest, cit, work, written=scheme)
+            if res:
+                res.input = text
+                res.identifiers = f.all_identifiers()
+                return res
+        notes.append(f"{label} does not fit the rest of the citation")
+        return None
+
     def _answer(self, text, status, best, cands, method) -> Resolution:
         shown = [c for c in cands if c.evidence.details.get("points", 0) > 0][:5]
         if status == MATCHED:
@@ -220,11 +284,13 @@ class Resolver:
                               shown, method=method)
         return Resolution(text, UNMATCHED, None, None, [], method=method)
 
-    def _confirm_doi(self, text: str, cit: match.CitationFeatures, work: Work) -> Resolution | None:
-        """A written DOI is trusted unless the rest of the citation contradicts its record."""
+    def _confirm_doi(self, text: str, cit: match.CitationFeatures, work: Work,
+                     written: str = "doi") -> Resolution | None:
+        """A written DOI (or PMID, PMCID, arXiv ID: ``written``) is trusted unless the rest
+        of the citation contradicts its record."""
         verdict = match.validate(work, cit)
         ev = verdict.evidence
-        ev.agree.insert(0, "doi")
+        ev.agree.insert(0, written)
         ev.details["points"] = round(verdict.points, 2)
         ev.details["acceptable"] = True
         hard = {"title", "author", "year"} & set(ev.disagree)
@@ -236,7 +302,7 @@ class Resolver:
             return None
         score = max(verdict.score, 0.9) if not hard else 0.75
         cand = Candidate(work.doi, score, work.title, ev, work)
-        return Resolution(text, MATCHED, work.doi, score, [cand], method="doi")
+        return Resolution(text, MATCHED, work.doi, score, [cand], method=written)
 
     def _mention_in_sentence(
         self, text: str, cit: match.CitationFeatures, context: str | None

@@ -315,6 +315,27 @@ def m006_reference_searched_as(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE request_references ADD COLUMN searched_as TEXT")
 
 
+@migrations()
+def m007_identifiers(db: sqlite_utils.Database) -> None:
+    # Identifiers a work carries besides its DOI (PMID, PMCID, arXiv ID, alias DOIs) and
+    # the agency that registered its DOI; owned by _identifiers.py. No foreign key to
+    # works: a mapping learnt from a registry is true before (or without) the work stored.
+    # (Named m007: the web desk appends m005/m006; the lead orders them at merge.)
+    for statement in [
+        """
+        CREATE TABLE work_identifiers (
+            doi TEXT NOT NULL,
+            scheme TEXT NOT NULL CHECK (scheme IN ('pmid', 'pmcid', 'arxiv', 'doi', 'agency')),
+            value TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (doi, scheme, value)
+        )
+        """,
+        "CREATE INDEX work_identifiers_value ON work_identifiers (scheme, value)",
+    ]:
+        db.execute(statement)
+
+
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction to end
 
 

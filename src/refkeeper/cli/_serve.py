@@ -32,7 +32,7 @@ def serve(ctx: Context, host: str, port: int) -> None:
 
     settings = ctx.settings
     run(db_path=settings.db, host=host, port=port, crossref_url=settings.crossref_url,
-        mailto=settings.mailto, default_editor=os.environ.get("REFKEEPER_EDITOR"))
+        mailto=settings.mailto, default_editor=os.environ.get("REFKEEPER_EDITOR"), settings=settings)
 
 
 @click.group(cls=Group)

@@ -72,7 +72,8 @@ def verify(cctx: click.Context, since, check_all, bib, as_json, batch_size, rest
     line = ProgressLine(enabled=not as_json and sys.stderr.isatty())
     try:
         report = refkeeper.verify.verify(ctx.store, ctx.client, since=since, all=check_all,
-                            batch_size=batch_size, progress=line, resume=not restart)
+                            batch_size=batch_size, progress=line, resume=not restart,
+                            handles=ctx.settings.doi_client())
     finally:
         line.close()
     if as_json:
@@ -182,7 +183,8 @@ def _print_verify_report(r) -> None:
 
 
 def _verify_bib_command(ctx: Context, path: str, as_json: bool, batch_size: int) -> None:
-    rep = refkeeper.verify_bib(path, ctx.client, batch_size=batch_size)
+    rep = refkeeper.verify_bib(path, ctx.client, batch_size=batch_size,
+                               handles=ctx.settings.doi_client())
     if as_json:
         click.echo(json.dumps(rep.to_json(), ensure_ascii=False))
     else:

@@ -10,7 +10,9 @@ import sys
 import click
 
 from .._errors import UsageError
+from .._identifiers import identifiers_of
 from .._models import parse_doi
+from .._registries import add_work
 from ._common import EXIT_FINDINGS, Context, Group, clip, pass_ctx, read_lines
 
 
@@ -19,26 +21,27 @@ from ._common import EXIT_FINDINGS, Context, Group, clip, pass_ctx, read_lines
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per DOI.")
 @pass_ctx
 def add(ctx: Context, dois, as_json) -> None:
-    """Fetch works by DOI from Crossref and store them (- reads DOIs from stdin).
+    """Fetch works by DOI and store them (- reads DOIs from stdin).
 
-    Exit code 1 if any DOI was not found.
+    DOIs of any registration agency (Crossref, DataCite, mEDRA...) are found; so are
+    works named by PMID, PMCID or arXiv ID ("PMID:17530380", "PMC1234567",
+    "arXiv:2101.00001"). Exit code 1 if any was not found.
     """
     if not dois:
         raise UsageError("give one or more DOIs, or - to read them from stdin")
     if dois == ("-",):
         dois = tuple(d.strip() for d in read_lines(sys.stdin.buffer) if d.strip())
-    client = ctx.client
+    registries = ctx.settings.registries(ctx.client)
     missing = 0
     for doi in dois:
-        rec = client.work(parse_doi(doi))
-        if rec is None:
+        w = add_work(ctx.store, registries, doi)
+        if w is None:
             missing += 1
             if as_json:
                 click.echo(json.dumps({"doi": doi, "status": "not-found"}))
             else:
                 click.echo(f"NOT FOUND  {doi}", err=True)
             continue
-        w = ctx.store.add_work(rec, "crossref")
         if as_json:
             click.echo(json.dumps({"doi": w.doi, "status": "added", "title": w.title}))
         else:
@@ -68,9 +71,25 @@ def show(ctx: Context, doi, as_json) -> None:
         ("pages", w.pages),
         ("type", w.type),
         ("publisher", w.publisher),
+        *_identifier_lines(ctx, w.doi),
     ):
         if value:
             click.echo(f"  {label:<9} {value}")
+
+
+def _identifier_lines(ctx: Context, doi: str) -> list[tuple[str, str]]:
+    """The work's other identifiers, as links where they have one."""
+    known = identifiers_of(ctx.store, doi)
+    links = {"pmid": ("PMID", "https://pubmed.ncbi.nlm.nih.gov/{}/"),
+             "pmcid": ("PMCID", "https://pmc.ncbi.nlm.nih.gov/articles/PMC{}/"),
+             "arxiv": ("arXiv", "https://arxiv.org/abs/{}"), "doi": ("also DOI", "https://doi.org/{}"),
+             "agency": ("agency", None)}
+    out = []
+    for scheme, (label, url) in links.items():
+        for value in known.get(scheme, []):
+            shown = f"PMC{value}" if scheme == "pmcid" else value
+            out.append((label, f"{shown}  {url.format(value)}" if url else shown))
+    return out
 
 
 # -- snapshot ---------------------------------------------------------------------

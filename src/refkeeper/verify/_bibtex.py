@@ -15,6 +15,7 @@ from pathlib import Path
 from .._crossref import CrossrefClient
 from .._errors import UsageError
 from .._models import Work
+from .._registries import DoiClient
 from ..bibimport import read_bibliography
 from ._checks import worst
 from ._fetch import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, Item, Packer, fetch_batch, filterable
@@ -84,13 +85,15 @@ def _bib_diff(bib: dict, upstream: dict) -> dict:
 
 
 def verify_bib(path: str | Path, client: CrossrefClient,
-               batch_size: int = DEFAULT_BATCH_SIZE) -> BibReport:
+               batch_size: int = DEFAULT_BATCH_SIZE, handles: DoiClient | None = None) -> BibReport:
     """Check the DOIs of a BibTeX file against Crossref without importing anything.
 
     Each entry with a DOI (``doi`` field, or a doi.org ``url``) gets the problem kinds of
     ``verify`` and a diff of title, year, volume, issue and first page against Crossref;
-    entries without a DOI are listed as ``no-doi``. Raises ``InputError`` for a file that
-    cannot be read or parsed, ``CrossrefError`` when Crossref fails for good.
+    entries without a DOI are listed as ``no-doi``. A DOI Crossref lacks is asked of the
+    DOI system (``handles``): ``not-found`` only when it says the DOI does not exist.
+    Raises ``InputError`` for a file that cannot be read or parsed, ``CrossrefError``
+    when Crossref fails for good.
     """
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise UsageError(f"batch size must be between 1 and {MAX_BATCH_SIZE}")
@@ -112,7 +115,7 @@ def verify_bib(path: str | Path, client: CrossrefClient,
 
     def flush() -> None:
         nonlocal requests, batch, length
-        checks, n = fetch_batch(client, batch)
+        checks, n = fetch_batch(client, batch, handles)
         requests += n
         for item, chk in zip(batch, checks, strict=True):
             for res, bib in by_doi[item.doi]:

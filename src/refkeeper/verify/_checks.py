@@ -209,6 +209,8 @@ class Check:
     # holds VERIFY_FIELDS only and the stored record keeps its other fields.
     replacement: dict | None = field(default=None, repr=False)
     partial: bool = False
+    # The registration agency learnt for a DOI Crossref does not have (recorded with the work).
+    agency: str | None = None
 
 
 def check_record(stored: dict, upstream: dict | None, doi: str,

@@ -3,8 +3,14 @@
 Many works per request (``/works?filter=doi:A,doi:B,...``, ``VERIFY_FIELDS`` only), each
 request kept under Crossref's request-line limit (``Packer``), then one ``/works/{doi}``
 lookup for each DOI a batch did not return, because only a single lookup tells a DOI
-that is gone (404) or an alias (answered with another DOI) from one that was merely not
-listed. Each answer is compared with the stored record by ``check_record``.
+Crossref does not have (404) or an alias (answered with another DOI) from one that was
+merely not listed. Each answer is compared with the stored record by ``check_record``.
+
+Crossref knows only the DOIs it registered: a 404 there says nothing about a DataCite or
+mEDRA DOI. Whether a DOI exists at all is asked of the DOI system (the handle API,
+``DoiClient.exists``), once per DOI Crossref lacks; a DOI is reported ``not-found`` only
+when the DOI system says it does not exist. Works whose agency is recorded as another
+than Crossref skip Crossref altogether: one handle lookup each.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from urllib.parse import quote_plus, urlsplit
 
 from .._crossref import CrossrefClient
 from .._errors import CrossrefError, InputError
+from .._identifiers import CROSSREF
 from .._models import normalize_doi
+from .._registries import DoiClient
 from ._checks import Check, check_record
 
 # DOIs per batch request. About 100 average DOIs fill Crossref's request line (below);
@@ -76,6 +84,12 @@ class Item:
     doi: str
     record: dict
     known: list[str]
+    agency: str | None = None  # as recorded; None when unknown
+
+
+def at_crossref(item: Item) -> bool:
+    """Whether Crossref is worth asking about ``item`` (its agency is Crossref or unknown)."""
+    return item.agency in (None, CROSSREF)
 
 
 def _fetch_listed(client: CrossrefClient, dois: list[str]) -> tuple[dict[str, dict], int]:
@@ -96,13 +110,21 @@ def _fetch_listed(client: CrossrefClient, dois: list[str]) -> tuple[dict[str, di
     return {normalize_doi(i["DOI"]): i for i in items if isinstance(i, dict) and i.get("DOI")}, 1
 
 
-def fetch_batch(client: CrossrefClient, items: list[Item]) -> tuple[list[Check], int]:
+def fetch_batch(client: CrossrefClient, items: list[Item],
+                handles: DoiClient | None = None) -> tuple[list[Check], int]:
     """Check one batch: (results in order, requests made). Raises ``CrossrefError`` when
-    Crossref fails for good; nothing of the batch is then kept."""
-    listed = [it.doi for it in items if filterable(it.doi)]
+    Crossref fails for good; nothing of the batch is then kept. ``handles`` is the DOI
+    system, asked about DOIs Crossref does not have; without it such a DOI is an error,
+    never ``not-found``."""
+    listed = [it.doi for it in items if filterable(it.doi) and at_crossref(it)]
     found, n = _fetch_listed(client, listed) if listed else ({}, 0)
     out = []
     for it in items:
+        if not at_crossref(it):
+            check, asked = elsewhere(client, handles, it, ask_agency=False)
+            out.append(check)
+            n += asked
+            continue
         rec = found.get(it.doi)
         selected = rec is not None
         if rec is None:
@@ -118,9 +140,41 @@ def fetch_batch(client: CrossrefClient, items: list[Item]) -> tuple[list[Check],
                     continue
                 raise
             n += 1
+            if rec is None:
+                check, asked = elsewhere(client, handles, it, ask_agency=True)
+                out.append(check)
+                n += asked
+                continue
         try:
             out.append(check_record(it.record, rec, it.doi, it.known, selected))
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             # A record shaped in a way nobody foresaw costs one work, not the whole run.
             out.append(Check(it.doi, "error", error=f"unreadable Crossref record: {exc!r}"))
     return out, n
+
+
+def elsewhere(client: CrossrefClient, handles: DoiClient | None, it: Item,
+              ask_agency: bool) -> tuple[Check, int]:
+    """Check a DOI Crossref does not have (or was not asked about): the DOI system says
+    whether it exists; one that exists is ``ok`` (its agency learnt from Crossref's
+    ``/agency`` when ``ask_agency``), one it does not know is ``not-found``. A failure of
+    the DOI system costs this work an error, not the batch. (check, requests made)."""
+    if handles is None:
+        return Check(it.doi, "error", error="Crossref does not have this DOI and the DOI "
+                     "system was not asked whether it exists"), 0
+    try:
+        exists = handles.exists(it.doi)
+    except (CrossrefError, InputError) as exc:
+        return Check(it.doi, "error", error=str(exc)), 1
+    if not exists:
+        return check_record(it.record, None, it.doi, it.known), 1
+    agency, asked = it.agency, 1
+    if ask_agency:
+        try:
+            agency = client.agency(it.doi)
+        except CrossrefError:
+            agency = None  # learnt next time; the DOI exists all the same
+        asked += 1
+    check = check_record(it.record, dict(it.record, DOI=it.doi), it.doi, it.known)
+    check.replacement, check.upstream, check.agency = None, None, agency
+    return check, asked

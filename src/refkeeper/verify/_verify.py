@@ -15,10 +15,21 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from .. import _identifiers as identifiers
 from .._crossref import CrossrefClient
 from .._errors import CrossrefError, UsageError
+from .._registries import DoiClient
 from .._store import Store
-from ._fetch import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, VERIFY_FIELDS, Item, Packer, fetch_batch, filterable
+from ._fetch import (
+    DEFAULT_BATCH_SIZE,
+    MAX_BATCH_SIZE,
+    VERIFY_FIELDS,
+    Item,
+    Packer,
+    at_crossref,
+    fetch_batch,
+    filterable,
+)
 from ._report import RunReport, run_report
 from ._runs import close_run, commit_batch, due_pages, open_run, run_progress
 
@@ -82,6 +93,7 @@ def verify(
     *,
     workers: int = DEFAULT_WORKERS,
     resume: bool = True,
+    handles: DoiClient | None = None,
 ) -> RunReport:
     """Re-check stored works against Crossref; returns the run's report.
 
@@ -89,6 +101,9 @@ def verify(
     ``DEFAULT_SINCE_DAYS``), never-checked ones included; ``all=True`` checks every work.
     An unfinished run (killed, or interrupted by Crossref failing) is always continued
     first, with the scope it started with, unless ``resume=False`` abandons it.
+
+    ``handles`` (the DOI system) is asked whether DOIs Crossref does not have exist: only
+    its "no such DOI" makes a ``not-found``; without it such DOIs are errors.
 
     Crossref failing for good does not raise: the report comes back ``interrupted`` with
     the ``error``, everything checked until then kept. Raises ``UsageError`` for bad
@@ -103,7 +118,7 @@ def verify(
     with RunLock(store.path):
         run_id, resumed = open_run(store, None if all else since, all, batch_size, resume)
         try:
-            _run(store, client, run_id, batch_size, max(1, workers), progress)
+            _run(store, client, run_id, batch_size, max(1, workers), progress, handles)
         except CrossrefError as exc:
             close_run(store, run_id, "interrupted", str(exc))
         except BaseException as exc:  # a bug, Ctrl-C: the run is continued next time
@@ -124,9 +139,11 @@ def _batches(store, client: CrossrefClient, run_id: int, batch_size: int) -> Ite
     batch: list[Item] = []
     length = packer.fixed
     for dois in due_pages(store, run_id, batch_size):
+        agencies = identifiers.agencies(store, dois)
         for doi, rec, problems in store.records_to_check(dois):
-            item = Item(doi, {k: rec[k] for k in VERIFY_FIELDS if k in rec}, problems)
-            cost = packer.cost(doi) if filterable(doi) else 0
+            item = Item(doi, {k: rec[k] for k in VERIFY_FIELDS if k in rec}, problems,
+                        agencies.get(doi))
+            cost = packer.cost(doi) if filterable(doi) and at_crossref(item) else 0
             if batch and (len(batch) >= batch_size or length + cost > packer.limit):
                 yield batch
                 batch, length = [], packer.fixed
@@ -137,7 +154,7 @@ def _batches(store, client: CrossrefClient, run_id: int, batch_size: int) -> Ite
 
 
 def _run(store, client: CrossrefClient, run_id: int, batch_size: int, workers: int,
-         progress: Callable[[Progress], None] | None) -> None:
+         progress: Callable[[Progress], None] | None, handles: DoiClient | None) -> None:
     started = time.monotonic()
     done_here = 0
     pending: deque[Future] = deque()
@@ -145,7 +162,11 @@ def _run(store, client: CrossrefClient, run_id: int, batch_size: int, workers: i
     def commit(fut: Future) -> None:
         nonlocal done_here
         results, n = fut.result()
-        commit_batch(store, run_id, results, n)
+        with store.write():
+            commit_batch(store, run_id, results, n)
+            learnt = {r.doi: {identifiers.AGENCY: r.agency} for r in results if r.agency}
+            if learnt:
+                identifiers.record_many(store, learnt)
         done_here += len(results)
         if progress is not None:
             done, total = run_progress(store, run_id)
@@ -156,7 +177,7 @@ def _run(store, client: CrossrefClient, run_id: int, batch_size: int, workers: i
     pool = ThreadPoolExecutor(workers, thread_name_prefix="refkeeper-verify")
     try:
         for batch in _batches(store, client, run_id, batch_size):
-            pending.append(pool.submit(fetch_batch, client, batch))
+            pending.append(pool.submit(fetch_batch, client, batch, handles))
             # At most workers + 1 batches held: memory stays flat however many works.
             while len(pending) > workers:
                 commit(pending.popleft())

@@ -22,9 +22,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from .. import __version__
-from .._crossref import CrossrefClient
+from .._crossref import DEFAULT_URL, CrossrefClient
 from .._editors import count_editors
 from .._errors import NotFoundError, RefkeeperError, StoreError, UsageError
+from .._settings import Settings
 from .._store import Store
 from ._jobs import JobRunner
 from ._pages import Desk, os_user, render_title
@@ -194,6 +195,7 @@ def create_app(
     max_body: int = MAX_BODY,
     workers: int = 2,
     https_only: bool = False,
+    settings: Settings | None = None,
 ) -> Starlette:
     """The desk as an ASGI app over ``db_path``.
 
@@ -201,13 +203,19 @@ def create_app(
     every request and background job; ``offline=True`` resolves from the database only.
     ``secret`` signs session cookies (default: kept in ``<db>.secret``, made once).
     ``default_editor`` is the name history records when no one signed in (default: the OS
-    user); ``https_only`` marks the session cookie Secure (behind a TLS proxy).
+    user); ``https_only`` marks the session cookie Secure (behind a TLS proxy). ``settings``
+    (built at the edge) names every registry; without it, Crossref's URL and ``mailto`` are
+    taken from the arguments and the other registries keep their public defaults.
     """
+    if settings is None:
+        settings = Settings(db=str(db_path), crossref_url=crossref_url or DEFAULT_URL, mailto=mailto)
     env = template_env()
     Store(db_path).close()  # create or upgrade the database now, not on the first click
+    client = None if offline else (client or settings.client())
     desk = Desk(
         db_path=str(db_path),
-        client=None if offline else (client or CrossrefClient(base_url=crossref_url, mailto=mailto)),
+        client=client,
+        registries=None if client is None else settings.registries(client),
         jobs=JobRunner(workers=workers),
         templates=env,
         default_editor=default_editor or os_user(),
@@ -248,6 +256,7 @@ def serve(
     crossref_url: str | None = None,
     mailto: str | None = None,
     default_editor: str | None = None,
+    settings: Settings | None = None,
 ) -> None:
     """Run the desk under uvicorn until interrupted (refuses a non-loopback address while
     there are no editor accounts: ``UsageError``)."""
@@ -258,5 +267,6 @@ def serve(
         check_binding(host, count_editors(store))
     finally:
         store.close()
-    app = create_app(db_path=db_path, crossref_url=crossref_url, mailto=mailto, default_editor=default_editor)
+    app = create_app(db_path=db_path, crossref_url=crossref_url, mailto=mailto, default_editor=default_editor,
+                     settings=settings)
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, proxy_headers=False)

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from .._crossref import CrossrefClient
+from .._registries import Registries
 from .._store import Store
 from ..export import title_runs
 from ._jobs import JobRunner
@@ -36,6 +37,7 @@ class Desk:
 
     db_path: str
     client: CrossrefClient | None   # None: offline, resolve from the database only
+    registries: Registries | None   # the other registries (DOI system, NCBI, arXiv); None offline
     jobs: JobRunner
     templates: Any                  # jinja2.Environment
     default_editor: str

@@ -30,7 +30,7 @@ def _key(request_id: int) -> str:
 def _resolver(d: Desk, store) -> Resolver:
     # The desk's one client (one limiter) for every editor and job; offline: no client.
     source = IndexSource(store) if d.client is None else CrossrefSource(d.client)
-    return Resolver(source=source, store=store)
+    return Resolver(source=source, store=store, registries=d.registries)
 
 
 def _job(request: Request, request_id: str) -> JobView | None:

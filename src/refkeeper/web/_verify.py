@@ -48,7 +48,8 @@ def _run(job: Job, d: Desk, scope: str) -> int:
 
     store = d.store()
     try:
-        report = verify.verify(store, d.client, all=scope == "all", progress=progress)
+        report = verify.verify(store, d.client, all=scope == "all", progress=progress,
+                               handles=d.registries.doi if d.registries else None)
         job.total = job.done = report.total
         return report.run_id
     finally:

@@ -84,6 +84,7 @@ from .db import (
     build_db,
     dev_index,
 )
+from .registries import Registry, pubmed_mappings
 from .revisions import (
     UPDATE_LABELS,
     _Overlay,
@@ -121,6 +122,7 @@ __all__ = [
     "NOT_FOUND",
     "RANDOM_FAULT_STATUSES",
     "RANK_QUERIES",
+    "Registry",
     "UNIMPLEMENTED_PARAMS",
     "UNLIMITED_CONCURRENCY",
     "UNLIMITED_RATE",
@@ -132,6 +134,7 @@ __all__ = [
     "dev_index",
     "earlier_version",
     "main",
+    "pubmed_mappings",
     "with_changes",
     "with_relation",
     "with_update",
@@ -185,8 +188,13 @@ class StandIn(_RequestHandling):
         revisions: Mapping[str, dict | None] | None = None,
         aliases: Mapping[str, str] | None = None,
         unlisted: Iterable[str] = (),
+        registry: Registry | None = None,
+        registry_rate_limit: dict[str, int] | None = None,
     ) -> None:
         self._sources = _normalize_sources(records)
+        # The registries beside Crossref (see ``registries``): the fixtures unless given.
+        self.registry = registry if registry is not None else Registry()
+        self.registry_rate_limit = registry_rate_limit
         self.host, self.port = host, port
         self.rate_limit = rate_limit
         self.interval = interval
@@ -289,6 +297,26 @@ class StandIn(_RequestHandling):
 
     # faults and counters
 
+    @property
+    def urls(self) -> dict[str, str]:
+        """The base URL of each registry this stand-in answers for, by setting name."""
+        return {"crossref_url": self.url, "doi_url": self.url + "/doi",
+                "datacite_url": self.url + "/datacite", "ncbi_url": self.url + "/ncbi",
+                "idconv_url": self.url + "/idconv", "arxiv_url": self.url + "/arxiv"}
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """``urls`` as the REFKEEPER_* variables the command line reads."""
+        names = {"crossref_url": "REFKEEPER_CROSSREF_URL", "doi_url": "REFKEEPER_DOI_URL",
+                 "datacite_url": "REFKEEPER_DATACITE_URL", "ncbi_url": "REFKEEPER_NCBI_URL",
+                 "idconv_url": "REFKEEPER_NCBI_IDCONV_URL", "arxiv_url": "REFKEEPER_ARXIV_URL"}
+        return {names[k]: v for k, v in self.urls.items()}
+
+    def register(self, doi: str, agency: str, csl: dict | None = None) -> None:
+        """Serve ``doi`` as a DOI of ``agency`` (not Crossref): the handle API finds it,
+        content negotiation answers ``csl`` (or a bare record)."""
+        self.registry.register(doi, agency, csl)
+
     def inject(self, kind: str, value: float | None = None, *, retry_after: float | None = None,
                times: int = 1) -> None:
         """Queue a fault for the next admitted request(s), one per request, in order.
@@ -342,6 +370,12 @@ class StandIn(_RequestHandling):
             "requests": 0,  # every request received
             "works_query": 0,  # GET /works
             "works_doi": 0,  # GET /works/{doi}
+            "agency": 0,  # GET /works/{doi}/agency
+            "handle": 0,  # the DOI system's handle API
+            "doi": 0,  # DOI content negotiation
+            "datacite": 0,  # DataCite's /dois/{doi}
+            "ncbi": 0,  # the PMC ID converter and E-utilities
+            "arxiv": 0,  # arXiv's query
             "other": 0,  # any other path (404)
             "refused_rate": 0,  # 429 for the rate limit
             "refused_concurrency": 0,  # 429 for the concurrency limit

@@ -18,6 +18,7 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote
 
+from . import registries
 from .api import NOT_FOUND, _BadRequest, _envelope, work_by_doi, works_query
 from .db import _ReadPool
 
@@ -46,6 +47,10 @@ WRONG_SHAPES = (
 # and answers 414 beyond (CrossRef/rest-api-doc#251). Off unless asked for: the resolver
 # sends citations of up to 10,000 characters as queries.
 CROSSREF_REQUEST_LINE = 4096
+# Route kinds of Crossref's API (they carry its rate-limit headers and share ``rate_limit``)
+# and of the other registries (``registries``: their own windows, ``registry_rate_limit``).
+CROSSREF_KINDS = ("works_query", "works_doi", "agency", "other")
+REGISTRY_KINDS = ("handle", "doi", "datacite", "ncbi", "arxiv")
 
 
 class _Fault:
@@ -73,6 +78,26 @@ def _json(status: int, payload: dict) -> _Response:
 
 def _text(status: int, text: str, headers: dict | None = None) -> _Response:
     return _Response(status, text.encode("utf-8"), "text/plain;charset=utf-8", headers)
+
+
+_AGENCY_LABELS = {"crossref": "Crossref", "datacite": "DataCite", "medra": "mEDRA"}
+
+
+def _kind(path: str) -> str:
+    """The route class of a request path: Crossref's routes, then the other registries'."""
+    if path.rstrip("/") == "/works":
+        return "works_query"
+    if path.startswith("/works/") and path.endswith("/agency"):
+        return "agency"
+    if path.startswith("/works/") and len(path) > len("/works/"):
+        return "works_doi"
+    if path.startswith("/doi/api/handles/"):
+        return "handle"
+    for prefix, kind in (("/doi/", "doi"), ("/datacite/", "datacite"), ("/ncbi/", "ncbi"),
+                         ("/idconv", "ncbi"), ("/arxiv/", "arxiv")):
+        if path.startswith(prefix):
+            return kind
+    return "other"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -138,6 +163,8 @@ class _RequestHandling:
 
     def _rate_limit_for(self, kind: str) -> tuple[int | None, str]:
         """(limit, window key) for a route kind; limit None means unlimited."""
+        if kind in REGISTRY_KINDS:
+            return (self.registry_rate_limit or {}).get(kind), kind
         limit = self.rate_limit
         if isinstance(limit, dict):
             return limit.get(kind), kind
@@ -212,11 +239,7 @@ class _RequestHandling:
         path, _, query = target.partition("?")
         if path.startswith("/v1/"):
             path = path[3:]  # Crossref serves the same routes under /v1
-        kind = (
-            "works_query" if path.rstrip("/") == "/works"
-            else "works_doi" if path.startswith("/works/") and len(path) > len("/works/")
-            else "other"
-        )
+        kind = _kind(path)
         with self._lock:
             self._stats["requests"] += 1
             self._stats[kind] += 1
@@ -240,7 +263,8 @@ class _RequestHandling:
             fault = self._next_fault()
             if fault is not None and fault.kind == "hang":
                 self._sleep(fault.seconds)
-            response = self._fault_response(fault) or self._route(pool, kind, path, query)
+            response = self._fault_response(fault) or self._route(
+                pool, kind, path, query, h.headers.get("Accept") or "")
             self._sleep(self.latency)
         except Exception:
             self.last_error = traceback.format_exc()
@@ -269,9 +293,12 @@ class _RequestHandling:
             headers["Retry-After"] = f"{fault.retry_after:g}"
         return _text(fault.status, f"Injected fault: HTTP {fault.status}.", headers)
 
-    def _route(self, pool: _ReadPool, kind: str, path: str, query: str) -> _Response:
+    def _route(self, pool: _ReadPool, kind: str, path: str, query: str,
+               accept: str = "") -> _Response:
         qs = parse_qs(query, keep_blank_values=True)
         overlay = self._overlay  # one version for the whole request
+        if kind in REGISTRY_KINDS or kind == "agency":
+            return self._route_registry(pool, kind, path, qs, accept)
         if kind == "works_query":
             with pool.connection() as conn:
                 try:
@@ -293,6 +320,60 @@ class _RequestHandling:
             if record is None:
                 return _text(404, NOT_FOUND)
             return _json(200, _envelope("work", record))
+        return _text(404, NOT_FOUND)
+
+    def _crossref_record(self, pool: _ReadPool, doi: str) -> dict | None:
+        with pool.connection() as conn:
+            return work_by_doi(conn, doi, self._overlay)
+
+    def _route_registry(self, pool: _ReadPool, kind: str, path: str, qs: dict,
+                        accept: str) -> _Response:
+        reg = self.registry
+        if kind == "agency":
+            doi = unquote(path[len("/works/"):-len("/agency")])
+            agency = "crossref" if self._crossref_record(pool, doi) else reg.agency(doi)
+            if agency is None:
+                return _text(404, NOT_FOUND)
+            return _json(200, _envelope("work-agency", {
+                "DOI": doi.lower(), "agency": {"id": agency, "label": _AGENCY_LABELS.get(agency, agency)}}))
+        if kind == "handle":
+            doi = unquote(path[len("/doi/api/handles/"):])
+            exists = reg.agency(doi) is not None or self._crossref_record(pool, doi) is not None
+            return _json(*registries.handle(exists, doi))
+        if kind == "doi":
+            doi = unquote(path[len("/doi/"):])
+            if registries.CSL_JSON not in accept:
+                return _text(406, "Not Acceptable: this stand-in answers only CSL-JSON")
+            csl = reg.csl(doi)
+            if csl is None:
+                record = self._crossref_record(pool, doi)
+                csl = registries.crossref_csl(record) if record else None
+            if csl is None:
+                return _text(404, "DOI Not Found")
+            body = json.dumps(csl, ensure_ascii=False).encode("utf-8")
+            return _Response(200, body, registries.CSL_JSON + "; charset=utf-8")
+        if kind == "datacite":
+            doi = unquote(path[len("/datacite/dois/"):]) if path.startswith("/datacite/dois/") else ""
+            if not doi or reg.agency(doi) != "datacite" or doi.lower() not in reg.dois:
+                return _json(404, {"errors": [{
+                    "status": "404", "title": "The resource you are looking for doesn't exist."}]})
+            return _json(200, registries.datacite(doi, reg.dois[doi.lower()]))
+        if kind == "ncbi":
+            if not (qs.get("tool") and qs.get("email")):
+                # NCBI asks every program to name itself; the stand-in holds clients to it.
+                return _json(400, {"status": "error", "message": "tool and email parameters are required"})
+            ids = [i for v in qs.get("ids", []) + qs.get("id", []) for i in v.split(",") if i]
+            if path.rstrip("/") == "/idconv":
+                if len(ids) > registries.IDCONV_MAX:
+                    return _json(400, {"status": "error", "message": "too many ids (at most 200)"})
+                return _json(200, registries.idconv(reg, ids))
+            if path == "/ncbi/entrez/eutils/esummary.fcgi" and qs.get("db") == ["pubmed"]:
+                return _json(200, registries.esummary(reg, ids))
+            return _text(404, NOT_FOUND)
+        if kind == "arxiv" and path.rstrip("/") == "/arxiv/query":
+            ids = [i for v in qs.get("id_list", []) for i in v.split(",") if i]
+            body = registries.arxiv_feed(reg, ids).encode("utf-8")
+            return _Response(200, body, "application/atom+xml; charset=utf-8")
         return _text(404, NOT_FOUND)
 
     def _record(self, target: str, r: _Response, release: bool) -> None:
@@ -317,10 +398,11 @@ class _RequestHandling:
             h.send_response(r.status)
             h.send_header("Content-Type", r.content_type)
             h.send_header("Content-Length", str(len(r.body)))
-            limit = self._rate_limit_for(kind)[0]
-            h.send_header("X-Rate-Limit-Limit", str(limit or UNLIMITED_RATE))
-            h.send_header("X-Rate-Limit-Interval", f"{self.interval:g}s")
-            h.send_header("X-Concurrency-Limit", str(self.concurrency or UNLIMITED_CONCURRENCY))
+            if kind in CROSSREF_KINDS:  # the other registries announce no limits in headers
+                limit = self._rate_limit_for(kind)[0]
+                h.send_header("X-Rate-Limit-Limit", str(limit or UNLIMITED_RATE))
+                h.send_header("X-Rate-Limit-Interval", f"{self.interval:g}s")
+                h.send_header("X-Concurrency-Limit", str(self.concurrency or UNLIMITED_CONCURRENCY))
             h.send_header("Access-Control-Allow-Origin", "*")
             for name, value in r.headers.items():
                 h.send_header(name, value)

@@ -1,0 +1,176 @@
+"""Identifiers a work carries besides its DOI, and finding them in written text.
+
+A work is stored under its DOI (``works.doi``); what else identifies it lives here, in
+``work_identifiers`` (this module is the table's one owner): its PubMed ID (``pmid``), its
+PubMed Central ID (``pmcid``, digits only), its arXiv ID (``arxiv``, without version), other
+DOIs it is known under (``doi``: an alias, a JSTOR copy) and the DOI registration agency
+that registered it (``agency``: crossref, datacite, medra...). One row per (doi, scheme,
+value); a value may in principle name several stored works (a duplicate not merged yet),
+so look-ups answer the oldest row.
+
+Text: ``find_identifiers`` reads the identifiers a citation writes (``PMID: 17530380``,
+``PMCID: PMC1234567``, PubMed and PMC URLs, ``arXiv:2101.00001v2``,
+``arXiv:hep-th/9901001``, ``https://arxiv.org/abs/...``); ``arxiv_doi`` is the DataCite
+DOI arXiv registers for every paper.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from ._models import normalize_doi
+from ._store import Store, now
+
+PMID, PMCID, ARXIV, DOI, AGENCY = "pmid", "pmcid", "arxiv", "doi", "agency"
+SCHEMES = (PMID, PMCID, ARXIV, DOI, AGENCY)
+CROSSREF = "crossref"
+
+# arXiv's DataCite prefix: every arXiv paper has the DOI 10.48550/arXiv.<id>.
+ARXIV_PREFIX = "10.48550/arxiv."
+
+# New-style arXiv IDs (since 2007: YYMM.NNNN, five digits since 2015) and old-style ones
+# (archive[.SUBJECT]/YYMMNNN), each with an optional version.
+_ARXIV_NEW = r"\d{4}\.\d{4,5}"
+_ARXIV_OLD = r"[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7}"
+_ARXIV_ID = rf"(?P<arxiv>{_ARXIV_NEW}|{_ARXIV_OLD})(?:v\d+)?"
+_ARXIV = re.compile(
+    rf"(?:\barXiv\s*:\s*|\barxiv\.org/(?:abs|pdf)/){_ARXIV_ID}(?![\d.])", re.IGNORECASE
+)
+# The PMID after its label or in a PubMed URL (old Entrez links carry it as list_uids).
+_PMID = re.compile(
+    r"(?:\bPMID\s*:?\s*|\bpubmed\.ncbi\.nlm\.nih\.gov/|\bncbi\.nlm\.nih\.gov/pubmed/"
+    r"|[?&]list_uids=)(?P<pmid>\d{1,9})\b",
+    re.IGNORECASE,
+)
+# PMCIDs as written, including the doubled prefix some JATS exports write ("PMCPMC3640091").
+_PMCID = re.compile(
+    r"(?:\bPMCID\s*:?\s*(?:PMC)*|\bncbi\.nlm\.nih\.gov/pmc/articles/PMC"
+    r"|\bpmc\.ncbi\.nlm\.nih\.gov/articles/PMC|\bPMC(?=\d{5,9}\b))(?P<pmcid>\d{1,9})\b",
+    re.IGNORECASE,
+)
+
+
+def normalize(scheme: str, value: str) -> str:
+    """One spelling per identifier: digits for PMIDs and PMCIDs, arXiv IDs without their
+    version (old-style archive names lower-cased), DOIs and agencies lower-cased."""
+    value = value.strip()
+    if scheme == PMID:
+        return str(int(value)) if value.isdigit() else value
+    if scheme == PMCID:
+        digits = re.sub(r"(?i)^(pmc)+", "", value)
+        return str(int(digits)) if digits.isdigit() else value
+    if scheme == ARXIV:
+        value = re.sub(r"(?i)^arxiv:\s*", "", value)
+        value = re.sub(r"v\d+$", "", value)
+        if "/" in value:
+            archive, number = value.split("/", 1)
+            value = f"{archive.lower()}/{number}" if "." not in archive else (
+                f"{archive.split('.')[0].lower()}.{archive.split('.')[1].upper()}/{number}")
+        return value
+    if scheme in (DOI, AGENCY):
+        return normalize_doi(value)
+    raise ValueError(f"unknown identifier scheme {scheme!r}")
+
+
+def arxiv_doi(arxiv_id: str) -> str:
+    """The DataCite DOI arXiv registered for ``arxiv_id`` (version dropped), lower-cased."""
+    return normalize_doi(ARXIV_PREFIX + normalize(ARXIV, arxiv_id))
+
+
+def arxiv_of_doi(doi: str) -> str | None:
+    """The arXiv ID an arXiv DOI (``10.48550/arXiv.2101.00001``) names, else None."""
+    doi = normalize_doi(doi)
+    if not doi.startswith(ARXIV_PREFIX):
+        return None
+    rest = doi[len(ARXIV_PREFIX):]
+    return normalize(ARXIV, rest) if re.fullmatch(rf"{_ARXIV_NEW}|{_ARXIV_OLD}", rest, re.I) else None
+
+
+def find_identifiers(text: str) -> list[tuple[str, str]]:
+    """The PMIDs, PMCIDs and arXiv IDs written in ``text``, normalised, in the order
+    written, each once: ``[("pmid", "17530380"), ("arxiv", "2101.00001")]``."""
+    found: list[tuple[int, str, str]] = []
+    for scheme, pattern in ((PMID, _PMID), (PMCID, _PMCID), (ARXIV, _ARXIV)):
+        for m in pattern.finditer(text or ""):
+            found.append((m.start(), scheme, normalize(scheme, m.group(scheme))))
+    out: list[tuple[str, str]] = []
+    for _, scheme, value in sorted(found):
+        if (scheme, value) not in out and value not in ("0", ""):
+            out.append((scheme, value))
+    return out
+
+
+def without_identifiers(text: str) -> str:
+    """``text`` with every identifier ``find_identifiers`` reads taken out (what is left is
+    checked against the record an identifier names)."""
+    for pattern in (_PMID, _PMCID, _ARXIV):
+        text = pattern.sub(" ", text)
+    return text
+
+
+# --- the table ----------------------------------------------------------------------------
+
+
+def record(store: Store, doi: str, identifiers: Mapping[str, str | Iterable[str]]) -> None:
+    """Remember that the work ``doi`` carries ``identifiers`` (scheme -> value or values);
+    known ones are kept as they are. An ``agency`` replaces the one recorded before."""
+    doi = normalize_doi(doi)
+    rows = []
+    for scheme, values in identifiers.items():
+        if scheme not in SCHEMES:
+            raise ValueError(f"unknown identifier scheme {scheme!r}")
+        for value in [values] if isinstance(values, str) else list(values or []):
+            if value:
+                value = normalize(scheme, value)
+                if not (scheme == DOI and value == doi):
+                    rows.append((doi, scheme, value))
+    if not rows:
+        return
+    stamp = now()
+    with store.write() as db:
+        if any(scheme == AGENCY for _, scheme, _ in rows):
+            db.execute("DELETE FROM work_identifiers WHERE doi = ? AND scheme = ?", [doi, AGENCY])
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO work_identifiers (doi, scheme, value, added_at) VALUES (?, ?, ?, ?)",
+            [(*row, stamp) for row in rows],
+        )
+
+
+def record_many(store: Store, found: Mapping[str, Mapping[str, str | Iterable[str]]]) -> None:
+    """``record`` for many works (doi -> identifiers) in one transaction."""
+    with store.write():
+        for doi, identifiers in found.items():
+            record(store, doi, identifiers)
+
+
+def identifiers_of(store: Store, doi: str) -> dict[str, list[str]]:
+    """Every identifier recorded for the work ``doi``: scheme -> values, oldest first."""
+    out: dict[str, list[str]] = {}
+    for scheme, value in store.db.execute(
+        "SELECT scheme, value FROM work_identifiers WHERE doi = ? ORDER BY rowid",
+        [normalize_doi(doi)],
+    ):
+        out.setdefault(scheme, []).append(value)
+    return out
+
+
+def doi_for(store: Store, scheme: str, value: str) -> str | None:
+    """The stored work's DOI that ``value`` (of ``scheme``) was recorded for, if any."""
+    row = store.db.execute(
+        "SELECT doi FROM work_identifiers WHERE scheme = ? AND value = ? ORDER BY rowid LIMIT 1",
+        [scheme, normalize(scheme, value)],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def agencies(store: Store, dois: Iterable[str]) -> dict[str, str]:
+    """The recorded registration agency of each of ``dois`` that has one."""
+    dois = [normalize_doi(d) for d in dois]
+    out: dict[str, str] = {}
+    for i in range(0, len(dois), 500):
+        chunk = dois[i:i + 500]
+        out.update(store.db.execute(
+            f"SELECT doi, value FROM work_identifiers WHERE scheme = 'agency'"
+            f" AND doi IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+    return out
