@@ -14,7 +14,7 @@ Split by what it does:
 from __future__ import annotations
 
 from refkeeper.bibimport._apply import FINDINGS, ImportResult, import_entries, record_diff
-from refkeeper.bibimport._bibtex import read_bibtex, strip_comments
+from refkeeper.bibimport._bibtex import bibtex_entries, read_bibtex
 from refkeeper.bibimport._csl import csl_to_record, read_csl_json
 from refkeeper.bibimport._entry import ImportEntry
 from refkeeper.bibimport._latex import latex_to_text
@@ -24,6 +24,7 @@ from refkeeper.bibimport._ris import read_ris
 __all__ = [
     "FINDINGS",
     "READERS",
+    "bibtex_entries",
     "ImportEntry",
     "ImportResult",
     "csl_to_record",
@@ -35,5 +36,4 @@ __all__ = [
     "read_csl_json",
     "read_ris",
     "record_diff",
-    "strip_comments",
 ]

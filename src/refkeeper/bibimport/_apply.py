@@ -182,7 +182,7 @@ def import_entries(
 
 def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool) -> ImportResult:
     key, key_note = _usable_key(entry.key)
-    notes = [key_note] if key_note else []
+    notes = [*entry.notes, key_note] if key_note else list(entry.notes)
     doi = entry.doi
     resolved = False
     if not doi:
