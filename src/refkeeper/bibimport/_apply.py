@@ -164,20 +164,37 @@ def import_entries(
 
     ``resolver`` (a ``Resolver`` on the same store, online or offline) resolves entries
     without a DOI; without one they are reported ``unmatched``. With ``update=True`` a
-    stored work that differs from the file takes the file's fields (and key).
+    stored work that differs from the file takes the file's fields (and key). ``entries``
+    is read as it goes (a ``Bibliography`` streams its file), a chunk at a time.
     """
-    entries = list(entries)
-    resolutions = {}
-    missing = [e for e in entries if not e.doi]
-    if missing and resolver is not None:
-        answers = resolver.resolve_many(e.citation() for e in missing)
-        resolutions = {e.index: r for e, r in zip(missing, answers, strict=True)}
-    seen: dict[str, ImportEntry] = {}
+    seen: dict[str, str] = {}  # DOI -> label of the entry that brought it: small, kept
+    for chunk in _chunks(entries, _CHUNK):
+        resolutions = {}
+        missing = [e for e in chunk if not e.doi]
+        if missing and resolver is not None:
+            answers = resolver.resolve_many(e.citation() for e in missing)
+            resolutions = {e.index: r for e, r in zip(missing, answers, strict=True)}
+        for entry in chunk:
+            result = _import_one(store, entry, resolutions.get(entry.index), seen, update)
+            if result.doi and result.status not in ("duplicate", "error"):
+                seen.setdefault(result.doi, entry.label)
+            yield result
+
+
+# Entries are taken a chunk at a time (the resolver answers a chunk's entries without a DOI
+# together): memory stays flat however long the file.
+_CHUNK = 500
+
+
+def _chunks(entries: Iterable[ImportEntry], size: int) -> Iterator[list[ImportEntry]]:
+    chunk: list[ImportEntry] = []
     for entry in entries:
-        result = _import_one(store, entry, resolutions.get(entry.index), seen, update)
-        if result.doi and result.status not in ("duplicate", "error"):
-            seen.setdefault(result.doi, entry)
-        yield result
+        chunk.append(entry)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool) -> ImportResult:
@@ -197,7 +214,7 @@ def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool)
         doi, resolved = normalize_doi(resolution.doi), True
     if doi in seen:
         return ImportResult(entry, "duplicate", doi=doi,
-                            notes=notes + [f"same DOI as entry {seen[doi].label}"])
+                            notes=notes + [f"same DOI as entry {seen[doi]}"])
 
     stored = store.get_work(doi)
     if stored is None and resolved:
