@@ -83,7 +83,16 @@ _SPECIAL_LETTERS = {
     "ȷ": r"{\j}",
     "å": r"{\aa}",
     "Å": r"{\AA}",
+    # text symbols that latexcodec writes as math (µ as $\mu$, read back as Greek mu) or not
+    # at all
+    "µ": r"{\textmu}",
+    "½": r"{\textonehalf}",
+    "¼": r"{\textonequarter}",
+    "¾": r"{\textthreequarters}",
+    "‰": r"{\textperthousand}",
 }
+# A letter followed by combining marks is one character to write: q̂ is {\^q}, not q and "?".
+_CLUSTER = re.compile(r".[\u0300-\u036f]*", re.S)
 
 
 def _ascii_char(ch: str) -> str:
@@ -91,6 +100,11 @@ def _ascii_char(ch: str) -> str:
     letter with its accents stripped; ``?`` when nothing sensible exists."""
     if ch in _SPECIAL_LETTERS:
         return _SPECIAL_LETTERS[ch]
+    script = unicodedata.decomposition(ch) if len(ch) == 1 else ""
+    if script.startswith(("<sub>", "<super>")):
+        # Cu₂O, x²: math scripts, so they read back as the same characters
+        inner = escape_chars(chr(int(script.split()[1], 16)), ascii=True)
+        return "{$" + ("_" if script.startswith("<sub>") else "^") + "{" + inner + "}$}"
     decomposed = unicodedata.normalize("NFD", ch)
     base, marks = decomposed[0], decomposed[1:]
     if marks and base.isascii() and base.isalpha():
@@ -144,7 +158,8 @@ def escape_chars(s: str, ascii: bool) -> str:
     if not ascii or s.isascii():
         return s.translate(_SPECIALS_TABLE)  # one pass in C
     out = []
-    for ch in s:
+    for m in _CLUSTER.finditer(s):
+        ch = m.group(0)
         if ch in _SPECIALS:
             out.append(_SPECIALS[ch])
         elif ascii and not ch.isascii():
