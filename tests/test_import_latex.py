@@ -32,7 +32,8 @@ def test_tex_in_titles_decodes_to_unicode_and_no_tex_source_is_left(latex, text)
 
 
 def test_scripts_without_unicode_forms_are_tagged_in_titles():
-    assert latex_to_text(r"$T_{\mathrm{c}}$ and $x_{\beta}$", markup=True) == "T<sub>c</sub> and x<sub>β</sub>"
+    tagged = latex_to_text(r"$T_{\mathrm{c}}$ and $x_{\beta}$", markup=True)
+    assert tagged == "T<sub>c</sub> and x<sub>β</sub>"
     assert latex_to_text(r"$T_{\mathrm{c}}$", markup=False) == "Tc"
 
 
