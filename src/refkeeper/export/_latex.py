@@ -90,6 +90,7 @@ _SPECIAL_LETTERS = {
     "¼": r"{\textonequarter}",
     "¾": r"{\textthreequarters}",
     "‰": r"{\textperthousand}",
+    "°": r"{\textdegree}",
 }
 # A letter followed by combining marks is one character to write: q̂ is {\^q}, not q and "?".
 _CLUSTER = re.compile(r".[\u0300-\u036f]*", re.S)
@@ -150,21 +151,33 @@ def latex_escape(s: str, ascii: bool = False) -> str:
 
 
 _SPECIALS_TABLE = str.maketrans(_SPECIALS)
+# Two hyphens are an en dash to TeX, two quotes a double quote: text that has them (a
+# journal "Otolaryngology--Head") keeps them apart with an empty group.
+_LIGATURE = re.compile(r"(?<=-)(?=-)|(?<=`)(?=`)|(?<=')(?=')")
 
 
 def escape_chars(s: str, ascii: bool) -> str:
     """Every LaTeX special character of ``s`` escaped (and with ``ascii``, every non-ASCII
     one written as ASCII LaTeX); whitespace left as it is."""
     if not ascii or s.isascii():
-        return s.translate(_SPECIALS_TABLE)  # one pass in C
-    out = []
+        out_text = s.translate(_SPECIALS_TABLE)  # one pass in C
+        if "--" in out_text or "``" in out_text or "''" in out_text:
+            out_text = _LIGATURE.sub("{}", out_text)
+        return out_text
+    out: list[str] = []
     for m in _CLUSTER.finditer(s):
         ch = m.group(0)
         if ch in _SPECIALS:
             out.append(_SPECIALS[ch])
         elif ascii and not ch.isascii():
-            out.append(_ascii_char(ch))
+            latex = _ascii_char(ch)
+            if latex[:1] in "-`'" and ((out and out[-1][-1:] == latex[0])
+                                       or s[m.end() : m.end() + 1] == latex[0]):
+                latex = "{" + latex + "}"  # "-" then "–" is not "---" (an em dash)
+            out.append(latex)
         else:
+            if ch in "-`'" and out and out[-1][-1:] == ch:
+                out.append("{}")
             out.append(ch)
     return "".join(out)
 
