@@ -81,3 +81,25 @@ def test_a_byte_order_mark_that_lies_is_an_input_error(tmp_path):
     bad.write_bytes(b"\xef\xbb\xbf@article{a, title = {\xff}}")
     with pytest.raises(InputError, match="starts with a UTF-8 byte-order mark, but is not UTF-8"):
         open_bibliography(bad)
+
+
+def test_csl_names_with_only_given_or_only_literal_come_out_right_in_ris():
+    import io
+    import json
+
+    from refkeeper.bibimport import parse_bibliography
+    from refkeeper.export import export_works
+
+    csl = json.dumps([{"id": "k", "type": "book", "title": "Annual report", "DOI": "10.5555/annual",
+                       "author": [{"given": "Plato"}, {"literal": "Barnes and Noble, Inc."},
+                                  {"family": "Doe", "given": "Jane"},
+                                  {"literal": "World Health Organization"}]}])
+    (entry,), _ = parse_bibliography(csl, "csl-json")
+    people = [{"name": "Plato"}, {"name": "Barnes and Noble, Inc."}, {"family": "Doe", "given": "Jane"},
+              {"name": "World Health Organization"}]
+    assert entry.record["author"] == people
+    buf = io.StringIO()
+    export_works([entry.work()], buf, "ris")
+    assert "AU  - Barnes and Noble, Inc.,\n" in buf.getvalue() and "AU  - Plato\n" in buf.getvalue()
+    (again,), _ = parse_bibliography(buf.getvalue(), "ris")
+    assert again.record["author"] == people

@@ -51,6 +51,8 @@ def _person(name: str) -> dict | None:
         return None
     if "," not in name:
         return {"name": name}
+    if name.endswith(","):  # a corporate name kept whole (EndNote's trailing comma)
+        return {"name": name.rstrip(", ")} if name.rstrip(", ") else None
     family, _, rest = name.partition(",")
     given, _, suffix = rest.partition(",")
     person = {"family": family.strip()}
