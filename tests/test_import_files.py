@@ -103,3 +103,10 @@ def test_csl_names_with_only_given_or_only_literal_come_out_right_in_ris():
     assert "AU  - Barnes and Noble, Inc.,\n" in buf.getvalue() and "AU  - Plato\n" in buf.getvalue()
     (again,), _ = parse_bibliography(buf.getvalue(), "ris")
     assert again.record["author"] == people
+
+
+def test_a_ris_file_whose_only_record_never_ends_says_why_nothing_was_read(tmp_path):
+    cut = tmp_path / "cut.ris"
+    cut.write_text("TY  - JOUR\nTI  - Effect of periarticular lidocaine\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"no RIS entry read: .*\(1 record\(s\) without an ER line"):
+        read_bibliography(cut)

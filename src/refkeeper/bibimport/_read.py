@@ -102,7 +102,8 @@ class Bibliography:
             hint = f" (read it with --from {self.found})" if self.found in READERS else ""
             return (f"{self.path}: no {claimed} entry read: the file looks like a "
                     f"{FORMAT_NAMES[self.found]}{hint}")
-        return f"{self.path}: no {claimed} entry read: the file holds none that can be read"
+        why = f" ({self.problems[0]})" if self.problems else ""
+        return f"{self.path}: no {claimed} entry read: the file holds none that can be read{why}"
 
 
 def open_bibliography(path: str | Path, fmt: str | None = None) -> Bibliography:
