@@ -28,6 +28,31 @@ _MONTHS = {m: i for i, m in enumerate(
      "october", "november", "december"], 1)}
 
 
+_AND = re.compile(r"\s+and\s+", re.I)
+_SIMPLE_NAME = re.compile(r"([^,{}\\]+),([^,{}\\]*)")  # "Family, Given" with nothing to decode
+
+
+def _names(value: str) -> list[dict]:
+    """The people of a name list ("A and B and {C and D, Inc.}")."""
+    if not value.strip():
+        return []
+    names = _AND.split(value.strip()) if "{" not in value else split_name_list(value)
+    people = []
+    for name in names:
+        m = _SIMPLE_NAME.fullmatch(name.strip())
+        if m and " " not in m.group(1).strip() and m.group(1).strip()[:1].isupper():
+            # the common case, read directly (pybtex's Person costs ~30 µs a name)
+            family, given = " ".join(m.group(1).split()), " ".join(m.group(2).split())
+            person = {"family": latex_to_text(family)}
+            if given:
+                person["given"] = latex_to_text(given)
+        else:
+            person = _person(Person(name))
+        if person:
+            people.append(person)
+    return people
+
+
 def _person(person) -> dict | None:
     last = " ".join(person.prelast_names + person.last_names)
     first = " ".join(person.first_names + person.middle_names)
@@ -74,10 +99,16 @@ def _month(value: str) -> int | None:
 _DATE = re.compile(r"\s*(-?\d{1,4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?(?:[T ][\d:.+Z-]*)?[?~%]?\s*")
 
 
+_YEAR = re.compile(r"(?<![\d-])(-?\d{4})(?!\d)")
+_SHORT_YEAR = re.compile(r"\s*\{?(-?\d{1,4})\}?\s*")
+_DASHES = re.compile(r"\s*[-–—]+\s*")
+_LIST = re.compile(r"[,;]\s*|\s+")
+
+
 def _issued(fields: dict[str, str]) -> list[list[int]] | None:
     """Crossref date-parts: ``date`` (biblatex: signed years, months, ranges ``a/b``),
     else ``year`` and ``month``."""
-    date = re.sub(r"[{}]", "", fields.get("date", ""))
+    date = fields.get("date", "").replace("{", "").replace("}", "")
     if date:
         parts = []
         for half in date.split("/")[:2]:
@@ -91,7 +122,7 @@ def _issued(fields: dict[str, str]) -> list[list[int]] | None:
         if parts:
             return parts
     year = fields.get("year", "")
-    m = re.search(r"(?<![\d-])(-?\d{4})(?!\d)", year) or re.fullmatch(r"\s*\{?(-?\d{1,4})\}?\s*", year)
+    m = _YEAR.search(year) or _SHORT_YEAR.fullmatch(year)
     if not m:
         return None
     nums = [int(m.group(1))]
@@ -123,7 +154,7 @@ def _record(btype: str, f: dict[str, str], problems: list[str]) -> dict:
     if short:
         rec["short-container-title"] = [short]
     for role in ("author", "editor"):
-        people = [p for p in (_person(Person(name)) for name in split_name_list(f.get(role, ""))) if p]
+        people = _names(f.get(role, ""))
         if people:
             rec[role] = people
     issued = _issued(f)
@@ -138,13 +169,13 @@ def _record(btype: str, f: dict[str, str], problems: list[str]) -> dict:
             rec[fieldname] = v
     pages = latex_to_text(f.get("pages", ""))
     if pages:
-        rec["page"] = re.sub(r"\s*[-–—]+\s*", "-", pages)
+        rec["page"] = _DASHES.sub("-", pages)
     school = latex_to_text(f.get("school", "") or f.get("institution", ""))
     if school:
         rec["institution"] = [{"name": school}]
         rec.setdefault("publisher", school)
     for name, fieldname in (("issn", "ISSN"), ("isbn", "ISBN")):
-        values = [v for v in re.split(r"[,;]\s*|\s+", latex_to_text(f.get(name, ""))) if v]
+        values = [v for v in _LIST.split(latex_to_text(f.get(name, ""))) if v]
         if values:
             rec[fieldname] = values
     return rec
