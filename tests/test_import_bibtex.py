@@ -116,3 +116,19 @@ def test_the_import_command_lists_what_it_could_not_read_and_exits_1(tmp_path):
     assert "line 8: entry 'thiebaux1998' not read" in result.stderr
     assert "line 25: entry 'early' not read" in result.stderr
     assert result.stdout.count("ADDED") == 4
+
+
+def test_entries_without_a_doi_are_counted_and_listed_with_key_and_line_and_the_command_exits_1(tmp_path):
+    path = tmp_path / "theses.bib"
+    path.write_text(r"""@phdthesis{nodoi1998,
+  author = {Thi{\'e}baux, Sylvie}, title = {Supply restoration in power distribution systems},
+  school = {Universit{\'e} de Rennes}, year = 1998
+}
+@article{murakami2007, title = {Effect of periarticular lidocaine}, doi = {10.1007/s00776-007-1126-1}}
+@book{report2003, title = {A report without any identifier}, year = 2003}
+""", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "import", "--offline", str(path)])
+    assert result.exit_code == 1
+    assert "3 entries from" in result.stderr and "1 added, 2 unmatched" in result.stderr
+    assert "2 entries not stored" in result.stderr
+    assert "nodoi1998 (line 1)" in result.stderr and "report2003 (line 6)" in result.stderr
