@@ -132,3 +132,12 @@ def test_entries_without_a_doi_are_counted_and_listed_with_key_and_line_and_the_
     assert "3 entries from" in result.stderr and "1 added, 2 unmatched" in result.stderr
     assert "2 entries not stored" in result.stderr
     assert "nodoi1998 (line 1)" in result.stderr and "report2003 (line 6)" in result.stderr
+
+
+def test_notes_between_entries_do_not_cost_an_entry():
+    bib = """@article{kept, title = {Kept}, doi = {10.1007/s00776-007-1126-1}}
+Exported by a tool, options = none; see the manual.
+@article{next, title = {Next}, doi = {10.1016/j.jbspin.2005.03.004}}
+"""
+    entries, problems = parse_bibliography(bib, "bibtex")
+    assert [e.key for e in entries] == ["kept", "next"] and problems == []

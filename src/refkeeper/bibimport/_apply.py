@@ -62,6 +62,7 @@ class ImportResult:
     def to_json(self) -> dict:
         return {
             "index": self.entry.index,
+            "line": self.entry.line,
             "key": self.key or self.entry.key,
             "status": self.status,
             "doi": self.doi,
