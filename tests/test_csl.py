@@ -200,7 +200,7 @@ def test_round_trip_through_csl_json_keeps_the_fields(every_type):
 
 
 def test_reading_csl_json_variants():
-    one = '{"id": "k", "type": "chapter", "title": "T", "DOI": "10.1/x", "author": ' \
+    one = '{"id": "k", "type": "chapter", "title": "T", "DOI": "10.5555/x", "author": ' \
           '[{"family": "Berg", "non-dropping-particle": "van der", "given": "Jan"}], ' \
           '"issued": {"raw": "May 2001"}, "ISBN": "978-0-00-000000-2", "number": 7}'
     (entry,), _ = read_csl_json(one)

@@ -235,9 +235,9 @@ def test_unreadable_files_are_usage_errors(tmp_path):
     assert _run(["import", str(binary)], tmp_path / "db.db").exit_code == 2
     # a .txt holding RIS is recognised by its content
     ris = tmp_path / "export.txt"
-    ris.write_text("TY  - JOUR\nTI  - T\nDO  - 10.1/x\nER  - \n", encoding="utf-8")
+    ris.write_text("TY  - JOUR\nTI  - T\nDO  - 10.5555/x\nER  - \n", encoding="utf-8")
     entries, _ = read_bibliography(ris)
-    assert entries[0].doi == "10.1/x"
+    assert entries[0].doi == "10.5555/x"
 
 
 # ----------------------------------------------------------------------------------------

@@ -57,22 +57,22 @@ def test_every_type_round_trips_through_rispy_and_our_reader(every_type):
 
 @pytest.mark.parametrize("payload", ["x\nER  - \nTY  - JOUR\nTI  - evil", "a\r\nAU  - b", "\u2028ER  - "])
 def test_values_cannot_start_tags(payload):
-    work = Work.from_crossref({"DOI": "10.1/e", "title": [payload], "author": [{"family": payload}]})
+    work = Work.from_crossref({"DOI": "10.5555/e", "title": [payload], "author": [{"family": payload}]})
     buf = io.StringIO()
-    write_ris([work, Work.from_crossref({"DOI": "10.1/ok", "title": ["ok"]})], buf)
+    write_ris([work, Work.from_crossref({"DOI": "10.5555/ok", "title": ["ok"]})], buf)
     entries, problems = read_ris(buf.getvalue())
-    assert [e.record["DOI"] for e in entries] == ["10.1/e", "10.1/ok"] and not problems
+    assert [e.record["DOI"] for e in entries] == ["10.5555/e", "10.5555/ok"] and not problems
     assert entries[0].record["title"] == [" ".join(payload.split())]
 
 
 def test_reading_tolerates_real_world_ris():
     text = ("\ufeff1.\r\nTY  - CHAP\r\nAU  - Doe, Jane\r\nA2  - Ed, Al\r\nTI  - A chapter\r\n"
             "T2  - The Book\r\nPY  - 2001///\r\nSP  - 5\r\nEP  - 9\r\nSN  - 978-0-00-000000-2\r\n"
-            "UR  - https://doi.org/10.1%2Fx;y\r\nER  - \r\n\r\nTY  - JOUR\r\nTI  - cut off\r\n")
+            "UR  - https://doi.org/10.5555%2Fx;y\r\nER  - \r\n\r\nTY  - JOUR\r\nTI  - cut off\r\n")
     entries, problems = read_ris(text)
     assert problems == ["1 record(s) without an ER line were not read"]
     (rec,) = [e.record for e in entries]
-    assert rec["type"] == "book-chapter" and rec["DOI"] == "10.1/x;y"
+    assert rec["type"] == "book-chapter" and rec["DOI"] == "10.5555/x;y"
     assert rec["editor"] == [{"family": "Ed", "given": "Al"}]
     assert rec["page"] == "5-9" and rec["ISBN"] == ["978-0-00-000000-2"]
     assert rec["issued"] == {"date-parts": [[2001]]}

@@ -62,6 +62,7 @@ class ImportResult:
     def to_json(self) -> dict:
         return {
             "index": self.entry.index,
+            "line": self.entry.line,
             "key": self.key or self.entry.key,
             "status": self.status,
             "doi": self.doi,
@@ -164,25 +165,67 @@ def import_entries(
 
     ``resolver`` (a ``Resolver`` on the same store, online or offline) resolves entries
     without a DOI; without one they are reported ``unmatched``. With ``update=True`` a
-    stored work that differs from the file takes the file's fields (and key).
+    stored work that differs from the file takes the file's fields (and key). ``entries``
+    is read as it goes (a ``Bibliography`` streams its file), a chunk at a time.
     """
-    entries = list(entries)
-    resolutions = {}
-    missing = [e for e in entries if not e.doi]
-    if missing and resolver is not None:
-        answers = resolver.resolve_many(e.citation() for e in missing)
-        resolutions = {e.index: r for e, r in zip(missing, answers, strict=True)}
-    seen: dict[str, ImportEntry] = {}
+    seen: dict[str, str] = {}  # DOI -> label of the entry that brought it: small, kept
+    # lower-cased key -> DOI: the keys taken (BibTeX ignores case), read once rather than
+    # asked of the store per entry (an unindexed lookup: quadratic over a large file)
+    owners: dict[str, str] = {k.lower(): d for d, k in store.bibtex_keys().items()}
+    for chunk in _chunks(entries, _CHUNK):
+        resolutions = {}
+        missing = [e for e in chunk if not e.doi]
+        if missing and resolver is not None:
+            answers = resolver.resolve_many(e.citation() for e in missing)
+            resolutions = {e.index: r for e, r in zip(missing, answers, strict=True)}
+        results = []
+        later = _Writes()
+        # One transaction per chunk: a commit per entry was most of an import's time.
+        with store.write():
+            for entry in chunk:
+                result = _import_one(store, entry, resolutions.get(entry.index), seen, update,
+                                     owners, later)
+                if result.doi and result.status not in ("duplicate", "error"):
+                    seen.setdefault(result.doi, entry.label)
+                results.append(result)
+            later.apply(store)
+        yield from results
+
+
+@dataclass
+class _Writes:
+    """New works and their keys, written together at the end of a chunk."""
+
+    records: list[dict] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)  # DOI -> key, for works without one
+
+    def apply(self, store) -> None:
+        if self.records:
+            store.add_records(self.records, "import")
+        if self.keys:
+            store.set_bibtex_keys(self.keys)
+
+
+# Entries are taken a chunk at a time (the resolver answers a chunk's entries without a DOI
+# together): memory stays flat however long the file.
+_CHUNK = 500
+
+
+def _chunks(entries: Iterable[ImportEntry], size: int) -> Iterator[list[ImportEntry]]:
+    chunk: list[ImportEntry] = []
     for entry in entries:
-        result = _import_one(store, entry, resolutions.get(entry.index), seen, update)
-        if result.doi and result.status not in ("duplicate", "error"):
-            seen.setdefault(result.doi, entry)
-        yield result
+        chunk.append(entry)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
-def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool) -> ImportResult:
+def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool,
+                owners: dict[str, str], later: _Writes) -> ImportResult:
     key, key_note = _usable_key(entry.key)
-    notes = [key_note] if key_note else []
+    notes = [*entry.notes, key_note] if key_note else list(entry.notes)
     doi = entry.doi
     resolved = False
     if not doi:
@@ -197,7 +240,7 @@ def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool)
         doi, resolved = normalize_doi(resolution.doi), True
     if doi in seen:
         return ImportResult(entry, "duplicate", doi=doi,
-                            notes=notes + [f"same DOI as entry {seen[doi].label}"])
+                            notes=notes + [f"same DOI as entry {seen[doi]}"])
 
     stored = store.get_work(doi)
     if stored is None and resolved:
@@ -207,7 +250,7 @@ def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool)
     if stored is None:
         record = {k: v for k, v in entry.record.items() if not k.startswith("x-")}
         record["DOI"] = entry.record.get("DOI") or doi
-        store.add_records([record], "import")
+        later.records.append(record)
         status, diff = "added", []
     else:
         diff = [] if resolved else record_diff(stored.record, entry.record)
@@ -229,13 +272,18 @@ def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool)
                 store.add_records([merged], "import")
             status = "resolved" if resolved else "updated"
     if key and (key != old_key):
-        owner = store.key_owner(key)
+        owner = owners.get(key.lower())
         if owner is not None and owner != doi:
             notes.append(f"key {key!r} is already used by {owner}; "
                          + (f"keeping {old_key!r}" if old_key else "one will be made"))
             key = old_key
         else:
-            store.pin_key(doi, key)
+            if old_key is None and status == "added":
+                later.keys[doi] = key  # a new work: its key goes with it
+            else:
+                store.pin_key(doi, key)
+            owners.pop((old_key or "").lower(), None)
+            owners[key.lower()] = doi
     elif not key:
         key = old_key
     return ImportResult(entry, status, doi=doi, key=key, diff=diff, notes=notes)

@@ -1,80 +1,56 @@
-"""Reading BibTeX (with pybtex) into plain entries in the Crossref shape.
+"""Reading BibTeX into plain entries in the Crossref shape, one entry at a time.
 
-A ``%`` outside entries starts a comment to the end of its line, as in biber and btparse,
-so a commented-out entry stays out; inside an entry's braces or quotes ``%`` is text
-(``Percent 100% and more``), in pybtex and in ``latex_to_text`` alike.
+The file is cut into entries by ``scan_blocks`` and each entry read on its own
+(``parse_entry``), so a syntax error costs that entry alone and is reported with its line
+and key; names are split by pybtex's ``Person``. Keys: an entry without one gets a key
+made from its fields; a key used again for another work (another DOI) is kept under a new
+key. Both are reported, in the entry's notes and the problems.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
-import pybtex.errors
-from pybtex.database.input.bibtex import Parser as BibTeXParser
+from pybtex.bibtex.utils import split_name_list
+from pybtex.database import Person
 
-from refkeeper._errors import InputError
-from refkeeper._match import extract_dois
-from refkeeper.bibimport._entry import ImportEntry, numbered
+from refkeeper.bibimport._doi import clean_doi
+from refkeeper.bibimport._entry import ImportEntry
 from refkeeper.bibimport._latex import latex_to_text
-from refkeeper.export import crossref_type
+from refkeeper.bibimport._scan import EntrySyntaxError, parse_entry, scan_blocks
+from refkeeper.export import bibtex_key, crossref_type
 
-__all__ = ["read_bibtex", "strip_comments"]
+__all__ = ["bibtex_entries", "read_bibtex"]
 
 _MONTHS = {m: i for i, m in enumerate(
     ["january", "february", "march", "april", "may", "june", "july", "august", "september",
      "october", "november", "december"], 1)}
 
-_ENTRY_START = re.compile(r"@\s*[\w-]*\s*([{(])")
-_BRACES = re.compile(r"[{}]")
-_PAREN_ENTRY = re.compile(r'[{}()"]')
+
+_AND = re.compile(r"\s+and\s+", re.I)
+_SIMPLE_NAME = re.compile(r"([^,{}\\]+),([^,{}\\]*)")  # "Family, Given" with nothing to decode
 
 
-def _entry_end(text: str, at: int) -> int:
-    """Where the entry starting with the ``@`` at ``at`` ends (just past its closing
-    delimiter; the end of the text if it never closes)."""
-    m = _ENTRY_START.match(text, at)
-    if not m:
-        return at + 1  # a lone "@" is text between entries
-    depth = 0
-    if m.group(1) == "{":
-        for brace in _BRACES.finditer(text, m.end(1) - 1):
-            depth += 1 if brace.group(0) == "{" else -1
-            if depth == 0:
-                return brace.end()
-        return len(text)
-    quoted = False  # "(" entries: a ")" inside a quoted or braced value is text
-    for ch in _PAREN_ENTRY.finditer(text, m.end(1)):
-        c = ch.group(0)
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-        elif depth == 0 and c == '"':
-            quoted = not quoted
-        elif depth == 0 and not quoted and c == ")":
-            return ch.end()
-    return len(text)
-
-
-def strip_comments(text: str) -> str:
-    """``text`` without the ``%`` comments between entries (each to the end of its line;
-    the line breaks stay, so pybtex's line numbers still hold). Linear in ``text``."""
-    out: list[str] = []
-    pos = 0
-    while pos < len(text):
-        at, pc = text.find("@", pos), text.find("%", pos)
-        if pc != -1 and (at == -1 or pc < at):
-            out.append(text[pos:pc])
-            nl = text.find("\n", pc)
-            pos = len(text) if nl == -1 else nl
-        elif at == -1:
-            out.append(text[pos:])
-            break
+def _names(value: str) -> list[dict]:
+    """The people of a name list ("A and B and {C and D, Inc.}")."""
+    if not value.strip():
+        return []
+    names = _AND.split(value.strip()) if "{" not in value else split_name_list(value)
+    people = []
+    for name in names:
+        m = _SIMPLE_NAME.fullmatch(name.strip())
+        if m and " " not in m.group(1).strip() and m.group(1).strip()[:1].isupper():
+            # the common case, read directly (pybtex's Person costs ~30 µs a name)
+            family, given = " ".join(m.group(1).split()), " ".join(m.group(2).split())
+            person = {"family": latex_to_text(family)}
+            if given:
+                person["given"] = latex_to_text(given)
         else:
-            end = _entry_end(text, at)
-            out.append(text[pos:end])
-            pos = end
-    return "".join(out)
+            person = _person(Person(name))
+        if person:
+            people.append(person)
+    return people
 
 
 def _person(person) -> dict | None:
@@ -96,36 +72,71 @@ def _person(person) -> dict | None:
     return out
 
 
-def _doi(fields) -> str | None:
-    raw = (fields.get("doi") or "").strip()
-    if raw:
-        raw = re.sub(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", "", raw, flags=re.I).strip()
-        if raw.startswith("10."):
-            # Exporters escape DOIs inconsistently (10.1000/a\_b): undo LaTeX escapes only.
-            return re.sub(r"\\([_&%#$])", r"\1", raw.replace("{", "").replace("}", ""))
-    for name in ("url", "eprint", "note"):
-        value = fields.get(name) or ""
-        if "doi" in value.lower() or "10." in value:
-            found = extract_dois(value.replace("%2F", "/").replace("%2f", "/"))
-            if found:
-                return found[0]
-    return None
+def _doi(fields: dict[str, str]) -> tuple[str | None, str | None]:
+    """The entry's DOI (``doi`` field, else a DOI in ``url``, ``eprint`` or ``note``) and a
+    problem with its ``doi`` field, if it holds no DOI syntax."""
+    raw = fields.get("doi", "").strip()
+    doi = clean_doi(raw)
+    problem = f"doi {raw[:80]!r} is not a DOI; not read" if raw and not doi else None
+    if not doi:
+        for name in ("url", "eprint", "note", "howpublished"):
+            value = fields.get(name) or ""
+            if "10." in value:
+                doi = clean_doi(value)
+                if doi:
+                    break
+    return doi, problem
 
 
-def _month(fields) -> int | None:
-    month = fields.get("month", "").strip().lower()
-    date = re.match(r"\d{4}-(\d{1,2})", fields.get("date", ""))
-    mo = date.group(1) if date else month
+def _month(value: str) -> int | None:
+    mo = value.strip().lower().rstrip(".")
     number = int(mo) if mo.isdigit() else _MONTHS.get(mo) or next(
-        (n for name, n in _MONTHS.items() if mo[:3] and name.startswith(mo[:3])), None)
+        (n for name, n in _MONTHS.items() if len(mo) >= 3 and name.startswith(mo[:3])), None)
     return number if number and 1 <= number <= 12 else None
 
 
-def _record(entry) -> dict:
-    f = entry.fields
-    btype = entry.type.lower()
+# biblatex (ISO 8601-2 / EDTF level 0-1) dates: a sign, a year, a month, a day; "/" a range.
+_DATE = re.compile(r"\s*(-?\d{1,4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?(?:[T ][\d:.+Z-]*)?[?~%]?\s*")
+
+
+_YEAR = re.compile(r"(?<![\d-])(-?\d{4})(?!\d)")
+_SHORT_YEAR = re.compile(r"\s*\{?(-?\d{1,4})\}?\s*")
+_DASHES = re.compile(r"\s*[-–—]+\s*")
+_LIST = re.compile(r"[,;]\s*|\s+")
+
+
+def _issued(fields: dict[str, str]) -> list[list[int]] | None:
+    """Crossref date-parts: ``date`` (biblatex: signed years, months, ranges ``a/b``),
+    else ``year`` and ``month``."""
+    date = fields.get("date", "").replace("{", "").replace("}", "")
+    if date:
+        parts = []
+        for half in date.split("/")[:2]:
+            m = _DATE.fullmatch(half)
+            if not m:
+                break
+            nums = [int(g) for g in m.groups() if g is not None]
+            if len(nums) > 1 and not 1 <= nums[1] <= 12:
+                nums = nums[:1]
+            parts.append(nums)
+        if parts:
+            return parts
+    year = fields.get("year", "")
+    m = _YEAR.search(year) or _SHORT_YEAR.fullmatch(year)
+    if not m:
+        return None
+    nums = [int(m.group(1))]
+    month = _month(fields.get("month", ""))
+    if month:
+        nums.append(month)
+    return [nums]
+
+
+def _record(btype: str, f: dict[str, str], problems: list[str]) -> dict:
     rec: dict = {"type": crossref_type("bibtex", btype)}
-    doi = _doi(f)
+    doi, problem = _doi(f)
+    if problem:
+        problems.append(problem)
     if doi:
         rec["DOI"] = doi
     title = latex_to_text(f.get("title", ""), markup=True)
@@ -143,13 +154,12 @@ def _record(entry) -> dict:
     if short:
         rec["short-container-title"] = [short]
     for role in ("author", "editor"):
-        people = [p for p in (_person(p) for p in entry.persons.get(role, [])) if p]
+        people = _names(f.get(role, ""))
         if people:
             rec[role] = people
-    m = re.search(r"\d{4}", f.get("year") or f.get("date") or "")
-    if m:
-        month = _month(f)
-        rec["issued"] = {"date-parts": [[int(m.group(0)), month] if month else [int(m.group(0))]]}
+    issued = _issued(f)
+    if issued:
+        rec["issued"] = {"date-parts": issued}
     for name, fieldname in (("volume", "volume"), ("number", "issue"),
                             ("publisher", "publisher"), ("address", "publisher-location"),
                             ("location", "publisher-location"), ("edition", "edition-number"),
@@ -159,25 +169,83 @@ def _record(entry) -> dict:
             rec[fieldname] = v
     pages = latex_to_text(f.get("pages", ""))
     if pages:
-        rec["page"] = re.sub(r"\s*[-–—]+\s*", "-", pages)
+        rec["page"] = _DASHES.sub("-", pages)
     school = latex_to_text(f.get("school", "") or f.get("institution", ""))
     if school:
         rec["institution"] = [{"name": school}]
         rec.setdefault("publisher", school)
     for name, fieldname in (("issn", "ISSN"), ("isbn", "ISBN")):
-        values = [v for v in re.split(r"[,;]\s*|\s+", latex_to_text(f.get(name, ""))) if v]
+        values = [v for v in _LIST.split(latex_to_text(f.get(name, ""))) if v]
         if values:
             rec[fieldname] = values
     return rec
 
 
-def read_bibtex(text: str) -> tuple[list[ImportEntry], list[str]]:
-    """The entries of BibTeX ``text`` and the problems pybtex reported (an entry it could
-    not read, a duplicate key). Raises ``InputError`` when nothing can be parsed at all."""
-    with pybtex.errors.capture() as errors:
+def bibtex_entries(lines: Iterable[str], problems: list[str]) -> Iterator[ImportEntry]:
+    """The entries of BibTeX text given as lines, streamed; what is wrong is appended to
+    ``problems`` as it is met (an entry that cannot be read, with its line and key). What
+    became of one entry (a key made for it, a DOI field refused) is in its ``notes``."""
+    macros: dict[str, str] = {}
+    keys: dict[str, tuple[str | None, int]] = {}  # lower-cased key -> (DOI, line)
+    index = 0
+    for block in scan_blocks(lines):
+        if block.broken:
+            problems.append(f"line {block.line}: entry {_key_of(block.text)!r} not read: {block.broken}")
+            continue
         try:
-            data = BibTeXParser().parse_string(strip_comments(text))
-        except Exception as exc:  # pybtex raises its own types and plain ones on bad input
-            raise InputError(f"cannot parse BibTeX: {exc}") from None
-    problems = [str(e) for e in errors]
-    return numbered((key, _record(entry)) for key, entry in data.entries.items()), problems
+            etype, key, fields = parse_entry(block.text, macros)
+        except EntrySyntaxError as exc:
+            problems.append(f"line {block.line}: entry {_key_of(block.text)!r} not read: {exc}")
+            continue
+        if key is None:
+            continue  # @string, @comment, @preamble
+        entry_problems: list[str] = []
+        record = _record(etype, fields, entry_problems)
+        index += 1
+        entry = ImportEntry(index, key or None, record, line=block.line)
+        entry.notes += [f"line {block.line}: {p}" for p in entry_problems]
+        _keep_key(entry, keys)
+        yield entry
+
+
+def _key_of(text: str) -> str:
+    m = re.match(r"@\s*[\w-]+\s*[{(]\s*([^,\s]*)", text)
+    return m.group(1) if m else ""
+
+
+def _keep_key(entry: ImportEntry, keys: dict[str, tuple[str | None, int]]) -> None:
+    """An entry without a key gets one made from its fields; an entry whose key an earlier
+    entry of another work has (another DOI, or another title when neither has a DOI) gets a
+    new one. The same key for the same work stays: the importer reports the duplicate."""
+    key, doi = entry.key, entry.doi
+    if key:
+        first = keys.get(key.lower())
+        if first is None:
+            keys[key.lower()] = (doi or _title_of(entry), entry.line or 0)
+            return
+        if first[0] == (doi or _title_of(entry)):
+            return
+        taken = set(keys)
+        n = 2
+        while f"{key}-{n}".lower() in taken:
+            n += 1
+        new = f"{key}-{n}"
+        entry.notes.append(f"line {entry.line}: key {key!r} is also the key of another work "
+                           f"(line {first[1]}): kept as {new!r}")
+    else:
+        new = bibtex_key(entry.work(), set(keys))
+        entry.notes.append(f"line {entry.line}: entry without a key: kept as {new!r}")
+    entry.key = new
+    keys[new.lower()] = (doi or _title_of(entry), entry.line or 0)
+
+
+def _title_of(entry: ImportEntry) -> str:
+    return " ".join((entry.record.get("title") or [""])[0].lower().split())
+
+
+def read_bibtex(text: str) -> tuple[list[ImportEntry], list[str]]:
+    """The entries of BibTeX ``text`` and the problems found (an entry that could not be
+    read, with its line and key; a key made or changed)."""
+    problems: list[str] = []
+    entries = list(bibtex_entries(text.splitlines(keepends=True), problems))
+    return entries, problems + [note for e in entries for note in e.notes]

@@ -6,6 +6,7 @@ import json
 import re
 
 from refkeeper._errors import InputError
+from refkeeper.bibimport._doi import clean_doi
 from refkeeper.bibimport._entry import ImportEntry, numbered
 from refkeeper.export import crossref_type, one_line
 
@@ -85,7 +86,8 @@ def csl_to_record(item: dict) -> tuple[str | None, dict]:
     """A CSL-JSON item's key (``citation-key``, else ``id``) and the item in the Crossref
     shape the store keeps (``DOI`` may be missing)."""
     rec: dict = {}
-    doi = one_line(item.get("DOI"))
+    doi = clean_doi(one_line(item.get("DOI"))) or (
+        clean_doi(one_line(item.get("URL"))) if "10." in str(item.get("URL") or "") else None)
     if doi:
         rec["DOI"] = doi
     rec["type"] = crossref_type("csl", str(item.get("type") or ""))
@@ -133,4 +135,8 @@ def csl_to_record(item: dict) -> tuple[str | None, dict]:
 def read_csl_json(text: str) -> tuple[list[ImportEntry], list[str]]:
     """The entries of a CSL-JSON document: an array of items, one item, or
     ``{"items": [...]}`` (what some tools write). Raises ``InputError`` for anything else."""
-    return numbered(csl_to_record(item) for item in _items(text)), []
+    items = _items(text)
+    problems = [f"item {n}: DOI {one_line(item.get('DOI'))[:80]!r} is not a DOI; not read"
+                for n, item in enumerate(items, 1)
+                if one_line(item.get("DOI")) and not clean_doi(one_line(item.get("DOI")))]
+    return numbered(csl_to_record(item) for item in items), problems

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from refkeeper._models import Work, normalize_doi
 from refkeeper.export import format_reference, plain_title
@@ -17,6 +17,10 @@ class ImportEntry:
     index: int  # 1-based position in the file
     key: str | None
     record: dict
+    line: int | None = None  # where the entry starts in the file, when the format has lines
+    # what the reader changed or could not read (a key made for it, a DOI field refused):
+    # the importer reports them with the entry
+    notes: list[str] = field(default_factory=list)
 
     @property
     def doi(self) -> str | None:
@@ -26,10 +30,11 @@ class ImportEntry:
     @property
     def label(self) -> str:
         """How messages name the entry: its key, else its position and title."""
+        where = f" (line {self.line})" if self.line else ""
         if self.key:
-            return self.key
+            return self.key + where
         title = plain_title((self.record.get("title") or [""])[0])
-        return f"#{self.index} {title[:60]}".strip()
+        return f"#{self.index}{where} {title[:60]}".strip()
 
     def work(self) -> Work:
         return Work.from_crossref({**self.record, "DOI": self.record.get("DOI") or ""})

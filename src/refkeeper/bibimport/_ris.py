@@ -9,10 +9,10 @@ and the lines after ``DO`` that are not tags are never part of it.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
 
 import rispy
 
+from refkeeper.bibimport._doi import clean_doi
 from refkeeper.bibimport._entry import ImportEntry, numbered
 from refkeeper.export import crossref_type
 
@@ -21,8 +21,6 @@ __all__ = ["read_ris"]
 # rispy's own mapping, plus ED (editor), and no ";" splitting of URLs: a DOI may hold ";".
 _MAPPING = {**rispy.TAG_KEY_MAPPING, "ED": "editors", "JF": "journal_full"}
 _LIST_TAGS = [*rispy.LIST_TYPE_TAGS, "ED", "SN"]
-_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.I)
-_DOI = re.compile(r"10\.\d+(?:\.\d+)*/\S+")
 
 
 def _is_tag(line: str) -> bool:
@@ -53,6 +51,8 @@ def _person(name: str) -> dict | None:
         return None
     if "," not in name:
         return {"name": name}
+    if name.endswith(","):  # a corporate name kept whole (EndNote's trailing comma)
+        return {"name": name.rstrip(", ")} if name.rstrip(", ") else None
     family, _, rest = name.partition(",")
     given, _, suffix = rest.partition(",")
     person = {"family": family.strip()}
@@ -75,18 +75,14 @@ def _record(e: dict, problems: list[str], n: int) -> dict:
 
     rtype = (one("type_of_reference") or "GEN").upper()
     rec: dict = {"type": crossref_type("ris", rtype)}
-    doi = None
     raw = one("doi")
-    if raw:
-        doi = _DOI_PREFIX.sub("", raw)
-        if not _DOI.fullmatch(doi):
-            problems.append(f"record {n}: DO {raw[:80]!r} is not a DOI; not read")
-            doi = None
+    doi = clean_doi(raw)
+    if raw and not doi:
+        problems.append(f"record {n}: DO {raw[:80]!r} is not a DOI; not read")
     if not doi:
         for url in e.get("urls") or []:
-            m = re.search(r"doi\.org/(10\.\S+)", url)
-            if m:
-                doi = unquote(m.group(1))
+            doi = clean_doi(url) if "10." in url else None
+            if doi:
                 break
     if doi:
         rec["DOI"] = doi

@@ -112,11 +112,13 @@ def _persons(work: Work, role: str, ascii: bool) -> list[Person]:
 _PAGE_RANGE = re.compile(r"\s*([^\s\-‐‑‒–—]+)\s*(?:-{1,2}|[‐‑‒–—])\s*([^\s\-‐‑‒–—]+)\s*")
 
 
-def _pages(pages: str) -> str:
+def _pages(pages: str, ascii: bool) -> str:
+    """Page ranges with BibTeX's "--", each page escaped (the dash is ours, not text)."""
     parts = []
     for part in pages.split(","):
         m = _PAGE_RANGE.fullmatch(part)
-        parts.append(f"{m.group(1)}--{m.group(2)}" if m else part.strip())
+        parts.append(f"{latex_escape(m.group(1), ascii)}--{latex_escape(m.group(2), ascii)}"
+                     if m else latex_escape(part.strip(), ascii))
     return ", ".join(p for p in parts if p)
 
 
@@ -211,8 +213,9 @@ def work_to_entry(
         put("number", work.issue or record.get("issue"))
     pages = work.pages or first_text(record.get("page")) or first_text(record.get("article-number"))
     if pages:
-        pages = _pages(squeeze(pages))
-        put("pages", pages)
+        pages = _pages(squeeze(first_text(pages) or ""), ascii)
+        if pages:
+            fields["pages"] = pages
 
     publisher = work.publisher or record.get("publisher")
     institution = work_institution(work)

@@ -83,7 +83,17 @@ _SPECIAL_LETTERS = {
     "ȷ": r"{\j}",
     "å": r"{\aa}",
     "Å": r"{\AA}",
+    # text symbols that latexcodec writes as math (µ as $\mu$, read back as Greek mu) or not
+    # at all
+    "µ": r"{\textmu}",
+    "½": r"{\textonehalf}",
+    "¼": r"{\textonequarter}",
+    "¾": r"{\textthreequarters}",
+    "‰": r"{\textperthousand}",
+    "°": r"{\textdegree}",
 }
+# A letter followed by combining marks is one character to write: q̂ is {\^q}, not q and "?".
+_CLUSTER = re.compile(r".[\u0300-\u036f]*", re.S)
 
 
 def _ascii_char(ch: str) -> str:
@@ -91,6 +101,11 @@ def _ascii_char(ch: str) -> str:
     letter with its accents stripped; ``?`` when nothing sensible exists."""
     if ch in _SPECIAL_LETTERS:
         return _SPECIAL_LETTERS[ch]
+    script = unicodedata.decomposition(ch) if len(ch) == 1 else ""
+    if script.startswith(("<sub>", "<super>")):
+        # Cu₂O, x²: math scripts, so they read back as the same characters
+        inner = escape_chars(chr(int(script.split()[1], 16)), ascii=True)
+        return "{$" + ("_" if script.startswith("<sub>") else "^") + "{" + inner + "}$}"
     decomposed = unicodedata.normalize("NFD", ch)
     base, marks = decomposed[0], decomposed[1:]
     if marks and base.isascii() and base.isalpha():
@@ -136,20 +151,33 @@ def latex_escape(s: str, ascii: bool = False) -> str:
 
 
 _SPECIALS_TABLE = str.maketrans(_SPECIALS)
+# Two hyphens are an en dash to TeX, two quotes a double quote: text that has them (a
+# journal "Otolaryngology--Head") keeps them apart with an empty group.
+_LIGATURE = re.compile(r"(?<=-)(?=-)|(?<=`)(?=`)|(?<=')(?=')")
 
 
 def escape_chars(s: str, ascii: bool) -> str:
     """Every LaTeX special character of ``s`` escaped (and with ``ascii``, every non-ASCII
     one written as ASCII LaTeX); whitespace left as it is."""
     if not ascii or s.isascii():
-        return s.translate(_SPECIALS_TABLE)  # one pass in C
-    out = []
-    for ch in s:
+        out_text = s.translate(_SPECIALS_TABLE)  # one pass in C
+        if "--" in out_text or "``" in out_text or "''" in out_text:
+            out_text = _LIGATURE.sub("{}", out_text)
+        return out_text
+    out: list[str] = []
+    for m in _CLUSTER.finditer(s):
+        ch = m.group(0)
         if ch in _SPECIALS:
             out.append(_SPECIALS[ch])
         elif ascii and not ch.isascii():
-            out.append(_ascii_char(ch))
+            latex = _ascii_char(ch)
+            if latex[:1] in "-`'" and ((out and out[-1][-1:] == latex[0])
+                                       or s[m.end() : m.end() + 1] == latex[0]):
+                latex = "{" + latex + "}"  # "-" then "–" is not "---" (an em dash)
+            out.append(latex)
         else:
+            if ch in "-`'" and out and out[-1][-1:] == ch:
+                out.append("{}")
             out.append(ch)
     return "".join(out)
 

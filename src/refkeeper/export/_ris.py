@@ -46,7 +46,10 @@ def _person(p: dict) -> str | None:
         if one_line(p.get("suffix")):
             parts.append(one_line(p.get("suffix")))
         return ", ".join(parts).rstrip(", ")
-    return one_line(p.get("name") or p.get("literal") or p.get("given"))
+    whole = one_line(p.get("name") or p.get("literal") or p.get("given"))
+    # One name, not "family, given": without a comma it is read whole; with one, EndNote's
+    # convention for corporate authors, a trailing comma ("Barnes and Noble, Inc.,").
+    return f"{whole}," if whole and "," in whole else whole
 
 
 _RANGE = re.compile(r"^\s*([^\s\-‐‑‒–—]+)\s*(?:-{1,2}|[‐‑‒–—])\s*([^\s\-‐‑‒–—]+)\s*$")
