@@ -351,7 +351,7 @@ def test_error_pages_are_short_in_the_layout_and_never_a_traceback(client):
 
     client.app.router.routes.append(Route("/boom", boom))
     browser = TestClient(client.app, raise_server_exceptions=False)  # as a browser sees a 500
-    for path, status in [("/no-such-page", 404), ("/requests/999", 404), ("/requests/abc", 400),
+    for path, status in [("/no-such-page", 404), ("/requests/999", 404), ("/requests/abc", 404),
                          ("/?page=0", 400), ("/boom", 500)]:
         r = browser.get(path)
         assert r.status_code == status, path
