@@ -123,7 +123,7 @@ def test_an_ambiguous_reference_shows_its_candidates_with_evidence_and_can_be_ac
     rid = new_request(client, comment="Murakami et al. (2007)", stance="")
     page = client.get(f"/requests/{rid}").text
     assert statuses(page) == ["ambiguous"]
-    assert "agree: author, year" in page and MURAKAMI in page
+    assert "Agrees: author, year" in page and MURAKAMI in page
     ref_id = re.search(r'id="ref-(\d+)"', page).group(1)
     r = client.post(f"/requests/{rid}/references/{ref_id}/accept",
                     data={"csrf_token": token(client), "doi": MURAKAMI})
@@ -163,7 +163,7 @@ def test_a_doi_entered_by_hand_is_fetched_and_checked_against_the_readers_text(c
     r = client.post(f"/requests/{rid}/references/{berthelot}/doi",
                     data={"csrf_token": token(client), "doi": "https://doi.org/10.1007/S00586-013-2833-2"})
     assert statuses(r.text)[0] == "ambiguous"
-    assert "disagree: title" in r.text or "disagree: author" in r.text
+    assert "Disagrees: title" in r.text or "Disagrees: author" in r.text
     murakami_text = COMMENT.split("\n\n")[-2]
     assert murakami_text.startswith("Murakami")
     # A DOI nobody knows changes nothing.
@@ -351,7 +351,7 @@ def test_error_pages_are_short_in_the_layout_and_never_a_traceback(client):
 
     client.app.router.routes.append(Route("/boom", boom))
     browser = TestClient(client.app, raise_server_exceptions=False)  # as a browser sees a 500
-    for path, status in [("/no-such-page", 404), ("/requests/999", 404), ("/requests/abc", 400),
+    for path, status in [("/no-such-page", 404), ("/requests/999", 404), ("/requests/abc", 404),
                          ("/?page=0", 400), ("/boom", 500)]:
         r = browser.get(path)
         assert r.status_code == status, path

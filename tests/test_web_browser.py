@@ -251,3 +251,22 @@ def test_hostile_strings_in_every_field_never_run_in_the_browser(browser, sample
         context.close()
     # The one error the browser may log is the 404 of the page that does not exist.
     assert [p for p in problems if not p.endswith("/no-such-page")] == []
+
+
+def test_every_page_fits_a_400_pixel_wide_screen(browser, sample_standin, seeded_db):
+    # A long unbroken DOI and address must wrap, tables must stack: nothing wider than the screen.
+    store = Store(seeded_db)
+    workflow.add_request(store, 1, "Jerry Hesch", claim=1, contact="https://example.org/" + "x" * 80,
+                         text="See 10.1007/s00776-007-1126-1-and-a-very-long-tail-without-any-break-at-all")
+    store.close()
+    with DeskServer(seeded_db, sample_standin.url) as desk:
+        context = browser.new_context(viewport={"width": 400, "height": 800})
+        page = context.new_page()
+        problems = watch(page)
+        for path in ["/", "/requests/new", "/requests/1", "/articles", "/articles/1", "/claims/1", "/works",
+                     "/verify", "/exports", "/signin"]:
+            page.goto(desk.url + path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 400, f"{path} is {width} px wide at 400"
+        context.close()
+    assert problems == []

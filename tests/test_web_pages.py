@@ -182,7 +182,7 @@ def test_unknown_articles_claims_and_works_get_a_short_404_page(desk):
         page = desk.get(path)
         assert page.status_code == 404, path
         assert "Traceback" not in page.text and len(page.text) < 4000
-    assert desk.get("/claims/abc").status_code == 400
+    assert desk.get("/claims/abc").status_code == 404  # not a claim number: no such page
 
 
 # -- articles and claims ------------------------------------------------------------------

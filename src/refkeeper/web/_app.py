@@ -28,7 +28,7 @@ from .._errors import NotFoundError, RefkeeperError, StoreError, UsageError
 from .._settings import Settings
 from .._store import Store
 from ._jobs import JobRunner
-from ._pages import Desk, os_user, render_title
+from ._pages import Desk, os_user, render_title, user_message
 from ._security import MAX_BODY, BodyLimit, CSRFProtect, SecurityHeaders, load_secret
 
 log = logging.getLogger("refkeeper.web")
@@ -68,28 +68,41 @@ def template_env() -> jinja2.Environment:
     )
     env.filters["title"] = render_title
     env.filters["age"] = age
-    env.filters["day"] = lambda s: (s or "")[:10]
+    env.filters["day"] = day
     env.globals["version"] = __version__
     return env
 
 
-def age(stamp: str | None) -> str:
-    """'3 days', '5 hours', 'just now': how long ago an ISO time was."""
-    if not stamp:
-        return ""
+def _when(stamp: str | None) -> datetime | None:
     try:
-        then = datetime.fromisoformat(stamp)
+        then = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
     except ValueError:
-        return stamp
-    if then.tzinfo is None:
+        return None
+    if then is not None and then.tzinfo is None:
         then = then.replace(tzinfo=timezone.utc)
+    return then
+
+
+def age(stamp: str | None) -> str:
+    """'3 days ago', '5 hours ago', 'just now': how long ago an ISO time was."""
+    then = _when(stamp)
+    if then is None:
+        return stamp or ""
     secs = (datetime.now(timezone.utc) - then).total_seconds()
     for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600),
                        ("minute", 60)):
         if secs >= size:
             n = int(secs // size)
-            return f"{n} {unit}{'s' * (n != 1)}"
+            return f"{n} {unit}{'s' * (n != 1)} ago"
     return "just now"
+
+
+def day(stamp: str | None) -> str:
+    """'1 Dec 2026': an ISO time as editors read a date (the full time is in a title)."""
+    then = _when(stamp)
+    if then is None:
+        return stamp or ""
+    return f"{then.day} {then:%b %Y}"
 
 
 # -- error pages ---------------------------------------------------------------------------
@@ -110,7 +123,7 @@ def error_page(env: jinja2.Environment, status: int, message: str) -> HTMLRespon
 def _error_handlers(env: jinja2.Environment) -> dict:
     async def refkeeper_error(request: Request, exc: Exception) -> Response:
         status = 404 if isinstance(exc, NotFoundError) else 503 if isinstance(exc, StoreError) else 400
-        return error_page(env, status, str(exc))
+        return error_page(env, status, user_message(exc))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from .. import workflow
 from .._errors import NotFoundError, RefkeeperError
-from ._pages import actor, call, desk, flash, form, form_lists, redirect, render
+from ._pages import actor, call, desk, flash, form, form_lists, redirect, render, user_message
 
 
 async def _act(request: Request, fn, *args, back: str, done, **kwargs):
@@ -90,7 +90,7 @@ async def proposals_page(request: Request):
     except NotFoundError:
         raise
     except RefkeeperError as exc:  # no text yet: the page asks for it
-        proposals, error = [], str(exc)
+        proposals, error = [], user_message(exc)
     art = await call(request, workflow.get_article, aid)
     return render(request, "proposals.html", {"article": art, "proposals": proposals, "error": error})
 
@@ -158,15 +158,15 @@ def _formats() -> tuple:
 routes = [
     Route("/articles", articles_page, methods=["GET"]),
     Route("/articles", add_article, methods=["POST"]),
-    Route("/articles/{article}", article_page, methods=["GET"]),
-    Route("/articles/{article}/edit", edit_article, methods=["POST"]),
-    Route("/articles/{article}/claims", add_claim, methods=["POST"]),
-    Route("/articles/{article}/text", save_text, methods=["POST"]),
-    Route("/articles/{article}/proposals", proposals_page, methods=["GET"]),
-    Route("/articles/{article}/proposals", keep_proposals, methods=["POST"]),
-    Route("/claims/{claim}", claim_page, methods=["GET"]),
-    Route("/claims/{claim}/edit", edit_claim, methods=["POST"]),
-    Route("/claims/{claim}/links", add_link, methods=["POST"]),
-    Route("/claims/{claim}/links/{link}/confirm", confirm_link, methods=["POST"]),
-    Route("/claims/{claim}/unlink", unlink, methods=["POST"]),
+    Route("/articles/{article:article}", article_page, methods=["GET"]),
+    Route("/articles/{article:article}/edit", edit_article, methods=["POST"]),
+    Route("/articles/{article:article}/claims", add_claim, methods=["POST"]),
+    Route("/articles/{article:article}/text", save_text, methods=["POST"]),
+    Route("/articles/{article:article}/proposals", proposals_page, methods=["GET"]),
+    Route("/articles/{article:article}/proposals", keep_proposals, methods=["POST"]),
+    Route("/claims/{claim:id}", claim_page, methods=["GET"]),
+    Route("/claims/{claim:id}/edit", edit_claim, methods=["POST"]),
+    Route("/claims/{claim:id}/links", add_link, methods=["POST"]),
+    Route("/claims/{claim:id}/links/{link:id}/confirm", confirm_link, methods=["POST"]),
+    Route("/claims/{claim:id}/unlink", unlink, methods=["POST"]),
 ]

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from .. import workflow
 from .._errors import NotFoundError, RefkeeperError, UsageError
 from ..export import FORMATS, STYLES, export_store
-from ._pages import call, form, render
+from ._pages import call, form, render, user_message
 
 # Labels for the format menus, and what a downloaded file is called and served as.
 FORMAT_LABELS = {
@@ -83,7 +83,7 @@ async def download(request: Request):
         if n == 0:
             raise UsageError("No works to export for that choice: nothing is linked or given in answer yet.")
     except RefkeeperError as exc:  # an unknown claim, no works: the form again, with why
-        return await exports_page(request, error=str(exc), values=data,
+        return await exports_page(request, error=user_message(exc), values=data,
                                   status=404 if isinstance(exc, NotFoundError) else 400)
     ext, media = FILES[fmt]
     return Response(text.encode("utf-8"), media_type=f"{media}; charset=utf-8", headers={

@@ -7,6 +7,7 @@ event loop keeps serving other editors while one waits on SQLite or Crossref.
 from __future__ import annotations
 
 import getpass
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -14,6 +15,7 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
@@ -26,8 +28,32 @@ from ._security import CSRF_FIELD, csrf_token
 
 T = TypeVar("T")
 
+
+class RecordId(Convertor):
+    """A record's number in a path (``/requests/{request_id:id}``): digits that fit SQLite's
+    integers. Anything else (``/requests/abc``, twenty digits) matches no route: the short
+    404 page, never a 500 from a number the database cannot hold."""
+
+    regex = "[0-9]{1,18}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: Any) -> str:
+        return str(value)
+
+
+class ArticleKey(RecordId):
+    """An article's number (as ``RecordId``) or its slug (anything that is not all digits)."""
+
+    regex = "[0-9]{1,18}|[^/]*[^0-9/][^/]*"
+
+
+register_url_convertor("id", RecordId())
+register_url_convertor("article", ArticleKey())
+
 __all__ = ["Desk", "actor", "call", "csrf_field", "desk", "flash", "form", "os_user", "redirect",
-           "render", "render_title"]
+           "render", "render_title", "user_message"]
 
 
 @dataclass
@@ -99,7 +125,17 @@ async def form_lists(request: Request) -> dict[str, list[str]]:
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:
     """A one-line message shown on the next page (after a POST's redirect)."""
-    request.session.setdefault("flash", []).append([kind, message])
+    request.session.setdefault("flash", []).append([kind, user_message(message)])
+
+
+# The library's messages are written for the command line; some end by pointing at a
+# command ("(see `refkeeper claim list`)"), which means nothing to an editor in a browser.
+_CLI_HINT = re.compile(r"\s*\(see `refkeeper [^`]*`\)")
+
+
+def user_message(error: Exception | str) -> str:
+    """A library message as the desk shows it: without pointers to terminal commands."""
+    return _CLI_HINT.sub("", str(error))
 
 
 def redirect(url: str, **query: Any) -> RedirectResponse:

@@ -16,11 +16,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import workflow
-from .._errors import RefkeeperError, UsageError
+from .._errors import NotFoundError, RefkeeperError, UsageError
 from .._resolve import Resolver
 from .._sources import CrossrefSource, IndexSource
 from ._jobs import Job, JobView
-from ._pages import Desk, actor, call, desk, flash, form, form_lists, redirect, render
+from ._pages import Desk, actor, call, desk, flash, form, form_lists, redirect, render, user_message
 
 
 def _key(request_id: int) -> str:
@@ -49,7 +49,8 @@ async def request_page(request: Request):
     rid = request.path_params["request_id"]
     job = _job(request, rid)
     details = await call(request, _details, rid)
-    return render(request, "request.html", {"d": details, "job": job, "stances": workflow.STANCES})
+    return render(request, "request.html", {"d": details, "job": job, "stances": workflow.STANCES,
+                                            "ref_error": request.session.pop("reference_error", None)})
 
 
 async def references_fragment(request: Request):
@@ -60,15 +61,20 @@ async def references_fragment(request: Request):
     if request.headers.get("hx-request") == "true" and (job is None or not job.running):
         # Resolving is over: reload the whole page once (its link and answer forms list the
         # works just matched); the reloaded page does not poll.
-        return render(request, "_references.html", {"d": details, "job": None, "stances": workflow.STANCES},
-                      headers={"HX-Refresh": "true"})
-    return render(request, "_references.html", {"d": details, "job": job, "stances": workflow.STANCES})
+        return render(request, "_references.html", {"d": details, "job": None, "stances": workflow.STANCES,
+                                                     "ref_error": None}, headers={"HX-Refresh": "true"})
+    return render(request, "_references.html", {"d": details, "job": job, "stances": workflow.STANCES,
+                                                 "ref_error": None})
 
 
 # -- actions on one reference ---------------------------------------------------------------
 
 
-async def _reference_action(request: Request, fn, *args, done: str):
+async def _reference_action(request: Request, fn, *args, done, kept: dict | None = None):
+    """One action on one reference, then back to THAT reference (``#ref-N``), not the top of
+    a long page. A user error (a malformed DOI, one Crossref does not know) is shown inside
+    the reference, its form open again with what the editor typed (``kept``), so nothing
+    typed is lost; ``done(ref)`` says what happened."""
     rid, ref = request.path_params["request_id"], request.path_params["ref_id"]
     d = desk(request)
     who = actor(request)
@@ -78,16 +84,20 @@ async def _reference_action(request: Request, fn, *args, done: str):
 
     try:
         out = await call(request, work)
-        flash(request, done.format(ref=out))
+        flash(request, done(out))
     except RefkeeperError as exc:
-        flash(request, str(exc), "error")
-    return redirect(f"/requests/{rid}")
+        message = user_message(exc)
+        if (kept or {}).get("action") == "doi":  # say what to do about it
+            message += (" Check the DOI for typos." if isinstance(exc, NotFoundError) else
+                        " A DOI starts with 10. and has a slash, like 10.1007/s00776-007-1126-1.")
+        request.session["reference_error"] = {"ref": int(ref), "message": message, **(kept or {})}
+    return redirect(f"/requests/{rid}#ref-{ref}")
 
 
 async def accept(request: Request):
     data = await form(request)
     return await _reference_action(request, _accept, data.get("doi", ""),
-                                   done="Reference {ref.position} matched to {ref.doi}.")
+                                   done=lambda ref: f"Reference {ref.position} matched to {ref.doi}.")
 
 
 def _accept(store, rid, ref, doi, resolver, actor):
@@ -99,20 +109,41 @@ def _reject(store, rid, ref, resolver, actor):
 
 
 async def reject(request: Request):
-    return await _reference_action(request, _reject, done="Reference {ref.position}: candidates rejected; "
-                                                          "it stays without a DOI.")
+    return await _reference_action(request, _reject, done=lambda ref: f"Reference {ref.position}: candidates "
+                                                                      "rejected; it stays without a DOI.")
+
+
+def _outcome(ref, how: str) -> str:
+    # What the editor needs to know next, in words: matched, or what to look at.
+    if ref.status == "matched":
+        return f"Reference {ref.position} {how}: matched to {ref.doi}."
+    if ref.status == "ambiguous":
+        n = len(ref.candidates)
+        return (f"Reference {ref.position} {how}: not a sure match; {n} candidate{'s' * (n != 1)} "
+                "to look at below.")
+    return f"Reference {ref.position} {how}: still no match."
 
 
 async def search_again(request: Request):
     data = await form(request)
-    return await _reference_action(request, workflow.search_reference_again, data.get("text", ""),
-                                   done="Reference {ref.position} searched again: {ref.status}.")
+    text = data.get("text", "")
+    return await _reference_action(request, workflow.search_reference_again, text,
+                                   done=lambda ref: _outcome(ref, "searched again"),
+                                   kept={"action": "search", "value": text})
+
+
+def _entered(ref) -> str:
+    if ref.status == "matched":
+        return f"Reference {ref.position}: the DOI fits; matched to {ref.doi}."
+    return (f"Reference {ref.position}: that DOI's record does not fit the reference well (see what "
+            "agrees and what does not below); accept it only if you are sure it is the one.")
 
 
 async def enter_doi(request: Request):
     data = await form(request)
-    return await _reference_action(request, workflow.enter_reference_doi, data.get("doi", ""),
-                                   done="Reference {ref.position} checked against the DOI: {ref.status}.")
+    doi = data.get("doi", "")
+    return await _reference_action(request, workflow.enter_reference_doi, doi, done=_entered,
+                                   kept={"action": "doi", "value": doi})
 
 
 # -- actions on the request -------------------------------------------------------------------
@@ -233,14 +264,14 @@ async def create(request: Request):
 routes = [
     Route("/requests/new", new_page, methods=["GET"]),
     Route("/requests/new", create, methods=["POST"]),
-    Route("/requests/{request_id}", request_page, methods=["GET"]),
-    Route("/requests/{request_id}/references", references_fragment, methods=["GET"]),
-    Route("/requests/{request_id}/references/{ref_id}/accept", accept, methods=["POST"]),
-    Route("/requests/{request_id}/references/{ref_id}/reject", reject, methods=["POST"]),
-    Route("/requests/{request_id}/references/{ref_id}/search", search_again, methods=["POST"]),
-    Route("/requests/{request_id}/references/{ref_id}/doi", enter_doi, methods=["POST"]),
-    Route("/requests/{request_id}/claim.bib", claim_bibtex, methods=["POST"]),
-    Route("/requests/{request_id}/link", link, methods=["POST"]),
-    Route("/requests/{request_id}/answer", answer, methods=["POST"]),
-    Route("/requests/{request_id}/decline", decline, methods=["POST"]),
+    Route("/requests/{request_id:id}", request_page, methods=["GET"]),
+    Route("/requests/{request_id:id}/references", references_fragment, methods=["GET"]),
+    Route("/requests/{request_id:id}/references/{ref_id:id}/accept", accept, methods=["POST"]),
+    Route("/requests/{request_id:id}/references/{ref_id:id}/reject", reject, methods=["POST"]),
+    Route("/requests/{request_id:id}/references/{ref_id:id}/search", search_again, methods=["POST"]),
+    Route("/requests/{request_id:id}/references/{ref_id:id}/doi", enter_doi, methods=["POST"]),
+    Route("/requests/{request_id:id}/claim.bib", claim_bibtex, methods=["POST"]),
+    Route("/requests/{request_id:id}/link", link, methods=["POST"]),
+    Route("/requests/{request_id:id}/answer", answer, methods=["POST"]),
+    Route("/requests/{request_id:id}/decline", decline, methods=["POST"]),
 ]

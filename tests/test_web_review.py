@@ -1,0 +1,167 @@
+"""What an editor tripped on when walking the desk in a browser (issue 10's review), as
+specifications: typed text survives an error and the error sits by the form it is about,
+dates read as dates, messages never point at terminal commands, odd addresses get the short
+404 page, and a claim's history reads as words, not as Python data.
+
+The desk runs on the test client over a fresh database, with the Crossref stand-in serving
+the shipped sample of real records over real HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from conftest import ROOT
+
+from refkeeper import Store, workflow
+from refkeeper.web import create_app
+
+pytest.importorskip("httpx")
+from starlette.testclient import TestClient  # noqa: E402
+
+COMMENT = (ROOT / "examples" / "reader-comment.txt").read_text()
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = str(tmp_path / "refs.db")
+    store = Store(path)
+    art = workflow.add_article(store, "Treatment of the sacroiliac joint in patients with leg pain",
+                               slug="sij-leg-pain", actor="setup")
+    workflow.add_claim(store, art.id, "Intra-articular injection is the 'gold standard'.", actor="setup")
+    store.close()
+    return path
+
+
+@pytest.fixture
+def client(db, sample_standin):
+    app = create_app(db_path=db, crossref_url=sample_standin.url, secret="s" * 40, default_editor="anna")
+    with TestClient(app) as c:
+        yield c
+
+
+def token(client) -> str:
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get("/").text).group(1)
+
+
+def new_request(client, comment=COMMENT) -> int:
+    r = client.post("/requests/new", data={"csrf_token": token(client), "article": "1", "claim": "1",
+                                           "reader": "Jerry Hesch", "comment": comment, "stance": "contests"},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    rid = int(r.headers["location"].rsplit("/", 1)[1])
+    deadline = time.monotonic() + 60
+    while "resolving…" in client.get(f"/requests/{rid}/references").text:
+        assert time.monotonic() < deadline, "resolving never finished"
+        time.sleep(0.1)
+    return rid
+
+
+def reference_block(html: str, ref_id: str) -> str:
+    # Up to the next reference (a reference holds lists of its own).
+    return re.search(rf'<li id="ref-{ref_id}".*?(?=<li id="ref-|</ol>)', html, re.S).group(0)
+
+
+def test_a_malformed_doi_is_refused_inside_its_reference_with_the_typed_text_kept(client):
+    rid = new_request(client)
+    berthelot = re.findall(r'id="ref-(\d+)"', client.get(f"/requests/{rid}").text)[0]
+    r = client.post(f"/requests/{rid}/references/{berthelot}/doi",
+                    data={"csrf_token": token(client), "doi": "10.1007 s00586"}, follow_redirects=False)
+    # Back to that reference, not to the top of a long page.
+    assert r.headers["location"] == f"/requests/{rid}#ref-{berthelot}"
+    block = reference_block(client.get(r.headers["location"]).text, berthelot)
+    assert "not a DOI" in block and "A DOI starts with 10." in block
+    assert re.search(r"<details open>\s*<summary>Enter the DOI by hand", block)
+    assert 'value="10.1007 s00586"' in block
+    # Shown once: a reload is the page as it was.
+    again = reference_block(client.get(f"/requests/{rid}").text, berthelot)
+    assert "not a DOI" not in again and 'value="10.1007 s00586"' not in again
+
+
+def test_a_doi_crossref_does_not_know_says_to_check_it_and_keeps_it(client):
+    rid = new_request(client)
+    berthelot = re.findall(r'id="ref-(\d+)"', client.get(f"/requests/{rid}").text)[0]
+    r = client.post(f"/requests/{rid}/references/{berthelot}/doi",
+                    data={"csrf_token": token(client), "doi": "10.9999/no-such-work"})
+    block = reference_block(r.text, berthelot)
+    assert "no work with DOI 10.9999/no-such-work" in block and "Check the DOI for typos." in block
+    assert 'value="10.9999/no-such-work"' in block
+
+
+def test_searching_again_with_empty_text_keeps_the_form_open_with_the_error(client):
+    rid = new_request(client)
+    borowsky = re.findall(r'id="ref-(\d+)"', client.get(f"/requests/{rid}").text)[2]
+    r = client.post(f"/requests/{rid}/references/{borowsky}/search",
+                    data={"csrf_token": token(client), "text": "   "})
+    block = reference_block(r.text, borowsky)
+    assert "type the text to search for" in block
+    assert re.search(r"<details open>\s*<summary>Search again with edited text", block)
+
+
+def test_a_doi_that_does_not_fit_says_so_in_words_and_lists_it_to_judge(client):
+    rid = new_request(client)
+    berthelot = re.findall(r'id="ref-(\d+)"', client.get(f"/requests/{rid}").text)[0]
+    r = client.post(f"/requests/{rid}/references/{berthelot}/doi",
+                    data={"csrf_token": token(client), "doi": "10.1007/s00586-013-2833-2"})
+    assert "does not fit the reference well" in r.text
+    block = reference_block(r.text, berthelot)
+    assert "1 candidate, best first" in block
+    assert re.search(r"Disagrees: [^<]*title", block)
+
+
+def test_the_candidates_and_their_evidence_read_in_words(client):
+    rid = new_request(client, comment="Murakami et al. (2007)")
+    page = client.get(f"/requests/{rid}").text
+    n = len(re.findall(r'class="candidate"', page))
+    assert n >= 1 and f"{n} candidate{'s' if n != 1 else ''}, best first" in page
+    assert "Agrees: author, year" in page
+    assert "container" not in re.search(r'<ul class="evidence".*?</ul>', page, re.S).group(0)
+
+
+def test_dates_read_as_dates_and_ages_as_how_long_ago(client, db):
+    store = Store(db)
+    workflow.add_request(store, 1, "Ada", claim=1, received_at="2024-03-02")
+    store.close()
+    page = client.get("/requests/1").text
+    assert "Received 2 Mar 2024 (" in page and " ago)" in page
+    assert "ago ago" not in page and "just now ago" not in page
+    assert re.search(r"<td data-label=\"Received\"[^>]*>\d+ (year|month)s? ago</td>", client.get("/").text)
+
+
+def test_messages_never_point_an_editor_at_terminal_commands(client):
+    r = client.post("/exports", data={"csrf_token": token(client), "claim": "999", "format": "bibtex"})
+    assert r.status_code == 404 and "no claim 999" in r.text
+    assert "refkeeper claim list" not in r.text
+    empty = client.get("/requests/987654")
+    assert empty.status_code == 404 and "refkeeper request list" not in empty.text
+
+
+def test_a_new_request_without_articles_links_to_adding_one(tmp_path, sample_standin):
+    app = create_app(db_path=str(tmp_path / "empty.db"), crossref_url=sample_standin.url, secret="s" * 40)
+    with TestClient(app) as c:
+        page = c.get("/requests/new").text
+    assert 'href="/articles#add-article-heading"' in page and "refkeeper article add" not in page
+
+
+@pytest.mark.parametrize("path", ["/requests/99999999999999999999", "/requests/abc", "/claims/abc",
+                                  "/claims/99999999999999999999", "/articles/99999999999999999999",
+                                  "/requests/99999999999999999999/references"])
+def test_odd_record_numbers_get_the_short_404_page_never_a_500(client, path):
+    r = client.get(path)
+    assert r.status_code == 404
+    assert "Traceback" not in r.text and "Not found" in r.text
+
+
+def test_an_article_is_found_by_its_slug_as_well_as_its_number(client):
+    assert client.get("/articles/sij-leg-pain").status_code == 200
+    assert client.get("/articles/1").status_code == 200
+
+
+def test_a_claims_history_shows_words_not_python_data(client):
+    new_request(client)
+    page = client.get("/claims/1").text
+    history = re.search(r'<table class="history">.*?</table>', page, re.S).group(0)
+    assert "{&#39;" not in history and "[{" not in history and "None" not in history
+    assert "Berthelot JM" in history  # the pasted references, as text
