@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from .._errors import UsageError
+from .._errors import StoreError, UsageError
 from .._models import parse_doi
 from ._common import EXIT_FINDINGS, Context, Group, clip, pass_ctx, read_lines
 
@@ -27,6 +27,8 @@ def add(ctx: Context, dois, as_json) -> None:
         raise UsageError("give one or more DOIs, or - to read them from stdin")
     if dois == ("-",):
         dois = tuple(d.strip() for d in read_lines(sys.stdin.buffer) if d.strip())
+    if not ctx.store.writable:  # say so before asking Crossref for works that could not be kept
+        raise StoreError(ctx.store.readonly_reason)
     client = ctx.client
     missing = 0
     for doi in dois:
