@@ -11,6 +11,7 @@ import gzip
 import itertools
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -288,8 +289,6 @@ def free_port() -> int:
 
 
 def desk_token(client) -> str:
-    import re
-
     page = client.get("/")
     assert page.status_code == 200, page.text
     return re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text).group(1)
@@ -353,14 +352,16 @@ def test_the_desks_server_and_cli_batches_share_one_database(tmp_path, standin_c
                 r = post("/requests/new", {"article": str(art.id), "claim": str(claim.id),
                                            "reader": "Jerry Hesch", "comment": comment, "stance": "contests"})
                 rid = int(str(r.url).rsplit("/", 1)[1])
-                requests.append(rid)
+                said = re.search(r"resolving (\d+) references", r.text)
+                assert said, r.text
+                requests.append((rid, int(said.group(1))))
                 post(f"/requests/{rid}/link", {"doi": MURAKAMI, "stance": "contests", "note": f"from {rid}"})
                 post(f"/requests/{rid}/answer", {"doi": MURAKAMI, "note": "periarticular did better"})
                 statuses.append(("/", client.get("/").status_code))
             out, _ = batch.result(timeout=600)
             pool.shutdown()
             finish(importing)
-            for rid in requests:  # the background jobs finish too
+            for rid, _ in requests:  # the background jobs finish too
                 while "resolving…" in client.get(f"/requests/{rid}/references").text:
                     assert time.monotonic() < deadline + 600, "resolving never finished"
                     time.sleep(0.2)
@@ -378,9 +379,11 @@ def test_the_desks_server_and_cli_batches_share_one_database(tmp_path, standin_c
     store = Store(db)
     try:
         assert {w.doi for w in store.works()} >= {r["DOI"].lower() for r in records(120, skip=2000)}
-        for rid, refs in zip(requests, comments, strict=True):
+        for rid, resolving in requests:
+            # Every reference the desk set out to resolve is answered and kept (how the
+            # comment is split is tests/test_reflist.py's business).
             pasted = wf.reader_references(store, rid)
-            assert [" ".join(r.text.split()) for r in pasted] == refs
+            assert len(pasted) == resolving >= 2
             assert all(r.status in ("matched", "ambiguous", "unmatched") for r in pasted)
             assert wf.get_request(store, rid).status == "answered"
         assert len([h for h in wf.history(store) if h.action == "request.answer"]) == len(comments)
