@@ -14,11 +14,17 @@ connections) and a 429 storm every ``--storm-every`` seconds. The commands:
 - ``verify --all``       re-verification of everything stored so far
 - ``export``             BibTeX, RIS and CSL-JSON of everything stored so far
 
+and, beside them, ``refkeeper serve`` (the editor's desk, a real process on 127.0.0.1)
+with ``--editors`` HTTP clients, each pasting readers' comments of real citations (resolved
+by the desk in the background), waiting for them, linking and answering with what matched.
+
 Then it checks what was kept: ``PRAGMA integrity_check``; no duplicate works, citations
 or citation keys; every input line of every batch answered (one JSON line per input, in
 order) and every answer that is not an error stored (matched ones with their work); the
 entries of every import and the records of every snapshot import that reported success
-stored; every export readable with unique keys. It prints the figures (commands run,
+stored; every export readable with unique keys; every desk response below 500, every
+reference of every pasted comment resolved and stored, nothing locked or crashed in the
+server's log. It prints the figures (commands run,
 lines answered, errors by kind, the stand-in's faults, wall time) and exits 1 when
 anything was lost or broken, 2 when it could not run. Crossref giving up after retries
 is counted, not fatal: that is the contract (an ``error`` line, exit code 2 for a
@@ -42,7 +48,11 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -169,6 +179,7 @@ class Soak:
         self.lock = threading.Lock()
         self.runs: list[Run] = []
         self.counter = 0
+        self.desk_rounds = 0
         # What each kind of job does; resolve batches are the bulk of the traffic.
         self.plan = ["resolve"] * 6 + ["import-bib", "import-ris", "snapshot", "verify", "export"] * 1
 
@@ -224,6 +235,118 @@ class Soak:
         while time.monotonic() < deadline:
             self.run_one()
 
+    def desk_worker(self, url: str, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            with self.lock:  # its own count: the commands' mix stays as planned
+                self.desk_rounds += 1
+                n = self.desk_rounds
+            run = desk_round(self, url, n, deadline + self.args.command_timeout)
+            with self.lock:
+                self.runs.append(run)
+
+
+# --- the desk: `refkeeper serve` and editors clicking ----------------------------------------
+
+
+class Desk:
+    """``refkeeper serve`` on a free 127.0.0.1 port, its output in ``serve.log``."""
+
+    def __init__(self, soak: Soak) -> None:
+        self.soak = soak
+        self.log_path = soak.work / "serve.log"
+        # The desk's article and claim, made as an editor would, before anything else runs.
+        for args in (["article", "add", "Treatment of the sacroiliac joint", "--slug", "soak"],
+                     ["claim", "add", "soak", "Intra-articular injection is the gold standard."]):
+            subprocess.run([sys.executable, "-m", "refkeeper.cli", "--db", str(soak.db), *args],
+                           env=soak.env, check=True, capture_output=True, cwd=soak.work)
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "refkeeper.cli", "--db", str(soak.db), "serve", "--port", str(port)],
+            env={**soak.env, "REFKEEPER_EDITOR": "soak"}, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=soak.work)
+        deadline = time.monotonic() + 60
+        while DeskEditor(self.url).call("GET", "/")[0] != 200:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"refkeeper serve did not start; see {self.log_path}")
+            time.sleep(0.2)
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+class DeskEditor:
+    """One editor's browser: a cookie jar (session, CSRF token) and plain form posts."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        self.statuses: list[tuple[str, int]] = []
+
+    def call(self, method: str, path: str, data: dict | None = None) -> tuple[int, str, str]:
+        """(status, final URL, body); redirects are followed as a browser does; status 0: no answer."""
+        body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
+        req = urllib.request.Request(self.url + path, data=body, method=method)
+        try:
+            with self.opener.open(req, timeout=120) as r:
+                out = r.status, r.geturl(), r.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as e:
+            out = e.code, e.geturl(), e.read().decode("utf-8", "replace")
+        except OSError as e:
+            out = 0, self.url + path, str(e)
+        self.statuses.append((f"{method} {re.sub(r'/[0-9]+', '/N', path)}", out[0]))
+        return out
+
+
+def desk_round(soak: Soak, url: str, n: int, deadline: float) -> Run:
+    """One reader's comment taken through the desk: paste, wait, link, answer."""
+    rng = random.Random(soak.args.seed * 7919 + n)
+    refs = rng.sample(soak.texts, 4)
+    comment = "Where does this come from? See:\n\n" + "".join(f"{i}. {t}\n" for i, t in enumerate(refs, 1))
+    ed = DeskEditor(url)
+    started = time.monotonic()
+    given: dict = {"request": None, "references": None}
+    status, _, page = ed.call("GET", "/")
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
+    if token:
+        tok = token.group(1)
+        status, final, page = ed.call("POST", "/requests/new", {
+            "csrf_token": tok, "article": "1", "claim": "1", "reader": f"Reader {n}",
+            "comment": comment, "stance": "contests"})
+        rid = re.search(r"/requests/(\d+)$", final)
+        said = re.search(r"resolving (\d+) reference", page)
+        if rid and said:
+            given.update(request=int(rid.group(1)), references=int(said.group(1)))
+            path = f"/requests/{rid.group(1)}"
+            while time.monotonic() < deadline:
+                status, _, frag = ed.call("GET", path + "/references")
+                if status != 200 or "resolving…" not in frag:
+                    break
+                time.sleep(0.5)
+            status, _, page = ed.call("GET", path)
+            dois = list(dict.fromkeys(re.findall(r'class="doi" href="https://doi.org/([^"]+)"', page)))
+            dois = [urllib.parse.unquote(d).replace("&amp;", "&") for d in dois]
+            if dois:
+                ed.call("POST", path + "/link", {"csrf_token": tok, "doi": dois[0], "stance": "contests",
+                                                 "note": f"soak round {n}"})
+                ed.call("POST", path + "/answer", {"csrf_token": tok, "doi": dois, "note": "see these"})
+                given["answered"] = True
+            ed.call("GET", "/claims/1")
+    given["statuses"] = ed.statuses
+    return Run("desk", ["serve"], 0, time.monotonic() - started, "", "", given)
+
 
 # --- checking what was kept -----------------------------------------------------------------
 
@@ -238,6 +361,10 @@ def failure_kind(run: Run) -> str | None:
     if run.code in (0, 1):
         return None
     text = run.stderr.lower()
+    if run.kind == "verify" and "another `refkeeper verify` is running" in text:
+        # By design: one verify run per database at a time, the second told so in one line
+        # (tests/test_verify.py). Its lock file is not the database: nothing waited or was lost.
+        return "refused: another verify is running"
     if "locked" in text or "busy" in text:
         return "database is locked"
     if "crossref" in text:
@@ -260,11 +387,12 @@ def line_error_kind(message: str | None) -> str:
     return "other: " + (message or "")[:70]
 
 
-def check(runs: list[Run], db: Path) -> tuple[list[str], dict]:
+def check(runs: list[Run], db: Path, server_log: str | None = None) -> tuple[list[str], dict]:
     """(what was lost or broken, figures)."""
     lost: list[str] = []
     figures: dict = {"lines sent": 0, "lines answered": 0, "status": collections.Counter(),
-                     "line errors": collections.Counter(), "command failures": collections.Counter()}
+                     "line errors": collections.Counter(), "command failures": collections.Counter(),
+                     "desk": collections.Counter(), "desk references": collections.Counter()}
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         integrity = [r[0] for r in conn.execute("PRAGMA integrity_check")]
@@ -289,8 +417,20 @@ def check(runs: list[Run], db: Path) -> tuple[list[str], dict]:
             if indexed != len(stored_dois):
                 lost.append(f"full-text index holds {indexed} rows for {len(stored_dois)} works")
         figures["works"], figures["citations"] = len(stored_dois), len(stored_texts)
+        pasted: dict[int, list[str]] = collections.defaultdict(list)
+        answered: set[int] = set()
+        if "request_references" in tables:
+            for rid, status in conn.execute("SELECT request_id, status FROM request_references"):
+                pasted[rid].append(status)
+            answered = {r[0] for r in conn.execute("SELECT id FROM requests WHERE status = 'answered'")}
     finally:
         conn.close()
+
+    if server_log is not None:
+        for needle in ("Traceback", "database is locked", "error serving"):
+            if needle in server_log:
+                line = next(x for x in server_log.splitlines() if needle in x)
+                lost.append(f"the desk's log has {needle!r}: {line[:100]} (serve.log)")
 
     for i, run in enumerate(runs):
         label = f"{run.kind} #{i + 1}"
@@ -301,7 +441,22 @@ def check(runs: list[Run], db: Path) -> tuple[list[str], dict]:
                 log = db.parent / f"failed-{i + 1}-{run.kind}.txt"
                 log.write_text(f"refkeeper {' '.join(run.args)}\nexit {run.code}\n\n{run.stderr}")
                 lost.append(f"{label} failed: {failed} (stderr in {log.name})")
-        if run.kind == "resolve":
+        if run.kind == "desk":
+            for what, status in run.given["statuses"]:
+                figures["desk"][f"{what} {status}"] += 1
+                if status >= 500 or status == 0:
+                    lost.append(f"{label}: {what} answered {status or 'nothing'}")
+            rid, expected = run.given["request"], run.given["references"]
+            if rid is None:
+                lost.append(f"{label}: the desk recorded no request for the pasted comment")
+                continue
+            got = pasted.get(rid, [])
+            figures["desk references"].update(got)
+            if len(got) != expected:
+                lost.append(f"{label}: request {rid} was resolving {expected} references, {len(got)} stored")
+            if run.given.get("answered") and rid not in answered:
+                lost.append(f"{label}: request {rid} was answered on the desk but is not answered")
+        elif run.kind == "resolve":
             sent = run.given["lines"]
             figures["lines sent"] += len(sent)
             answers = []
@@ -371,6 +526,8 @@ def main() -> int:
     p.add_argument("--data", type=Path, default=DEFAULT_DATA,
                    help=f"the shared data directory (default {DEFAULT_DATA})")
     p.add_argument("--jobs", type=int, default=4, help="refkeeper processes at once")
+    p.add_argument("--editors", type=int, default=2,
+                   help="HTTP clients on the desk (refkeeper serve); 0: no desk")
     p.add_argument("--batch", type=int, default=30, help="citations per resolve batch")
     p.add_argument("--fault-rate", type=float, default=0.06, help="share of requests answered with a fault")
     p.add_argument("--hang-seconds", type=float, default=CLIENT_TIMEOUT + 3)
@@ -392,9 +549,11 @@ def main() -> int:
                      hang_seconds=args.hang_seconds, seed=args.seed)
     with server:
         soak = Soak(args, work, server.url)
-        print(f"soak: {args.jobs} processes on {soak.db} for {args.seconds:g} s; stand-in at "
-              f"{server.url} ({args.fault_rate:.0%} faults of every kind, {args.rate_limit} req/s, "
-              f"429 storms every {args.storm_every:g} s)", flush=True)
+        desk = Desk(soak) if args.editors else None
+        print(f"soak: {args.jobs} processes on {soak.db} for {args.seconds:g} s"
+              + (f", and the desk at {desk.url} with {args.editors} editors" if desk else "")
+              + f"; stand-in at {server.url} ({args.fault_rate:.0%} faults of every kind, "
+              f"{args.rate_limit} req/s, 429 storms every {args.storm_every:g} s)", flush=True)
         deadline = time.monotonic() + args.seconds
         stop = threading.Event()
 
@@ -405,15 +564,19 @@ def main() -> int:
         storm_thread = threading.Thread(target=storms, daemon=True)
         storm_thread.start()
         workers = [threading.Thread(target=soak.worker, args=(deadline,)) for _ in range(args.jobs)]
+        if desk:
+            workers += [threading.Thread(target=soak.desk_worker, args=(desk.url, deadline))
+                        for _ in range(args.editors)]
         for w in workers:
             w.start()
         for w in workers:
             w.join()
         stop.set()
+        server_log = desk.stop() if desk else None
         stats = server.stats
     wall = time.monotonic() - started
 
-    lost, figures = check(soak.runs, soak.db)
+    lost, figures = check(soak.runs, soak.db, server_log)
     by_kind = collections.Counter(r.kind for r in soak.runs)
     codes = collections.Counter((r.kind, r.code) for r in soak.runs)
     print(f"\ncommands run: {len(soak.runs)}  "
@@ -422,6 +585,15 @@ def main() -> int:
     print(f"lines:        {figures['lines answered']} answered of {figures['lines sent']} sent  "
           + ", ".join(f"{s} {n}" for s, n in figures["status"].most_common()))
     print(f"stored:       {figures['works']} works, {figures['citations']} citations")
+    if desk:
+        refs = figures["desk references"]
+        print(f"desk:         {sum(figures['desk'].values())} responses, "
+              f"{sum(1 for r in soak.runs if r.kind == 'desk')} comments pasted, {sum(refs.values())} "
+              "references resolved (" + ", ".join(f"{k} {n}" for k, n in refs.most_common()) + ")")
+        by_status = collections.Counter()
+        for what, n in figures["desk"].items():
+            by_status[what.rsplit(" ", 1)[1]] += n
+        print("              status " + ", ".join(f"{k}: {n}" for k, n in sorted(by_status.items())))
     for title, counter in (("line errors", figures["line errors"]),
                            ("command failures", figures["command failures"])):
         print(f"{title}:" + ("" if counter else " none"))
@@ -430,7 +602,8 @@ def main() -> int:
     print(f"stand-in:     {stats['requests']} requests, status {dict(sorted(stats['status'].items()))}, "
           f"faults {stats['faults']}, storm {stats['storm']}, refused by limits "
           f"{stats['refused_rate'] + stats['refused_concurrency']}")
-    print(f"wall time:    {wall:.1f} s")
+    print(f"wall time:    {wall:.1f} s; load average at the end "
+          + " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" ({os.cpu_count()} cores)")
     if lost:
         print(f"\nLOST OR BROKEN ({len(lost)}):")
         for line in lost[:40]:

@@ -11,6 +11,7 @@ import gzip
 import itertools
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -278,3 +279,117 @@ def test_a_snapshot_line_with_wrong_field_types_is_one_error_naming_the_line(tmp
     assert result.exit_code == 2
     [line] = result.output.strip().splitlines()
     assert line.startswith(f"Error: {path}:2: ") and line.endswith(message)
+
+
+# --- the desk's server and the CLI on one refs.db ------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def desk_token(client) -> str:
+    page = client.get("/")
+    assert page.status_code == 200, page.text
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text).group(1)
+
+
+def test_the_desks_server_and_cli_batches_share_one_database(tmp_path, standin_clean):
+    """`refkeeper serve` as a real process resolves pasted comments in the background and
+    takes editors' POSTs while a `resolve --json -` batch and an online `import` write to
+    the same refs.db: every line answered and stored, every reference of every pasted
+    comment resolved, every desk response below 500, and nothing locked anywhere."""
+    import time
+
+    httpx = pytest.importorskip("httpx")
+    db = tmp_path / "refs.db"
+    store = Store(db)
+    store.import_snapshot(SAMPLE)  # the seed works, so that editors can link and answer
+    art = wf.add_article(store, "Treatment of the sacroiliac joint in patients with leg pain", slug="sij")
+    claim = wf.add_claim(store, art.id, "Intra-articular injection is the 'gold standard'.")
+    store.close()
+    env = {"REFKEEPER_CROSSREF_URL": standin_clean.url, "REFKEEPER_EDITOR": "anna"}
+    port = free_port()
+    log = (tmp_path / "serve.log").open("w+")
+    server = subprocess.Popen([sys.executable, "-m", "refkeeper.cli", "--db", str(db), "serve",
+                               "--port", str(port)], env={**os.environ, **env}, stdout=log,
+                              stderr=subprocess.STDOUT, text=True)
+    statuses: list[tuple[str, int]] = []
+    requests: list[int] = []
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                          follow_redirects=True) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    tok = desk_token(client)
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None and time.monotonic() < deadline, "the desk never started"
+                    time.sleep(0.2)
+
+            def post(path: str, data: dict) -> httpx.Response:
+                r = client.post(path, data={"csrf_token": tok, **data})
+                statuses.append((path, r.status_code))
+                return r
+
+            # Real dev citations, pasted as a reader would: a numbered list.
+            comments = [citations(6, skip=300 + 6 * i) for i in range(3)]
+            lines = citations(40, skip=200)
+            bib = tmp_path / "library.bib"
+            with bib.open("w", encoding="utf-8") as fh:
+                from refkeeper._models import Work
+
+                export_works((Work.from_crossref(r) for r in records(120, skip=2000)), fh, "bibtex")
+            resolving = refkeeper(db, "resolve", "--json", "-", env=env, stdin=subprocess.PIPE)
+            importing = refkeeper(db, "import", str(bib), env=env)
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(1)
+            batch = pool.submit(finish, resolving, "\n".join(lines) + "\n")
+            for refs in comments:
+                comment = "Please see:\n\n" + "\n".join(f"{n}. {t}" for n, t in enumerate(refs, 1))
+                r = post("/requests/new", {"article": str(art.id), "claim": str(claim.id),
+                                           "reader": "Jerry Hesch", "comment": comment, "stance": "contests"})
+                rid = int(str(r.url).rsplit("/", 1)[1])
+                said = re.search(r"resolving (\d+) references", r.text)
+                assert said, r.text
+                requests.append((rid, int(said.group(1))))
+                post(f"/requests/{rid}/link", {"doi": MURAKAMI, "stance": "contests", "note": f"from {rid}"})
+                post(f"/requests/{rid}/answer", {"doi": MURAKAMI, "note": "periarticular did better"})
+                statuses.append(("/", client.get("/").status_code))
+            out, _ = batch.result(timeout=600)
+            pool.shutdown()
+            finish(importing)
+            for rid, _ in requests:  # the background jobs finish too
+                while "resolving…" in client.get(f"/requests/{rid}/references").text:
+                    assert time.monotonic() < deadline + 600, "resolving never finished"
+                    time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    log.seek(0)
+    server_log = log.read()
+    assert "locked" not in server_log and "Traceback" not in server_log, server_log
+    assert [s for s in statuses if s[1] >= 500] == [], server_log
+    assert len(statuses) == 4 * len(comments)
+    answers = [json.loads(x) for x in out.splitlines()]
+    assert [a["input"] for a in answers] == lines
+    assert stored_citations(db) >= {a["input"] for a in answers if a["status"] != "error"}
+    store = Store(db)
+    try:
+        assert {w.doi for w in store.works()} >= {r["DOI"].lower() for r in records(120, skip=2000)}
+        for rid, resolving in requests:
+            # Every reference the desk set out to resolve is answered and kept (how the
+            # comment is split is tests/test_reflist.py's business).
+            pasted = wf.reader_references(store, rid)
+            assert len(pasted) == resolving >= 2
+            assert all(r.status in ("matched", "ambiguous", "unmatched") for r in pasted)
+            assert wf.get_request(store, rid).status == "answered"
+        assert len([h for h in wf.history(store) if h.action == "request.answer"]) == len(comments)
+    finally:
+        store.close()

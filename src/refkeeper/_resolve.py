@@ -179,7 +179,9 @@ class Resolver:
         return res
 
     def _save(self, res: Resolution, context: str | None) -> None:
-        if self.store is not None:
+        # A database this process may not write (read-only, or a newer refkeeper's) still
+        # answers from what it holds: the answer is given, only not kept, as export's keys.
+        if self.store is not None and self.store.writable:
             self.store.save_resolution(res, context, self.source.name)
             if res.status == MATCHED and res.identifiers and not res.cached:
                 identifiers.record(self.store, res.doi, res.identifiers)

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from .._errors import UsageError
+from .._errors import StoreError, UsageError
 from .._identifiers import identifiers_of
 from .._models import parse_doi
 from .._registries import add_work
@@ -31,6 +31,8 @@ def add(ctx: Context, dois, as_json) -> None:
         raise UsageError("give one or more DOIs, or - to read them from stdin")
     if dois == ("-",):
         dois = tuple(d.strip() for d in read_lines(sys.stdin.buffer) if d.strip())
+    if not ctx.store.writable:  # say so before asking Crossref for works that could not be kept
+        raise StoreError(ctx.store.readonly_reason)
     registries = ctx.settings.registries(ctx.client)
     missing = 0
     for doi in dois:
