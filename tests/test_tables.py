@@ -30,6 +30,7 @@ OWNERS = {
     "requests": "workflow/_requests.py",
     "request_works": "workflow/_requests.py",
     "request_references": "workflow/_requests.py",
+    "request_prose": "workflow/_requests.py",
     "history": "workflow/_history.py",
     "verify_runs": "verify/_runs.py",
     "verify_results": "verify/_runs.py",

@@ -336,6 +336,32 @@ def m007_identifiers(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m008_request_chunks(db: sqlite_utils.Database) -> None:
+    # Editors correct how a reader's comment was split (issue 12): the request keeps the
+    # comment as pasted, each reference the input lines it came from (to split it again at
+    # a line), and the chunks taken for prose, with theirs, so one can be brought back as a
+    # reference. A reference whose resolved_at is NULL is still to be resolved.
+    # (Named m008: the next free number on main; the lead orders them at merge.)
+    for statement in [
+        "ALTER TABLE requests ADD COLUMN comment TEXT",
+        "ALTER TABLE request_references ADD COLUMN line INTEGER",
+        "ALTER TABLE request_references ADD COLUMN end_line INTEGER",
+        """
+        CREATE TABLE request_prose (
+            id INTEGER PRIMARY KEY,
+            request_id INTEGER NOT NULL REFERENCES requests(id),
+            text TEXT NOT NULL,           -- the chunk as split, lines joined
+            line INTEGER,                 -- 1-based lines of the request's comment, if known
+            end_line INTEGER,
+            added_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX request_prose_request_id ON request_prose(request_id)",
+    ]:
+        db.execute(statement)
+
+
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction to end
 
 

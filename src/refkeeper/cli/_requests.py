@@ -43,7 +43,38 @@ def request() -> None:
       refkeeper request answer 1 --doi 10.1007/s00586-013-2833-2
       refkeeper request reply 1 --markdown
       refkeeper request decline 2 --reason "asks for medical advice"
+
+    \b
+    Correcting how a pasted comment was split:
+      refkeeper request chunks 1                 # references and prose, with their lines
+      refkeeper request merge 1 2                # references 2 and 3 were one
+      refkeeper request split 1 2 --at 7         # reference 2 was two: the second starts on line 7
+      refkeeper request split 1 2 --at "Killeen, P. R."   # ... or at these words
+      refkeeper request not-ref 1 4              # reference 4 is the reader's prose
+      refkeeper request is-ref 1 12              # prose chunk 12 is a reference
     """
+
+
+def _lines(line, end_line) -> str:
+    if line is None:
+        return "lines ?"
+    return f"line {line}" if end_line in (None, line) else f"lines {line}-{end_line}"
+
+
+def _print_chunks(chunks, request_id=None) -> None:
+    """How a comment was split: each chunk with its input lines, reference or prose."""
+    for c in chunks:
+        if c.kind == "reference":
+            head = f"ref {c.number}"
+            status = c.reference.status if c.reference is not None else ""
+            if c.reference is not None and c.reference.pending:
+                status = "pending"
+        else:
+            head, status = f"prose #{c.number}" if request_id else "prose", ""
+        click.echo(f"  {head:<10} {_lines(c.line, c.end_line):<12} {status:<9} {clip(c.text, 70)}")
+    if request_id is not None:
+        click.echo(f"  wrong? refkeeper request merge|split|not-ref|is-ref {request_id} ..."
+                   " (see `refkeeper request merge --help`)")
 
 
 def _print_pasted(pasted, claim_id) -> None:
@@ -117,6 +148,7 @@ def _finish_pasted(store, pasted, as_json, headline) -> None:
         out = refkeeper.workflow.request_report(store, pasted.request.id).to_json()
         out["linked"] = [lk.to_json() for lk in pasted.links]
         out["not_linked"] = pasted.skipped
+        out["split"] = [c.to_json() for c in refkeeper.workflow.request_chunks(store, pasted.request.id)]
         echo_json(out)
     else:
         n = len(pasted.references)
@@ -124,6 +156,8 @@ def _finish_pasted(store, pasted, as_json, headline) -> None:
         click.echo(f"{headline}: {n} reference{'s' * (n != 1)}, {n - unresolved} matched, "
                    f"{unresolved} without a DOI")
         _print_pasted(pasted, pasted.request.claim_id)
+        click.echo("how the comment was split:")
+        _print_chunks(refkeeper.workflow.request_chunks(store, pasted.request.id), pasted.request.id)
     if any(r.status == ERROR for r in pasted.references):
         sys.exit(EXIT_FINDINGS)
 
@@ -299,29 +333,177 @@ def refs_split(ctx: Context, file, do_resolve, offline, as_json) -> None:
     """Split a pasted comment or reference list (FILE, - for stdin) into single references.
 
     Numbered, bulleted, blank-line separated, one per line or run together; lines
-    wrapped by a mail client are joined back. Prose around the list is left out.
+    wrapped by a mail client are joined back. Every chunk is printed with the input lines
+    it came from, numbered if it is a reference, marked "prose" if it is taken for the
+    reader's words (with --json: "kind", "line", "end_line", and "position" for references).
     """
     # Imported here, not at the top, so that `refkeeper --help` does not load the workflow.
     from ..workflow import split_text
 
-    chunks = [c for c in split_text(read_text_arg(file)) if c.is_reference]
+    everything = split_text(read_text_arg(file))
+    chunks = [c for c in everything if c.is_reference]
     answers = None
     if do_resolve:
         answers = list(ctx.resolver(offline=offline).resolve_many([c.text for c in chunks]))
+    answer_of = dict(zip(map(id, chunks), answers, strict=True)) if answers is not None else {}
     if as_json:
-        out = []
-        for i, c in enumerate(chunks):
-            item = {"position": i + 1, "line": c.line, "text": c.text}
-            if answers is not None:
-                item["resolution"] = answers[i].to_json()
+        out, n = [], 0
+        for c in everything:
+            item = {"kind": c.kind, "line": c.line, "end_line": c.end_line or c.line, "marker": c.marker,
+                    "text": c.text}
+            if c.is_reference:
+                n += 1
+                item["position"] = n
+                if answers is not None:
+                    item["resolution"] = answer_of[id(c)].to_json()
             out.append(item)
         echo_json(out)
     else:
-        for i, c in enumerate(chunks):
+        n = 0
+        for c in everything:
+            where = _lines(c.line, c.end_line)
+            if not c.is_reference:
+                click.echo(f"   prose  {where:<12} {clip(c.text, 70)}")
+                continue
+            n += 1
             if answers is None:
-                click.echo(f"{i + 1}. {c.text}")
+                click.echo(f"{n:>2}. ref    {where:<12} {c.text}")
             else:
-                a = answers[i]
-                click.echo(f"{i + 1}. {a.status.upper():<9} {a.doi or ''}  {c.text}")
+                a = answer_of[id(c)]
+                click.echo(f"{n:>2}. ref    {where:<12} {a.status.upper():<9} {a.doi or ''}  {c.text}")
     if answers is not None and any(a.status == ERROR for a in answers):
         sys.exit(EXIT_FINDINGS)
+
+
+# -- correcting how a reader's comment was split ------------------------------------------------
+
+
+def _print_ref(ref) -> None:
+    tail = ref.doi or (f"candidates {', '.join(ref.candidates[:3])}" if ref.candidates else "no DOI")
+    click.echo(f"  ref {ref.position:<5} {_lines(ref.line, ref.end_line):<12} {ref.status.upper():<9} {tail}"
+               f"  {clip(ref.text, 60)}")
+
+
+@request.command("chunks")
+@click.argument("request_id", metavar="REQUEST", type=REQUEST_ID)
+@json_option
+@pass_ctx
+def request_chunks(ctx: Context, request_id, as_json) -> None:
+    """How REQUEST's comment is split now: its references (numbered as the corrections
+    take them) and the chunks taken for prose (#ID, for `request is-ref`), in the comment's
+    order, each with the lines of the comment it came from."""
+    chunks = refkeeper.workflow.request_chunks(ctx.store, request_id)
+    if as_json:
+        echo_json([c.to_json() for c in chunks])
+        return
+    if not chunks:
+        click.echo(f"request {request_id} has no pasted comment or references")
+        return
+    _print_chunks(chunks, request_id)
+
+
+@request.command("merge")
+@click.argument("request_id", metavar="REQUEST", type=REQUEST_ID)
+@click.argument("number", metavar="N", type=int)
+@click.option("--offline", is_flag=True, help="Resolve from the database only.")
+@by_option
+@json_option
+@pass_ctx
+def request_merge(ctx: Context, request_id, number, offline, actor, as_json) -> None:
+    """Reference N of REQUEST and the next one are one reference: join them and resolve it.
+
+    The later references move up one. Numbers as in `refkeeper request chunks REQUEST`.
+    """
+    ref = refkeeper.workflow.merge_references(ctx.store, request_id, number, ctx.resolver(offline=offline),
+                                              actor=actor)
+    if as_json:
+        echo_json(ref.to_json())
+        return
+    click.echo(f"request {request_id}: references {number} and {number + 1} merged")
+    _print_ref(ref)
+
+
+@request.command("split")
+@click.argument("request_id", metavar="REQUEST", type=REQUEST_ID)
+@click.argument("number", metavar="N", type=int)
+@click.option("--at", "at", required=True, metavar="LINE|TEXT",
+              help="Where the second reference begins: a line of the comment (see `request chunks`) "
+                   "or the words it begins with, as written in reference N.")
+@click.option("--offline", is_flag=True, help="Resolve from the database only.")
+@by_option
+@json_option
+@pass_ctx
+def request_split(ctx: Context, request_id, number, at, offline, actor, as_json) -> None:
+    """Reference N of REQUEST is two references: cut it --at a line or words; both are resolved.
+
+    \b
+    Examples:
+      refkeeper request split 3 2 --at 7
+      refkeeper request split 3 2 --at "Kroschwald S"
+    """
+    refs = refkeeper.workflow.split_reference(ctx.store, request_id, number, at,
+                                              ctx.resolver(offline=offline), actor=actor)
+    if as_json:
+        echo_json([r.to_json() for r in refs])
+        return
+    click.echo(f"request {request_id}: reference {number} split in two")
+    for r in refs:
+        _print_ref(r)
+
+
+@request.command("not-ref")
+@click.argument("request_id", metavar="REQUEST", type=REQUEST_ID)
+@click.argument("number", metavar="N", type=int)
+@by_option
+@json_option
+@pass_ctx
+def request_not_ref(ctx: Context, request_id, number, actor, as_json) -> None:
+    """Reference N of REQUEST is the reader's prose, not a reference: take it out of the list.
+
+    It is kept with the request as a prose chunk (`request is-ref` brings it back); the later
+    references move up one. A link already made from it is not removed (`refkeeper unlink`).
+    """
+    chunk = refkeeper.workflow.mark_not_reference(ctx.store, request_id, number, actor=actor)
+    if as_json:
+        echo_json(chunk.to_json())
+        return
+    click.echo(f"request {request_id}: reference {number} is now prose #{chunk.id}"
+               f" ({_lines(chunk.line, chunk.end_line)}): {clip(chunk.text, 60)}")
+
+
+@request.command("is-ref")
+@click.argument("request_id", metavar="REQUEST", type=REQUEST_ID)
+@click.argument("chunk", metavar="CHUNK", type=int)
+@click.option("--offline", is_flag=True, help="Resolve from the database only.")
+@by_option
+@json_option
+@pass_ctx
+def request_is_ref(ctx: Context, request_id, chunk, offline, actor, as_json) -> None:
+    """Prose chunk CHUNK of REQUEST (#ID in `request chunks`) is a reference: resolve it and
+    put it in the reader's list where it was in the comment."""
+    ref = refkeeper.workflow.mark_reference(ctx.store, request_id, chunk, ctx.resolver(offline=offline),
+                                            actor=actor)
+    if as_json:
+        echo_json(ref.to_json())
+        return
+    click.echo(f"request {request_id}: prose #{chunk} is now reference {ref.position}")
+    _print_ref(ref)
+
+
+@request.command("resolve")
+@click.argument("request_id", metavar="REQUEST", type=REQUEST_ID)
+@click.option("--offline", is_flag=True, help="Resolve from the database only.")
+@by_option
+@json_option
+@pass_ctx
+def request_resolve(ctx: Context, request_id, offline, actor, as_json) -> None:
+    """Resolve REQUEST's references still pending (the desk stopped before resolving them)."""
+    pasted = refkeeper.workflow.resolve_remaining(ctx.store, request_id, ctx.resolver(offline=offline),
+                                                  actor=actor)
+    if as_json:
+        echo_json([r.to_json() for r in pasted.references])
+        return
+    click.echo(f"request {request_id}: {len(pasted.references)} pending reference"
+               f"{'s' * (len(pasted.references) != 1)} resolved")
+    for r in pasted.references:
+        _print_ref(r)

@@ -42,14 +42,18 @@ def _job(request: Request, request_id: str) -> JobView | None:
 
 
 def _details(store, request_id: str):
-    return workflow.request_details(store, request_id)
+    # The page's details and the chunks of the comment taken for prose (which an editor
+    # may bring back as references).
+    details = workflow.request_details(store, request_id)
+    return details, workflow.prose_chunks(store, details.report.request.id)
 
 
 async def request_page(request: Request):
     rid = request.path_params["request_id"]
     job = _job(request, rid)
-    details = await call(request, _details, rid)
-    return render(request, "request.html", {"d": details, "job": job, "stances": workflow.STANCES,
+    details, prose = await call(request, _details, rid)
+    return render(request, "request.html", {"d": details, "prose": prose, "job": job,
+                                            "stances": workflow.STANCES,
                                             "ref_error": request.session.pop("reference_error", None)})
 
 
@@ -57,14 +61,15 @@ async def references_fragment(request: Request):
     """The reader's references alone: what the page polls while they are being resolved."""
     rid = request.path_params["request_id"]
     job = _job(request, rid)
-    details = await call(request, _details, rid)
+    details, prose = await call(request, _details, rid)
     if request.headers.get("hx-request") == "true" and (job is None or not job.running):
         # Resolving is over: reload the whole page once (its link and answer forms list the
         # works just matched); the reloaded page does not poll.
-        return render(request, "_references.html", {"d": details, "job": None, "stances": workflow.STANCES,
-                                                     "ref_error": None}, headers={"HX-Refresh": "true"})
-    return render(request, "_references.html", {"d": details, "job": job, "stances": workflow.STANCES,
-                                                 "ref_error": None})
+        return render(request, "_references.html", {"d": details, "prose": prose, "job": None,
+                                                     "stances": workflow.STANCES, "ref_error": None},
+                      headers={"HX-Refresh": "true"})
+    return render(request, "_references.html", {"d": details, "prose": prose, "job": job,
+                                                 "stances": workflow.STANCES, "ref_error": None})
 
 
 # -- actions on one reference ---------------------------------------------------------------
@@ -144,6 +149,95 @@ async def enter_doi(request: Request):
     doi = data.get("doi", "")
     return await _reference_action(request, workflow.enter_reference_doi, doi, done=_entered,
                                    kept={"action": "doi", "value": doi})
+
+
+# -- correcting how the reader's comment was split ---------------------------------------------
+# The library numbers references by their place in the list; the page's forms name a
+# reference by its ID (stable while other editors correct the same list), read back here.
+
+
+def _position(store, rid, ref) -> int:
+    return workflow.get_reference(store, rid, ref).position
+
+
+def _merge(store, rid, ref, resolver, actor):
+    return workflow.merge_references(store, rid, _position(store, rid, ref), resolver, actor=actor)
+
+
+async def merge(request: Request):
+    return await _reference_action(request, _merge, kept={"action": "merge"},
+                                   done=lambda ref: _outcome(ref, "merged with the next one"))
+
+
+def _split(store, rid, ref, at, resolver, actor):
+    return workflow.split_reference(store, rid, _position(store, rid, ref), at, resolver, actor=actor)
+
+
+def _split_done(refs) -> str:
+    a, b = refs
+    return (f"Reference {a.position} split in two: {a.position} is {a.status},"
+            f" {b.position} is {b.status}.")
+
+
+async def split(request: Request):
+    at = (await form(request)).get("at", "")
+    return await _reference_action(request, _split, at, done=_split_done,
+                                   kept={"action": "split", "value": at})
+
+
+def _not_ref(store, rid, ref, resolver, actor):
+    return workflow.mark_not_reference(store, rid, _position(store, rid, ref), actor=actor)
+
+
+async def not_reference(request: Request):
+    return await _reference_action(request, _not_ref, kept={"action": "not-ref"},
+                                   done=lambda chunk: "Taken out of the references: kept with the reader's"
+                                                      " words below, where it can be brought back.")
+
+
+async def is_reference(request: Request):
+    """A chunk taken for the reader's prose is a reference: resolve it, put it in the list."""
+    rid, chunk = request.path_params["request_id"], request.path_params["chunk_id"]
+    d = desk(request)
+    who = actor(request)
+
+    def work(store):
+        return workflow.mark_reference(store, rid, chunk, _resolver(d, store), actor=who)
+
+    try:
+        ref = await call(request, work)
+    except RefkeeperError as exc:
+        flash(request, user_message(exc), "error")
+        return redirect(f"/requests/{rid}#prose")
+    flash(request, _outcome(ref, "added to the references"))
+    return redirect(f"/requests/{rid}#ref-{ref.id}")
+
+
+def _resume_job(job: Job, d: Desk, rid: int, who: str):
+    store = d.store()
+    try:
+        return workflow.resolve_remaining(store, rid, _resolver(d, store), progress=job.step, actor=who)
+    finally:
+        store.close()
+
+
+async def resolve_remaining(request: Request):
+    """Resolve the references still pending: their job stopped or never ran (the server
+    restarted while they were being resolved)."""
+    rid = request.path_params["request_id"]
+    d = desk(request)
+    who = actor(request)
+    if d.jobs.running(_key(int(rid))):
+        flash(request, "The references are being resolved already.")
+        return redirect(f"/requests/{rid}")
+    pending = await call(request, workflow.pending_references, rid)
+    if not pending:
+        flash(request, "No reference is waiting to be resolved.")
+        return redirect(f"/requests/{rid}")
+    d.jobs.submit(_key(int(rid)), _resume_job, d, int(rid), who, expected=[r.text for r in pending])
+    n = len(pending)
+    flash(request, f"Resolving the remaining {n} reference{'s' * (n != 1)}…")
+    return redirect(f"/requests/{rid}")
 
 
 # -- actions on the request -------------------------------------------------------------------
@@ -270,6 +364,11 @@ routes = [
     Route("/requests/{request_id:id}/references/{ref_id:id}/reject", reject, methods=["POST"]),
     Route("/requests/{request_id:id}/references/{ref_id:id}/search", search_again, methods=["POST"]),
     Route("/requests/{request_id:id}/references/{ref_id:id}/doi", enter_doi, methods=["POST"]),
+    Route("/requests/{request_id:id}/references/{ref_id:id}/merge", merge, methods=["POST"]),
+    Route("/requests/{request_id:id}/references/{ref_id:id}/split", split, methods=["POST"]),
+    Route("/requests/{request_id:id}/references/{ref_id:id}/not-ref", not_reference, methods=["POST"]),
+    Route("/requests/{request_id:id}/prose/{chunk_id:id}/is-ref", is_reference, methods=["POST"]),
+    Route("/requests/{request_id:id}/resolve", resolve_remaining, methods=["POST"]),
     Route("/requests/{request_id:id}/claim.bib", claim_bibtex, methods=["POST"]),
     Route("/requests/{request_id:id}/link", link, methods=["POST"]),
     Route("/requests/{request_id:id}/answer", answer, methods=["POST"]),

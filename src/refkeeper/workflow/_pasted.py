@@ -20,14 +20,25 @@ from ._claims import Article, Claim, get_article, get_claim
 from ._common import DEFAULT_ACTOR, check_stance, parse_doi, timestamp
 from ._history import log
 from ._links import Link, insert_link, live_link
-from ._reflist import split_text
+from ._reflist import Chunk, input_lines, join_lines, split_text
 from ._requests import (
+    ProseChunk,
     ReaderReference,
     Request,
+    add_prose,
     add_reference,
     add_request,
+    append_comment,
+    delete_prose,
+    delete_reference,
+    get_prose,
     get_reference,
     get_request,
+    pending_references,
+    prose_chunks,
+    reader_references,
+    reference_at,
+    set_reference,
     update_reference,
 )
 
@@ -42,6 +53,18 @@ class Pasted:
     links: list[Link] = field(default_factory=list)
     prose: str = ""
     skipped: list[str] = field(default_factory=list)  # why a matched reference was not linked
+    chunks: list[Chunk] = field(default_factory=list)  # how the pasted text was split
+
+
+def _lines_of(chunks: list[Chunk], offset: int = 0) -> list[tuple[int, int]]:
+    return [(c.line + offset, (c.end_line or c.line) + offset) for c in chunks if c.is_reference]
+
+
+def _keep_prose(store: Store, req: Request, chunks: list[Chunk], offset: int = 0) -> None:
+    # The chunks taken for prose, kept with their lines: an editor may bring one back.
+    for c in chunks:
+        if not c.is_reference:
+            add_prose(store, req, c.text, c.line + offset, (c.end_line or c.line) + offset)
 
 
 def add_request_from_comment(
@@ -82,9 +105,11 @@ def add_request_from_comment(
     resolutions = _resolve([ch.text for ch in chunks if ch.is_reference], resolver)
     with store.write():
         req = add_request(store, art, reader, text if text is not None else (prose or None),
-                          claim=c, contact=contact, received_at=received_at, actor=actor)
-        pasted = _store_references(store, req, resolutions, stance, actor)
+                          claim=c, contact=contact, received_at=received_at, actor=actor, comment=comment)
+        _keep_prose(store, req, chunks)
+        pasted = _store_references(store, req, resolutions, stance, actor, lines=_lines_of(chunks))
     pasted.prose = prose
+    pasted.chunks = chunks
     return pasted
 
 
@@ -116,8 +141,12 @@ def add_reader_references(
         raise InputError("no references found in the pasted text")
     resolutions = _resolve(refs, resolver)
     with store.write():
-        out = _store_references(store, req, resolutions, stance, actor)
+        offset = append_comment(store, req, pasted)
+        _keep_prose(store, req, chunks, offset)
+        out = _store_references(store, req, resolutions, stance, actor, lines=_lines_of(chunks, offset))
     out.prose = "\n\n".join(c.text for c in chunks if not c.is_reference)
+    out.chunks = [Chunk(c.text, c.kind, c.line + offset, c.marker, (c.end_line or c.line) + offset)
+                  for c in chunks]
     return out
 
 
@@ -127,11 +156,14 @@ def _resolve(texts: list[str], resolver) -> list[Resolution]:
 
 
 def _store_references(store: Store, req: Request, resolutions: list[Resolution], stance: str | None,
-                      actor: str) -> Pasted:
+                      actor: str, lines: list[tuple[int, int]] | None = None,
+                      rows: list[ReaderReference] | None = None) -> Pasted:
+    """Keep resolved references: new rows (with their ``lines``), or the pending ``rows``
+    they were recorded as."""
     stamp = now()
     refs, made, skipped = [], [], []
     claim = get_claim(store, req.claim_id) if req.claim_id is not None else None
-    for res in resolutions:
+    for i, res in enumerate(resolutions):
         # A DOI only for a match: never a candidate's, never a guess. The matched work is
         # stored (links and answers point at it); a resolver without a store did not.
         doi = normalize_doi(res.doi) if res.status == MATCHED and res.doi else None
@@ -140,8 +172,13 @@ def _store_references(store: Store, req: Request, resolutions: list[Resolution],
                 raise InputError(f"matched {doi}, but its record is missing: `refkeeper add {doi}`")
             store.add_records([res.best.work.record], "crossref")
         cands = [c.doi for c in res.candidates] if res.status != MATCHED else []
-        refs.append(add_reference(store, req, res.input, res.status, doi, res.score, cands, res.error,
-                                  stamp))
+        if rows:
+            refs.append(set_reference(store, rows[i], status=res.status, doi=doi, score=res.score,
+                                      candidates=cands, error=res.error, resolved_at=stamp))
+        else:
+            line, end = lines[i] if lines else (None, None)
+            refs.append(add_reference(store, req, res.input, res.status, doi, res.score, cands,
+                                      res.error, stamp, line=line, end_line=end))
         if stance and claim is not None and doi:
             existing = live_link(store, claim.id, doi)
             if existing is not None:
@@ -171,6 +208,7 @@ class PendingRequest:
     texts: list[str]
     stance: str | None = None
     prose: str = ""
+    references: list[ReaderReference] = field(default_factory=list)  # the rows, pending
 
 
 def open_request_from_comment(
@@ -197,9 +235,17 @@ def open_request_from_comment(
         stance = check_stance(stance)
         if c is None:
             raise UsageError("a stance for the reader's references needs the claim they are about")
-    req = add_request(store, art, reader, prose or None, claim=c, contact=contact,
-                      received_at=received_at, actor=actor)
-    return PendingRequest(req, [ch.text for ch in chunks if ch.is_reference], stance, prose)
+    refs = [ch for ch in chunks if ch.is_reference]
+    # The references are recorded at once, pending (``resolved_at`` NULL): if the server
+    # stops before resolving them they are still there, to be resolved (``resolve_remaining``).
+    with store.write():
+        req = add_request(store, art, reader, prose or None, claim=c, contact=contact,
+                          received_at=received_at, actor=actor, comment=comment)
+        _keep_prose(store, req, chunks)
+        rows = [add_reference(store, req, ch.text, "unmatched", None, None, [], None, None,
+                              line=line, end_line=end)
+                for ch, (line, end) in zip(refs, _lines_of(chunks), strict=True)]
+    return PendingRequest(req, [ch.text for ch in refs], stance, prose, rows)
 
 
 def resolve_pending(
@@ -214,11 +260,13 @@ def resolve_pending(
     out = Pasted(pending.request, [], prose=pending.prose)
     if not pending.texts:
         return out
-    for res in resolver.resolve_many(pending.texts):
+    rows = pending.references
+    for i, res in enumerate(resolver.resolve_many(pending.texts)):
         # One short transaction per reference: the desk's other editors are not kept
         # waiting for the whole list, and what is resolved is kept if the server stops.
         with store.write():
-            one = _store_references(store, pending.request, [res], pending.stance, actor)
+            one = _store_references(store, pending.request, [res], pending.stance, actor,
+                                    rows=[rows[i]] if i < len(rows) else None)
         out.references += one.references
         out.links += one.links
         out.skipped += one.skipped
@@ -303,3 +351,186 @@ def _keep_resolution(store: Store, ref: ReaderReference, res: Resolution, search
         cands = [c.doi for c in res.candidates] if res.status != MATCHED else []
         return update_reference(store, ref, actor, action, status=res.status, doi=doi, score=res.score,
                                 candidates=cands, error=res.error, searched_as=searched)
+
+
+def resolve_remaining(store: Store, request: int | str | Request, resolver, progress=None,
+                      actor: str = DEFAULT_ACTOR) -> Pasted:
+    """Resolve the references of a request still pending (the job resolving them never ran
+    or stopped: the server restarted), each kept as soon as it is answered. The reader's
+    stance was not kept with them: link the matched ones by hand."""
+    req = get_request(store, request)
+    rows = pending_references(store, req)
+    return resolve_pending(store, PendingRequest(req, [r.text for r in rows], None, "", rows), resolver,
+                           progress=progress, actor=actor)
+
+
+# -- an editor corrects how the reader's comment was split ---------------------------------
+
+
+@dataclass
+class SplitChunk:
+    """One chunk of a request's comment as it now stands: a reference (``number`` is its
+    position in the reader's list) or prose (``number`` is the chunk's ID for
+    ``mark_reference``), with the comment's lines it came from, if known."""
+
+    kind: str  # "reference" | "prose"
+    number: int
+    text: str
+    line: int | None = None
+    end_line: int | None = None
+    reference: ReaderReference | None = None
+
+    def to_json(self) -> dict:
+        out = {"kind": self.kind, "number": self.number, "text": self.text, "line": self.line,
+               "end_line": self.end_line}
+        if self.reference is not None:
+            out |= {"status": self.reference.status, "doi": self.reference.doi,
+                    "pending": self.reference.pending}
+        return out
+
+
+def request_chunks(store: Store, request: int | str | Request) -> list[SplitChunk]:
+    """A request's references and prose chunks in the comment's order: references in the
+    reader's order, each prose chunk before the first reference that comes after its line."""
+    req = get_request(store, request)
+    prose = [SplitChunk("prose", p.id, p.text, p.line, p.end_line) for p in prose_chunks(store, req)]
+    out: list[SplitChunk] = []
+    for r in reader_references(store, req):
+        while prose and prose[0].line is not None and r.line is not None and prose[0].line < r.line:
+            out.append(prose.pop(0))
+        out.append(SplitChunk("reference", r.position, r.text, r.line, r.end_line, r))
+    return out + prose
+
+
+def _resolved(store: Store, resolver, text: str) -> dict:
+    """The columns a reference gets from resolving ``text`` (the matched work stored),
+    resolved before the write transaction: a search must not hold the write lock."""
+    res = resolver.resolve(text)
+    doi = normalize_doi(res.doi) if res.status == MATCHED and res.doi else None
+    if doi and store.get_work(doi) is None:
+        if res.best is None or res.best.work is None:
+            raise InputError(f"matched {doi}, but its record is missing: `refkeeper add {doi}`")
+        store.add_records([res.best.work.record], "crossref")
+    return {"status": res.status, "doi": doi, "score": res.score,
+            "candidates": [c.doi for c in res.candidates] if res.status != MATCHED else [],
+            "error": res.error, "resolved_at": now(), "searched_as": None}
+
+
+def _brief(ref: ReaderReference) -> dict:
+    return {"position": ref.position, "text": ref.text, "status": ref.status, "doi": ref.doi,
+            "line": ref.line, "end_line": ref.end_line}
+
+
+def _log(store: Store, req: Request, actor: str, action: str, doi: str | None, details: dict) -> None:
+    log(store, actor, action, article_id=req.article_id, claim_id=req.claim_id, request_id=req.id,
+        doi=doi, details=details)
+
+
+def merge_references(store: Store, request: int | str | Request, number: int | str, resolver,
+                     actor: str = DEFAULT_ACTOR) -> ReaderReference:
+    """Reference ``number`` and the next one were one reference: join them (the later ones
+    move up) and resolve the whole again."""
+    req = get_request(store, request)
+    first = reference_at(store, req, number)
+    try:
+        second = reference_at(store, req, first.position + 1)
+    except UsageError:
+        raise UsageError(f"reference {first.position} is the last of request {req.id}:"
+                         " there is no next one to merge it with") from None
+    text = join_lines([first.text, second.text])
+    values = _resolved(store, resolver, text)
+    lines = [x for x in (first.line, first.end_line, second.line, second.end_line) if x is not None]
+    with store.write():
+        delete_reference(store, second)
+        after = set_reference(store, first, text=text, line=min(lines) if lines else None,
+                              end_line=max(lines) if lines else None, **values)
+        _log(store, req, actor, "request.reference.merge", after.doi,
+             {"before": [_brief(first), _brief(second)], "after": _brief(after)})
+    return after
+
+
+def split_reference(store: Store, request: int | str | Request, number: int | str, at: int | str,
+                    resolver, actor: str = DEFAULT_ACTOR) -> list[ReaderReference]:
+    """Reference ``number`` was two: cut it at a line of the comment (``at`` a number: the
+    line the second begins on) or before a text (``at`` words the second begins with, as
+    they appear in the reference); both parts are resolved, the later references move down."""
+    req = get_request(store, request)
+    ref = reference_at(store, req, number)
+    spot = " ".join(str(at).split())
+    lines = input_lines(req.comment) if req.comment else []
+    if spot.isdigit():
+        cut = int(spot)
+        if ref.line is None or not lines:
+            raise UsageError(f"reference {ref.position} has no line record (it was recorded before lines"
+                             " were kept): split it --at TEXT, the words the second part begins with")
+        if ref.end_line == ref.line:
+            raise UsageError(f"reference {ref.position} is on one line ({ref.line}): split it --at TEXT,"
+                             " the words the second part begins with")
+        if not ref.line < cut <= ref.end_line:
+            raise UsageError(f"reference {ref.position} is on lines {ref.line}-{ref.end_line}: split it at"
+                             f" a line from {ref.line + 1} to {ref.end_line} (the second part's first)")
+        if join_lines(lines[ref.line - 1:ref.end_line]) != ref.text:
+            raise UsageError(f"reference {ref.position} is not its lines {ref.line}-{ref.end_line} whole"
+                             " (it was cut out of them or corrected): split it --at TEXT")
+        a, b = join_lines(lines[ref.line - 1:cut - 1]), join_lines(lines[cut - 1:ref.end_line])
+        ranges = [(ref.line, cut - 1), (cut, ref.end_line)]
+    else:
+        i = ref.text.find(spot) if spot else -1
+        if i <= 0:
+            raise UsageError(f"{spot!r} is not in reference {ref.position} after its start: give the words"
+                             " the second part begins with, as they are written in it" if spot else
+                             "say where to split: a line number or the words the second part begins with")
+        a, b = ref.text[:i].strip(), ref.text[i:].strip()
+        ranges = [(ref.line, ref.end_line), (ref.line, ref.end_line)]
+        # Cut where a line begins: each part keeps its own lines.
+        for cut in range(ref.line + 1 if ref.line else 0, (ref.end_line or -1) + 1):
+            if lines and join_lines(lines[cut - 1:ref.end_line]) == b:
+                ranges = [(ref.line, cut - 1), (cut, ref.end_line)]
+                break
+    if not a or not b:
+        raise UsageError(f"splitting reference {ref.position} there leaves an empty part")
+    va, vb = _resolved(store, resolver, a), _resolved(store, resolver, b)
+    with store.write():
+        first = set_reference(store, ref, text=a, line=ranges[0][0], end_line=ranges[0][1], **va)
+        second = add_reference(store, req, b, vb["status"], vb["doi"], vb["score"], vb["candidates"],
+                               vb["error"], vb["resolved_at"], line=ranges[1][0], end_line=ranges[1][1],
+                               position=ref.position + 1)
+        _log(store, req, actor, "request.reference.split", first.doi or second.doi,
+             {"before": _brief(ref), "at": spot, "after": [_brief(first), _brief(second)]})
+    return [first, second]
+
+
+def mark_not_reference(store: Store, request: int | str | Request, number: int | str,
+                       actor: str = DEFAULT_ACTOR) -> ProseChunk:
+    """Reference ``number`` is the reader's prose, not a reference: it leaves the list (the
+    later ones move up) and is kept among the request's prose chunks, with its lines, so
+    ``mark_reference`` can bring it back. Links already made from it are left to the editor."""
+    req = get_request(store, request)
+    ref = reference_at(store, req, number)
+    with store.write():
+        delete_reference(store, ref)
+        chunk = add_prose(store, req, ref.text, ref.line, ref.end_line)
+        _log(store, req, actor, "request.reference.not_reference", ref.doi,
+             {"before": _brief(ref), "prose": chunk.id})
+    return chunk
+
+
+def mark_reference(store: Store, request: int | str | Request, chunk: int | str, resolver,
+                   actor: str = DEFAULT_ACTOR) -> ReaderReference:
+    """A chunk taken for prose is a reference: it joins the reader's list where its lines
+    put it (at the end if its lines are not known) and is resolved."""
+    req = get_request(store, request)
+    prose = get_prose(store, req, chunk)
+    values = _resolved(store, resolver, prose.text)
+    with store.write():
+        refs = reader_references(store, req)
+        position = len(refs) + 1
+        if prose.line is not None:
+            position = 1 + sum(1 for r in refs if r.line is not None and r.line <= prose.line)
+        delete_prose(store, prose)
+        ref = add_reference(store, req, prose.text, values["status"], values["doi"], values["score"],
+                            values["candidates"], values["error"], values["resolved_at"],
+                            line=prose.line, end_line=prose.end_line, position=position)
+        _log(store, req, actor, "request.reference.is_reference", ref.doi,
+             {"prose": prose.id, "after": _brief(ref)})
+    return ref

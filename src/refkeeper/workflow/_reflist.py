@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Chunk", "split_text", "split_references", "looks_like_reference"]
+__all__ = ["Chunk", "split_text", "split_references", "looks_like_reference", "input_lines", "join_lines"]
 
 REFERENCE, PROSE = "reference", "prose"
 
@@ -246,6 +246,22 @@ class _Item:
 
     def __post_init__(self) -> None:
         self.end = self.end or self.line
+
+
+def input_lines(text: str) -> list[str]:
+    """The lines of pasted text as ``Chunk.line`` numbers them (line N is item N - 1)."""
+    return _lines(text)
+
+
+def join_lines(lines: list[str]) -> str:
+    """Lines of one reference as one string, the way ``split_text`` joins them: its list
+    marker dropped, a DOI or URL or a hyphenated word broken across lines made whole."""
+    lines = [ln for ln in lines if ln.strip()]
+    if lines:
+        m = _BULLET.match(lines[0]) or _INLINE_MARKER.match(lines[0])
+        if m:
+            lines = [lines[0][m.end():], *lines[1:]]
+    return _join(lines)
 
 
 def _lines(text: str) -> list[str]:

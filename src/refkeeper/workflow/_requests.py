@@ -20,6 +20,7 @@ from .._store import Store, now
 from ._claims import Article, Claim, get_article, get_claim
 from ._common import DEFAULT_ACTOR, first_row, from_row, parse_doi, parse_id, timestamp
 from ._history import log
+from ._reflist import input_lines
 
 STATUSES = ("open", "answered", "declined")
 
@@ -41,6 +42,7 @@ class Request:
     added_by: str | None = None
     closed_at: str | None = None
     closed_by: str | None = None
+    comment: str | None = None  # everything the reader pasted, as pasted (m008), if any
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -65,6 +67,29 @@ class ReaderReference:
     error: str | None = None
     resolved_at: str | None = None
     searched_as: str | None = None  # the text an editor searched instead (m006), if any
+    line: int | None = None  # the lines of the request's comment it came from (m008)
+    end_line: int | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Recorded but not resolved yet (the desk resolves in the background)."""
+        return self.resolved_at is None
+
+    def to_json(self) -> dict:
+        return asdict(self) | {"pending": self.pending}
+
+
+@dataclass
+class ProseChunk:
+    """A chunk of a reader's comment taken for prose (or marked not a reference by an
+    editor), kept with the lines it came from so it can be brought back as a reference."""
+
+    id: int
+    request_id: int
+    text: str
+    line: int | None = None
+    end_line: int | None = None
+    added_at: str | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -79,11 +104,12 @@ def add_request(
     contact: str | None = None,
     received_at: str | None = None,
     actor: str = DEFAULT_ACTOR,
+    comment: str | None = None,
 ) -> Request:
     """Record a reader's request for the references behind an article (or one claim of it).
 
     ``received_at`` is when the reader asked (ISO date or time; default now): the queue is
-    ordered by it.
+    ordered by it. ``comment``: everything the reader pasted, kept as pasted.
     """
     reader = " ".join((reader or "").split())
     if not reader:
@@ -95,8 +121,8 @@ def add_request(
             raise UsageError(f"claim {c.id} belongs to article {c.article_id}, not {art.id}")
         cur = store.db.execute(
             "INSERT INTO requests (article_id, claim_id, reader, contact, text, status, received_at,"
-            " added_by) VALUES (?, ?, ?, ?, ?, 'open', ?, ?)",
-            [art.id, c.id if c else None, reader, contact, text, timestamp(received_at), actor],
+            " added_by, comment) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?)",
+            [art.id, c.id if c else None, reader, contact, text, timestamp(received_at), actor, comment],
         )
         req_id = cur.lastrowid
         log(store, actor, "request.add", article_id=art.id, claim_id=c.id if c else None,
@@ -268,20 +294,124 @@ def reference_from_row(row: dict) -> ReaderReference:
 
 def add_reference(store: Store, request: Request, text: str, status: str, doi: str | None,
                   score: float | None, candidates: list[str], error: str | None,
-                  resolved_at: str) -> ReaderReference:
-    """Keep one reference the reader gave, after those the request already has."""
+                  resolved_at: str | None, line: int | None = None, end_line: int | None = None,
+                  position: int | None = None) -> ReaderReference:
+    """Keep one reference the reader gave, after those the request already has (or at
+    ``position``, moving the later ones down). ``resolved_at`` None: still to resolve
+    (kept as unmatched until it is)."""
     with store.write():
-        position = store.db.execute(
+        last = store.db.execute(
             "SELECT COALESCE(MAX(position), 0) + 1 FROM request_references WHERE request_id = ?",
             [request.id]).fetchone()[0]
+        if position is None or position >= last:
+            position = last
+        else:
+            store.db.execute("UPDATE request_references SET position = position + 1"
+                             " WHERE request_id = ? AND position >= ?", [request.id, position])
         cur = store.db.execute(
             "INSERT INTO request_references (request_id, position, text, status, doi, score, candidates,"
-            " error, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " error, resolved_at, line, end_line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [request.id, position, text, status, doi, score,
-             json.dumps(candidates) if candidates else None, error, resolved_at],
+             json.dumps(candidates) if candidates else None, error, resolved_at, line, end_line],
         )
         return reference_from_row(first_row(store, "SELECT * FROM request_references WHERE id = ?",
                                             [cur.lastrowid]))
+
+
+def reference_at(store: Store, request: int | str | Request, position: int | str) -> ReaderReference:
+    """A request's reference by its number in the reader's list (1, 2, ...); ``UsageError``
+    naming the numbers there are if there is none."""
+    req = get_request(store, request)
+    text = str(position).strip()
+    n = int(text) if text.isdigit() else -1
+    row = first_row(store, "SELECT * FROM request_references WHERE request_id = ? AND position = ?",
+                    [req.id, n])
+    if row is None:
+        total = store.db.execute("SELECT COUNT(*) FROM request_references WHERE request_id = ?",
+                                 [req.id]).fetchone()[0]
+        have = f"its references are 1 to {total}" if total else "it has no references"
+        raise UsageError(f"request {req.id} has no reference {position}: {have}"
+                         f" (see `refkeeper request chunks {req.id}`)")
+    return reference_from_row(row)
+
+
+def set_reference(store: Store, ref: ReaderReference, **values) -> ReaderReference:
+    """Change a reference's columns (``values``) without recording history: for the
+    workflow's corrections, which record one entry for the whole correction."""
+    if "candidates" in values:
+        values["candidates"] = json.dumps(values["candidates"]) if values["candidates"] else None
+    sets = ", ".join(f"{k} = ?" for k in values)
+    with store.write():
+        store.db.execute(f"UPDATE request_references SET {sets} WHERE id = ?", [*values.values(), ref.id])
+        return reference_from_row(first_row(store, "SELECT * FROM request_references WHERE id = ?",
+                                            [ref.id]))
+
+
+def delete_reference(store: Store, ref: ReaderReference) -> None:
+    """Take a reference out of the reader's list; the later ones move up."""
+    with store.write():
+        store.db.execute("DELETE FROM request_references WHERE id = ?", [ref.id])
+        store.db.execute("UPDATE request_references SET position = position - 1"
+                         " WHERE request_id = ? AND position > ?", [ref.request_id, ref.position])
+
+
+def pending_references(store: Store, request: int | str | Request) -> list[ReaderReference]:
+    """The references recorded but not resolved yet, in the reader's order."""
+    req = get_request(store, request)
+    return [reference_from_row(r) for r in store.db.query(
+        "SELECT * FROM request_references WHERE request_id = ? AND resolved_at IS NULL ORDER BY position",
+        [req.id])]
+
+
+def append_comment(store: Store, request: Request, text: str) -> int:
+    """Add what a reader pasted later to the request's comment (after a blank line); the
+    number of lines before it, to add to the pasted text's line numbers."""
+    with store.write():
+        before = get_request(store, request).comment
+        if not before:
+            store.db.execute("UPDATE requests SET comment = ? WHERE id = ?", [text, request.id])
+            return 0
+        store.db.execute("UPDATE requests SET comment = ? WHERE id = ?",
+                         [before + "\n\n" + text, request.id])
+        return len(input_lines(before)) + 1
+
+
+# -- the chunks of a reader's comment taken for prose (request_prose) ---------------------
+
+
+def add_prose(store: Store, request: Request, text: str, line: int | None,
+              end_line: int | None) -> ProseChunk:
+    """Keep one chunk of the reader's comment that is not a reference."""
+    with store.write():
+        cur = store.db.execute(
+            "INSERT INTO request_prose (request_id, text, line, end_line, added_at) VALUES (?, ?, ?, ?, ?)",
+            [request.id, text, line, end_line, now()])
+        return from_row(ProseChunk, first_row(store, "SELECT * FROM request_prose WHERE id = ?",
+                                              [cur.lastrowid]))
+
+
+def prose_chunks(store: Store, request: int | str | Request) -> list[ProseChunk]:
+    """A request's prose chunks, in the comment's order (those without lines last)."""
+    req = get_request(store, request)
+    return [from_row(ProseChunk, r) for r in store.db.query(
+        "SELECT * FROM request_prose WHERE request_id = ? ORDER BY line IS NULL, line, id", [req.id])]
+
+
+def get_prose(store: Store, request: int | str | Request, chunk: int | str) -> ProseChunk:
+    """One of a request's prose chunks by its ID; ``UsageError`` if it is not that request's."""
+    req = get_request(store, request)
+    text = str(chunk).strip()
+    row = first_row(store, "SELECT * FROM request_prose WHERE id = ? AND request_id = ?",
+                    [int(text) if text.isdigit() else -1, req.id])
+    if row is None:
+        raise UsageError(f"request {req.id} has no prose chunk {chunk}"
+                         f" (see `refkeeper request chunks {req.id}`)")
+    return from_row(ProseChunk, row)
+
+
+def delete_prose(store: Store, chunk: ProseChunk) -> None:
+    with store.write():
+        store.db.execute("DELETE FROM request_prose WHERE id = ?", [chunk.id])
 
 
 def matched_reference_dois(store: Store, request: Request) -> list[str]:
@@ -346,7 +476,8 @@ def reference_counts(store: Store, request_ids: list[int]) -> dict[int, dict[str
         chunk = list(request_ids[i:i + 500])
         for rid, status, n in store.db.execute(
             f"SELECT request_id, status, COUNT(*) FROM request_references"
-            f" WHERE request_id IN ({','.join('?' * len(chunk))}) GROUP BY request_id, status", chunk
+            f" WHERE request_id IN ({','.join('?' * len(chunk))}) AND resolved_at IS NOT NULL"
+            f" GROUP BY request_id, status", chunk
         ):
             key = "unmatched" if status == "error" else status
             out[rid][key] += n
