@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -332,3 +333,29 @@ def test_a_publisher_wrapped_onto_its_own_line_stays_with_its_reference():
 def test_everything_under_the_signature_delimiter_is_prose():
     text = READER_REFERENCES[0] + "\n\n-- \nPeter van der Berg, Smith J. et al. 2003\n"
     assert split_references(text) == [READER_REFERENCES[0]]
+
+
+def test_refs_split_prints_every_chunk_with_its_lines_and_json_says_the_same(tmp_path):
+    from click.testing import CliRunner
+
+    from refkeeper.cli import cli
+
+    path = tmp_path / "comment.txt"
+    path.write_text(COMMENT, encoding="utf-8")
+    runner = CliRunner()
+    text = runner.invoke(cli, ["--db", str(tmp_path / "refs.db"), "refs", "split", str(path)])
+    assert text.exit_code == 0, text.output
+    chunks = split_text(COMMENT)
+    rows = text.output.splitlines()
+    assert len(rows) == len(chunks)
+    for row, c in zip(rows, chunks, strict=True):
+        where = f"line {c.line}" if c.end_line in (None, c.line) else f"lines {c.line}-{c.end_line}"
+        assert where in row
+        assert ("prose" in row.split()[:1]) != c.is_reference
+    assert [r.split(". ref", 1)[0].strip() for r in rows if " ref " in r] == ["1", "2", "3"]
+    js = runner.invoke(cli, ["--db", str(tmp_path / "refs.db"), "refs", "split", "--json", str(path)])
+    items = json.loads(js.output)
+    assert [(i["kind"], i["line"], i["end_line"]) for i in items] == [
+        (c.kind, c.line, c.end_line or c.line) for c in chunks]
+    assert [i["text"] for i in items if i["kind"] == "reference"] == READER_REFERENCES
+    assert [i["position"] for i in items if i["kind"] == "reference"] == [1, 2, 3]

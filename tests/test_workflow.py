@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
+import textwrap
 
 import pytest
 import sqlite_utils
@@ -492,3 +494,193 @@ def test_an_ambiguous_reference_keeps_its_candidates_but_gets_no_doi_and_no_link
     assert (ref.text, ref.status, ref.doi, ref.candidates) == ("Murakami et al. (2007)", "ambiguous", None,
                                                              [MURAKAMI])
     assert pasted.links == [] and wf.links(store, option.id) == []
+
+
+# -- correcting how a pasted comment was split (issue 12) ---------------------------------------
+
+MURAKAMI_LINES = textwrap.wrap(READER_REFERENCES[1], 78)
+# The reader's three references numbered, Murakami's hard-wrapped as a mail client does:
+# line 1 the reader's words, 3 Berthelot, 4.. Murakami, then Borowsky, thanks and signature.
+WRAPPED = "\n".join(["Please post the references.", "",
+                     f"1. {READER_REFERENCES[0]}",
+                     f"2. {MURAKAMI_LINES[0]}", *MURAKAMI_LINES[1:],
+                     f"3. {READER_REFERENCES[2]}", "",
+                     "Thank you.", "Jerry Hesch"])
+M_FIRST, M_LAST = 4, 3 + len(MURAKAMI_LINES)
+
+
+@pytest.fixture
+def pasted(desk):
+    store, art, _, option = desk
+    out = wf.add_request_from_comment(store, art.id, "Jerry Hesch", WRAPPED, offline(store), claim=option.id)
+    # The splitter got this comment right: the corrections below start from the truth.
+    assert [r.text for r in out.references] == READER_REFERENCES
+    return store, out.request
+
+
+def actions(store, request) -> list[str]:
+    return [h.action for h in wf.history(store, request=request.id)]
+
+
+def test_a_pasted_comment_is_kept_whole_with_each_chunks_lines(pasted):
+    store, req = pasted
+    assert wf.get_request(store, req.id).comment == WRAPPED
+    chunks = wf.request_chunks(store, req.id)
+    assert [(c.kind, c.line, c.end_line) for c in chunks] == [
+        ("prose", 1, 1), ("reference", 3, 3), ("reference", M_FIRST, M_LAST),
+        ("reference", M_LAST + 1, M_LAST + 1), ("prose", M_LAST + 3, M_LAST + 3),
+        ("prose", M_LAST + 4, M_LAST + 4)]
+    assert [c.number for c in chunks if c.kind == "reference"] == [1, 2, 3]
+    assert chunks[2].reference.doi == MURAKAMI
+    assert [c.text for c in chunks[-2:]] == ["Thank you.", "Jerry Hesch"]
+
+
+def test_splitting_a_reference_at_a_line_and_merging_it_back_resolves_each_time(pasted):
+    store, req = pasted
+    first, second = wf.split_reference(store, req.id, 2, M_FIRST + 1, offline(store), actor="ed")
+    assert first.text == MURAKAMI_LINES[0]
+    assert second.text.startswith(MURAKAMI_LINES[1])
+    assert (first.line, first.end_line) == (M_FIRST, M_FIRST)
+    assert (second.line, second.end_line) == (M_FIRST + 1, M_LAST)
+    refs = wf.reader_references(store, req.id)
+    assert [r.position for r in refs] == [1, 2, 3, 4]
+    assert refs[3].text == READER_REFERENCES[2]  # the later reference moved down
+    assert MURAKAMI not in [r.doi for r in refs]  # neither half is the work
+    merged = wf.merge_references(store, req.id, 2, offline(store), actor="ed")
+    assert merged.text == READER_REFERENCES[1]
+    assert (merged.status, merged.doi, merged.line, merged.end_line) == ("matched", MURAKAMI, M_FIRST, M_LAST)
+    assert [r.text for r in wf.reader_references(store, req.id)] == READER_REFERENCES
+    assert actions(store, req)[-2:] == ["request.reference.split", "request.reference.merge"]
+    merge = wf.history(store, request=req.id)[-1]
+    assert [b["text"] for b in merge.details["before"]] == [first.text, second.text]
+    assert merge.actor == "ed" and merge.doi == MURAKAMI
+
+
+def test_a_reference_is_split_before_the_words_the_second_begins_with(pasted):
+    store, req = pasted
+    first, second = wf.split_reference(store, req.id, 3, "Sources of sacroiliac", offline(store))
+    assert first.text == "Borowsky CD, et al."
+    assert second.text.startswith("Sources of sacroiliac region pain")
+    assert [r.position for r in wf.reader_references(store, req.id)] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda s, r, res: wf.split_reference(s, r, 2, M_LAST + 1, res),
+     f"reference 2 is on lines {M_FIRST}-{M_LAST}: split it at a line from {M_FIRST + 1} to {M_LAST}"),
+    (lambda s, r, res: wf.split_reference(s, r, 2, M_FIRST, res), "at a line from"),
+    (lambda s, r, res: wf.split_reference(s, r, 1, 4, res), "is on one line"),
+    (lambda s, r, res: wf.split_reference(s, r, 2, "Visser", res), "'Visser' is not in reference 2"),
+    (lambda s, r, res: wf.split_reference(s, r, 2, "Murakami", res), "is not in reference 2 after its start"),
+    (lambda s, r, res: wf.merge_references(s, r, 3, res), "reference 3 is the last"),
+    (lambda s, r, res: wf.merge_references(s, r, 9, res), "has no reference 9: its references are 1 to 3"),
+    (lambda s, r, res: wf.mark_not_reference(s, r, 0), "has no reference 0"),
+    (lambda s, r, res: wf.mark_reference(s, r, 999, res), "has no prose chunk 999"),
+])
+def test_corrections_at_positions_that_are_not_there_are_refused_and_change_nothing(pasted, call, message):
+    store, req = pasted
+    before = (table_counts(store), [r.to_json() for r in wf.reader_references(store, req.id)])
+    with pytest.raises(UsageError, match=re.escape(message)):
+        call(store, req.id, offline(store))
+    assert (table_counts(store), [r.to_json() for r in wf.reader_references(store, req.id)]) == before
+
+
+def test_a_reference_marked_not_a_reference_is_kept_as_prose_and_can_be_brought_back(pasted):
+    store, req = pasted
+    chunk = wf.mark_not_reference(store, req.id, 1, actor="ed")
+    assert (chunk.text, chunk.line, chunk.end_line) == (READER_REFERENCES[0], 3, 3)
+    assert [(r.position, r.text) for r in wf.reader_references(store, req.id)] == [
+        (1, READER_REFERENCES[1]), (2, READER_REFERENCES[2])]
+    kinds = [(c.kind, c.line) for c in wf.request_chunks(store, req.id)]
+    assert kinds[:3] == [("prose", 1), ("prose", 3), ("reference", M_FIRST)]
+    back = wf.mark_reference(store, req.id, chunk.id, offline(store), actor="ed")
+    assert (back.position, back.text, back.line) == (1, READER_REFERENCES[0], 3)
+    assert back.resolved_at is not None and not back.pending
+    assert [r.text for r in wf.reader_references(store, req.id)] == READER_REFERENCES
+    assert chunk.id not in [p.id for p in wf.prose_chunks(store, req.id)]
+    assert actions(store, req)[-2:] == ["request.reference.not_reference", "request.reference.is_reference"]
+
+
+def test_references_recorded_for_the_background_stay_pending_until_resolved_even_after_a_restart(desk):
+    store, art, _, option = desk
+    pending = wf.open_request_from_comment(store, art.id, "Jerry Hesch", WRAPPED, claim=option.id)
+    # The server stopped before the job ran: only the database is left.
+    refs = wf.reader_references(store, pending.request.id)
+    assert [r.text for r in refs] == READER_REFERENCES and all(r.pending for r in refs)
+    assert wf.reference_counts(store, [pending.request.id])[pending.request.id] == {
+        "matched": 0, "ambiguous": 0, "unmatched": 0}
+    done = wf.resolve_remaining(store, pending.request.id, offline(store))
+    assert [r.position for r in done.references] == [1, 2, 3]
+    assert wf.pending_references(store, pending.request.id) == []
+    assert wf.reader_references(store, pending.request.id)[1].doi == MURAKAMI
+
+
+def test_requests_recorded_before_lines_were_kept_upgrade_and_split_at_words_only(tmp_path, monkeypatch):
+    path = tmp_path / "old.db"
+    with monkeypatch.context() as m:
+        knowing_only(m, "m007_identifiers")
+        old = Store(path)
+        assert "request_prose" not in old.db.table_names()
+        with old.write():
+            old.db.execute("INSERT INTO articles (id, slug, title, added_at) VALUES (1, 'a', 'A', '2024')")
+            old.db.execute("INSERT INTO requests (id, article_id, reader, status, received_at)"
+                           " VALUES (1, 1, 'Jerry', 'open', '2024-01-01')")
+            old.db.execute("INSERT INTO request_references (request_id, position, text, status, resolved_at)"
+                           " VALUES (1, 1, ?, 'unmatched', '2024-01-01')", [READER_REFERENCES[2]])
+        old.close()
+    # This process "was" the older version: forget that it found the file up to date.
+    _store._known_schema.cache_clear()
+    _store._CHECKED.clear()
+    store = Store(path)
+    store.import_snapshot(SAMPLE)
+    (ref,) = wf.reader_references(store, 1)
+    assert (ref.line, ref.end_line, ref.pending) == (None, None, False)
+    assert wf.get_request(store, 1).comment is None
+    with pytest.raises(UsageError, match="no line record"):
+        wf.split_reference(store, 1, 1, 2, offline(store))
+    first, second = wf.split_reference(store, 1, 1, "Sources of", offline(store))
+    assert (first.line, second.line) == (None, None)
+    assert [c.kind for c in wf.request_chunks(store, 1)] == ["reference", "reference"]
+    store.close()
+
+
+def test_request_add_prints_how_the_comment_was_split_and_the_corrections_exit_2_on_bad_positions(tmp_path):
+    from click.testing import CliRunner
+
+    from refkeeper.cli import cli
+
+    db = str(tmp_path / "refs.db")
+    comment = tmp_path / "comment.txt"
+    comment.write_text(WRAPPED, encoding="utf-8")
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(cli, ["--db", db, *args])
+
+    assert run("snapshot", "import", str(SAMPLE)).exit_code == 0
+    assert run("article", "add", "SIJ", "--slug", "sij").exit_code == 0
+    out = run("request", "add", "--article", "sij", "--reader", "Jerry", "--from-file", str(comment),
+              "--offline")
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    split_at = lines.index("how the comment was split:")
+    rows = [" ".join(ln.split()[:4]) for ln in lines[split_at + 1:split_at + 7]]
+    assert rows == ["prose #1 line 1", "ref 1 line 3", f"ref 2 lines {M_FIRST}-{M_LAST}",
+                    f"ref 3 line {M_LAST + 1}", f"prose #2 line {M_LAST + 3}", f"prose #3 line {M_LAST + 4}"]
+    bad = run("request", "split", "1", "2", "--at", str(M_LAST + 5), "--offline")
+    assert bad.exit_code == 2
+    assert bad.output.strip().splitlines() == [
+        f"Error: reference 2 is on lines {M_FIRST}-{M_LAST}: split it at a line from {M_FIRST + 1} to"
+        f" {M_LAST} (the second part's first)"]
+    assert run("request", "merge", "1", "3", "--offline").exit_code == 2
+    ok = run("request", "split", "1", "2", "--at", str(M_FIRST + 1), "--offline")
+    assert ok.exit_code == 0, ok.output
+    listed = json.loads(run("request", "chunks", "1", "--json").output)
+    assert [(c["kind"], c["number"]) for c in listed] == [
+        ("prose", 1), ("reference", 1), ("reference", 2), ("reference", 3), ("reference", 4), ("prose", 2),
+        ("prose", 3)]
+    assert run("request", "not-ref", "1", "4").exit_code == 0
+    assert run("request", "is-ref", "1", "4", "--offline").exit_code == 0
+    assert run("request", "merge", "1", "2", "--offline").exit_code == 0
+    final = json.loads(run("request", "chunks", "1", "--json").output)
+    assert [c["text"] for c in final if c["kind"] == "reference"] == READER_REFERENCES
+    assert "--at LINE|TEXT" in run("request", "split", "--help").output
