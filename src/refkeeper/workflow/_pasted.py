@@ -421,6 +421,15 @@ def _brief(ref: ReaderReference) -> dict:
             "line": ref.line, "end_line": ref.end_line}
 
 
+def _unchanged(store: Store, req: Request, *refs: ReaderReference) -> None:
+    """Inside the write: the references are still where the editor saw them (another
+    editor may have corrected the same list while this one was being resolved)."""
+    for ref in refs:
+        now_ = get_reference(store, req, ref.id)
+        if (now_.position, now_.text) != (ref.position, ref.text):
+            raise UsageError(f"request {req.id}'s references changed meanwhile: look at them again")
+
+
 def _log(store: Store, req: Request, actor: str, action: str, doi: str | None, details: dict) -> None:
     log(store, actor, action, article_id=req.article_id, claim_id=req.claim_id, request_id=req.id,
         doi=doi, details=details)
@@ -441,6 +450,7 @@ def merge_references(store: Store, request: int | str | Request, number: int | s
     values = _resolved(store, resolver, text)
     lines = [x for x in (first.line, first.end_line, second.line, second.end_line) if x is not None]
     with store.write():
+        _unchanged(store, req, first, second)
         delete_reference(store, second)
         after = set_reference(store, first, text=text, line=min(lines) if lines else None,
                               end_line=max(lines) if lines else None, **values)
@@ -491,6 +501,7 @@ def split_reference(store: Store, request: int | str | Request, number: int | st
         raise UsageError(f"splitting reference {ref.position} there leaves an empty part")
     va, vb = _resolved(store, resolver, a), _resolved(store, resolver, b)
     with store.write():
+        _unchanged(store, req, ref)
         first = set_reference(store, ref, text=a, line=ranges[0][0], end_line=ranges[0][1], **va)
         second = add_reference(store, req, b, vb["status"], vb["doi"], vb["score"], vb["candidates"],
                                vb["error"], vb["resolved_at"], line=ranges[1][0], end_line=ranges[1][1],
@@ -508,6 +519,7 @@ def mark_not_reference(store: Store, request: int | str | Request, number: int |
     req = get_request(store, request)
     ref = reference_at(store, req, number)
     with store.write():
+        _unchanged(store, req, ref)
         delete_reference(store, ref)
         chunk = add_prose(store, req, ref.text, ref.line, ref.end_line)
         _log(store, req, actor, "request.reference.not_reference", ref.doi,
@@ -523,6 +535,7 @@ def mark_reference(store: Store, request: int | str | Request, chunk: int | str,
     prose = get_prose(store, req, chunk)
     values = _resolved(store, resolver, prose.text)
     with store.write():
+        get_prose(store, req, prose.id)  # not brought back by another editor meanwhile
         refs = reader_references(store, req)
         position = len(refs) + 1
         if prose.line is not None:
