@@ -6,6 +6,14 @@ A reader's comment or reference list is split (``split_text``), each reference r
 a DOI; ambiguous ones keep their candidates, unmatched ones stay visible without one.
 With a stance, matched references become links to the request's claim, asserted by the
 reader and unconfirmed until an editor confirms them.
+
+The request keeps the comment as pasted, each reference the lines it came from and the
+chunks taken for prose (``request_prose``), so an editor can correct the split: merge a
+reference with the next, split one at a line or before words, mark one as prose, bring a
+prose chunk back (``request_chunks`` shows the list as it stands). Each correction is one
+history entry and resolves what changed through the resolver passed in. References the
+desk records for its background job are rows at once, pending (``resolved_at`` NULL), so
+``resolve_remaining`` finishes them if the server stopped first.
 """
 
 from __future__ import annotations
