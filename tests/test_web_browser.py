@@ -12,20 +12,15 @@ are part 2 of issue 10 (see the note in ``seeded_db``).
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from deskbrowser import DeskServer, browser_fixture, skip_without_browser, watch
 
 from refkeeper import Store, workflow
 
-CHROMIUM = os.environ.get("REFKEEPER_CHROMIUM") or "/usr/bin/chromium"
-REQUIRED = os.environ.get("REFKEEPER_REQUIRE_BROWSER") == "1"
 MURAKAMI = "10.1007/s00776-007-1126-1"
 COMMENT = (ROOT / "examples" / "reader-comment.txt").read_text()
 CLAIM = ("Intra-articular injection is another treatment option to consider: the position promoted as "
@@ -38,69 +33,8 @@ PAYLOADS = [
 ]
 
 
-def _browser_missing() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"no Chromium at {CHROMIUM} (set REFKEEPER_CHROMIUM)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed"
-    return None
-
-
-_missing = _browser_missing()
-if _missing and REQUIRED:
-    raise RuntimeError(f"browser tests are required here (REFKEEPER_REQUIRE_BROWSER=1): {_missing}")
-pytestmark = pytest.mark.skipif(_missing is not None, reason=f"browser tests skipped: {_missing}")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class DeskServer:
-    """``refkeeper serve``'s app under uvicorn in a thread, on 127.0.0.1."""
-
-    def __init__(self, db: str, crossref_url: str) -> None:
-        import uvicorn
-
-        from refkeeper.web import create_app
-
-        self.port = _free_port()
-        app = create_app(db_path=db, crossref_url=crossref_url, default_editor="os-user")
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> DeskServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the desk did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+pytestmark = skip_without_browser()
+browser = browser_fixture()
 
 
 @pytest.fixture
@@ -115,16 +49,6 @@ def seeded_db(tmp_path):
     workflow.add_claim(store, art.id, CLAIM, location="paragraph 2", actor="setup")
     store.close()
     return path
-
-
-def watch(page) -> list[str]:
-    """Collect what must never happen: script errors, CSP violations, dialogs."""
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text} at {msg.location['url']}")
-            if msg.type == "error" else None)
-    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
-    return problems
 
 
 def test_the_seed_scenario_entirely_in_the_browser(browser, sample_standin, seeded_db, tmp_path):
