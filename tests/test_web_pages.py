@@ -53,6 +53,12 @@ def flashes(page) -> list[str]:
     return [html.unescape(re.sub(r"<[^>]+>", "", m)) for m in found]
 
 
+def field_errors(page) -> dict[str, str]:
+    """The messages shown beside fields, by the id of the field each is about."""
+    found = re.findall(r'<p class="field-error" id="([^"]+)-error"[^>]*>(.*?)</p>', page.text)
+    return {field: html.unescape(message) for field, message in found}
+
+
 def sign_in(client: TestClient, name: str) -> None:
     token = csrf(client, "/signin")
     assert client.post("/signin", data={"csrf_token": token, "name": name}).status_code == 200
@@ -213,12 +219,12 @@ def test_an_editor_adds_and_edits_an_article_and_a_claim_and_history_names_them(
     actions = [(h.actor, h.action) for h in workflow.history(s, article=art.id)]
     assert actions == [("Ada Editor", "article.add"), ("Ada Editor", "article.edit"),
                        ("Ada Editor", "claim.add"), ("Ada Editor", "claim.edit")]
-    # A user error comes back as one line; nothing is changed.
+    # A user error comes back as one line by the field it is about (400); nothing is changed.
     page = post(desk, "/claims/1/edit", {"text": "   "})
-    assert flashes(page) == ["a claim needs its text"]
+    assert page.status_code == 400 and field_errors(page) == {"edit-text": "a claim needs its text"}
     assert workflow.get_claim(s, 1).text == "Manual therapy relieved 72% (13/18)."
     page = post(desk, "/articles", {"title": "Another", "slug": "sij"})
-    assert flashes(page) == ["slug 'sij' is already used by another article"]
+    assert field_errors(page) == {"article-slug": "slug 'sij' is already used by another article"}
     assert len(workflow.articles(s)) == 1
 
 
@@ -270,7 +276,8 @@ def test_the_claim_page_groups_works_by_stance_with_who_asserted_and_who_confirm
     page = post(desk, f"/claims/{claim.id}/links", {"doi": VISSER, "stance": "mentions", "note": "context"})
     assert "Linked 10.1007/s00586-013-2833-2 as 'mentions'." in flashes(page)
     page = post(desk, f"/claims/{claim.id}/links", {"doi": "10.5555/not-stored", "stance": "mentions"})
-    assert flashes(page) == ["no work with DOI 10.5555/not-stored in the database (the desk is offline)"]
+    assert field_errors(page) == {
+        "link-doi": "no work with DOI 10.5555/not-stored in the database (the desk is offline)"}
     actions = [(h.actor, h.action) for h in workflow.history(Store(db), claim=claim.id)][-3:]
     assert actions == [("Bea", "link.confirm"), ("Bea", "link.remove"), ("Bea", "link.add")]
 

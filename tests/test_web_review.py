@@ -9,6 +9,7 @@ the shipped sample of real records over real HTTP.
 
 from __future__ import annotations
 
+import html
 import re
 import time
 
@@ -165,3 +166,99 @@ def test_a_claims_history_shows_words_not_python_data(client):
     history = re.search(r'<table class="history">.*?</table>', page, re.S).group(0)
     assert "{&#39;" not in history and "[{" not in history and "None" not in history
     assert "Berthelot JM" in history  # the pasted references, as text
+
+
+# -- article and claim forms keep what was typed -------------------------------------------
+
+
+def form_html(page: str, action: str) -> str:
+    return re.search(rf'<form method="post" action="{re.escape(action)}".*?</form>', page, re.S).group(0)
+
+
+def refused(page: str, field_id: str) -> str:
+    """The message beside the field ``field_id``, checking the field says it is invalid and
+    points at it (what a screen reader reads)."""
+    field = re.search(rf'<(input|textarea|select)[^>]*id="{field_id}"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in field and f'aria-describedby="{field_id}-error"' in field
+    return html.unescape(re.search(rf'id="{field_id}-error"[^>]*>(.*?)</p>', page).group(1))
+
+
+def test_an_article_refused_for_its_slug_comes_back_with_everything_typed_and_the_reason_by_the_slug(
+        client, db):
+    typed = {"title": "Manual therapy for SIJ pain & leg pain", "url": "https://example.org/blog/mt",
+             "slug": "sij-leg-pain", "text": "In a small trial, manual therapy relieved 72% of patients."}
+    r = client.post("/articles", data={"csrf_token": token(client), **typed}, follow_redirects=False)
+    assert r.status_code == 400
+    form = form_html(r.text, "/articles")
+    assert refused(form, "article-slug") == "slug 'sij-leg-pain' is already used by another article"
+    assert 'value="Manual therapy for SIJ pain &amp; leg pain"' in form
+    assert 'value="https://example.org/blog/mt"' in form and 'value="sij-leg-pain"' in form
+    assert ">In a small trial, manual therapy relieved 72% of patients.</textarea>" in form
+    assert 'aria-invalid' not in form.split('id="article-slug"')[0]  # only the slug is marked
+    store = Store(db)
+    assert [a.title for a in workflow.articles(store)] == [
+        "Treatment of the sacroiliac joint in patients with leg pain"]
+    store.close()
+
+
+def test_an_article_edit_refused_opens_the_edit_form_again_with_the_typed_title_kept(client, db):
+    store = Store(db)
+    workflow.add_article(store, "Another article", slug="other", actor="setup")
+    store.close()
+    r = client.post("/articles/sij-leg-pain/edit", data={
+        "csrf_token": token(client), "title": "Treating the SIJ in leg pain", "url": "", "slug": "other"})
+    assert r.status_code == 400
+    assert re.search(r"<details open>\s*<summary>Title, address, short name", r.text)
+    form = form_html(r.text, "/articles/1/edit")
+    assert refused(form, "edit-slug") == "slug 'other' is already used by another article"
+    assert 'value="Treating the SIJ in leg pain"' in form and 'value="other"' in form
+    # The page around it is the article as stored.
+    assert "<h1>Treatment of the sacroiliac joint in patients with leg pain</h1>" in r.text
+    # Reached again, it is the article as stored, the form closed.
+    page = client.get("/articles/1").text
+    assert "Treating the SIJ" not in page and "<details open>" not in page
+
+
+def test_a_claim_without_text_comes_back_with_its_place_and_quote_kept(client, db):
+    r = client.post("/articles/1/claims", data={
+        "csrf_token": token(client), "text": "  \n ", "location": "paragraph 3",
+        "quote": "periarticular injections did better"})
+    assert r.status_code == 400
+    form = form_html(r.text, "/articles/1/claims")
+    assert refused(form, "claim-text") == "a claim needs its text"
+    assert 'value="paragraph 3"' in form and ">periarticular injections did better</textarea>" in form
+    store = Store(db)
+    assert len(workflow.claims(store)) == 1
+    store.close()
+
+
+def test_a_claim_edit_refused_keeps_what_was_typed_in_the_open_edit_form(client, db):
+    r = client.post("/claims/1/edit", data={"csrf_token": token(client), "text": " ", "location": "para 2",
+                                            "quote": "the 'gold standard'"})
+    assert r.status_code == 400
+    assert re.search(r"<details open>\s*<summary>Text, where it sits", r.text)
+    form = form_html(r.text, "/claims/1/edit")
+    assert refused(form, "edit-text") == "a claim needs its text"
+    assert 'value="para 2"' in form and ">the &#39;gold standard&#39;</textarea>" in form
+    store = Store(db)
+    assert workflow.get_claim(store, 1).location is None
+    store.close()
+
+
+def test_a_link_to_a_doi_no_one_knows_keeps_the_doi_stance_and_note_typed(client, db):
+    r = client.post("/claims/1/links", data={"csrf_token": token(client), "doi": "10.9999/no-such-work",
+                                             "stance": "contests", "note": "the reader's second paper"})
+    assert r.status_code == 400
+    form = form_html(r.text, "/claims/1/links")
+    assert "no work with DOI 10.9999/no-such-work" in refused(form, "link-doi")
+    assert 'value="10.9999/no-such-work"' in form and 'value="the reader&#39;s second paper"' in form
+    assert '<option value="contests" selected>' in form
+    store = Store(db)
+    assert workflow.links(store, 1) == []
+    store.close()
+
+
+def test_a_link_to_a_claim_that_does_not_exist_is_still_the_404_page(client):
+    r = client.post("/claims/999/links", data={"csrf_token": token(client), "doi": "10.9999/no-such-work",
+                                               "stance": "contests"})
+    assert r.status_code == 404
