@@ -233,6 +233,7 @@ def test_claims_are_proposed_from_the_pasted_text_and_the_ticked_ones_kept_once(
     page = post(desk, f"/articles/{art.id}/proposals", {})
     assert flashes(page)[0] == "Tick the proposals to keep as claims."
     assert "has no text to propose claims from" in flashes(page)[1]  # none saved yet
+    assert "--text-file" not in page.text  # an option of the command line means nothing here
     assert "Paste the article" in page.text  # no text yet
     page = post(desk, f"/articles/{art.id}/text", {"text": ARTICLE_TEXT})
     assert page.url.path == f"/articles/{art.id}/proposals"

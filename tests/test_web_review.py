@@ -262,3 +262,78 @@ def test_a_link_to_a_claim_that_does_not_exist_is_still_the_404_page(client):
     r = client.post("/claims/999/links", data={"csrf_token": token(client), "doi": "10.9999/no-such-work",
                                                "stance": "contests"})
     assert r.status_code == 404
+
+
+# -- what the second walk found (sign-in, declining, verification's reach, proposals) -------
+
+
+def test_a_wrong_password_keeps_the_name_and_no_one_is_shown_editing_before_signing_in(
+        db, sample_standin):
+    from refkeeper._editors import add_editor
+
+    store = Store(db)
+    add_editor(store, "Anna Editor", "correct horse battery")
+    store.close()
+    app = create_app(db_path=db, crossref_url=sample_standin.url, secret="s" * 40, default_editor="os-user")
+    with TestClient(app) as c:
+        # Sent to sign in from a filtered queue, back to that very queue afterwards.
+        r = c.get("/?status=declined&article=1", follow_redirects=False)
+        assert r.headers["location"] == "/signin?next=%2F%3Fstatus%3Ddeclined%26article%3D1"
+        page = c.get(r.headers["location"]).text
+        assert "os-user" not in page and "Editing as" not in page
+        tok = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+        nxt = re.search(r'name="next" value="([^"]+)"', page).group(1)
+        bad = c.post("/signin", data={"csrf_token": tok, "name": "Anna Editor", "password": "wrong",
+                                      "next": html.unescape(nxt)})
+        assert bad.status_code == 400 and "Wrong name or password." in bad.text
+        assert 'value="Anna Editor"' in bad.text and "os-user" not in bad.text
+        assert re.search(r'<input type="password"[^>]*autofocus', bad.text)
+        assert 'value="wrong"' not in bad.text  # never the password
+        ok = c.post("/signin", data={"csrf_token": tok, "name": "Anna Editor",
+                                     "password": "correct horse battery", "next": html.unescape(nxt)},
+                    follow_redirects=False)
+        assert ok.headers["location"] == "/?status=declined&article=1"
+
+
+def test_a_declined_request_shows_its_reason_in_the_queue(client, db):
+    store = Store(db)
+    workflow.add_request(store, 1, "Spam Bot", text="Buy cheap pills", actor="setup")
+    store.close()
+    r = client.post("/requests/1/decline", data={"csrf_token": token(client),
+                                                 "reason": "Not about the article: advertising."})
+    assert "Declined by anna" in r.text and "Not about the article: advertising." in r.text
+    row = re.search(r'<tr>\s*<td><a href="/requests/1">.*?</tr>', client.get("/?status=declined").text, re.S)
+    assert "declined" in row.group(0) and "Not about the article: advertising." in row.group(0)
+    assert "no references" in row.group(0)  # not three zeros
+    assert "/requests/1" not in client.get("/?status=open").text
+
+
+def test_a_retracted_work_is_flagged_where_an_editor_would_give_it_to_a_reader(db, sample_standin):
+    from standin import with_update
+
+    from refkeeper import CrossrefClient, IndexSource, Resolver, verify
+
+    visser = "10.1007/s00586-013-2833-2"
+    store = Store(db)
+    store.import_snapshot(ROOT / "src" / "refkeeper" / "data" / "sample-works.jsonl.gz")
+    workflow.add_request_from_comment(store, 1, "Trial reader", "Visser LH, Woudenberg NP, de Bont J, et al. "
+                                      "Treatment of the sacroiliac joint in patients with leg pain: a "
+                                      "randomized-controlled trial. Eur Spine J. 2013;22(10):2310-7.",
+                                      Resolver(source=IndexSource(store), store=store), claim=1,
+                                      actor="setup")
+    page = TestClient(create_app(db_path=db, offline=True, secret="s" * 40)).get("/requests/1").text
+    assert 'class="problem"' not in page  # nothing found wrong yet: nothing flagged
+    original = store.require_work(visser).record
+    sample_standin.revise(visser, with_update(original, "retraction", "10.5555/rn",
+                                              source="retraction-watch"))
+    try:
+        verify.verify(store, CrossrefClient(base_url=sample_standin.url, backoff=0.01, timeout=5), all=True)
+    finally:
+        sample_standin.revise(visser, original)  # the module's stand-in, as the other tests expect it
+        store.close()
+    with TestClient(create_app(db_path=db, offline=True, secret="s" * 40)) as c:
+        page = c.get("/requests/1").text
+    give = page[page.index("Works to give the reader"):page.index("Mark answered")]
+    assert visser in give and '<span class="problem">retraction</span>' in give
+    link = page[page.index('id="link-heading"'):page.index("Works to give the reader")]
+    assert '<span class="problem">retraction</span>' in link
