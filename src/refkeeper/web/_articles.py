@@ -140,8 +140,17 @@ async def keep_proposals(request: Request):
         return redirect(f"/articles/{request.path_params['article']}/proposals")
     return await _act(request, workflow.keep_proposed, request.path_params["article"], numbers,
                       back="/articles/{article}",
-                      done=lambda kept: f"{len(kept)} proposal{'s' * (len(kept) != 1)} kept as claims"
-                                        " (one kept before is not added twice).")
+                      done=lambda kept: _kept_message(len(kept), len(set(numbers))))
+
+
+def _kept_message(kept: int, ticked: int) -> str:
+    # Say that some were not added only when some were not: they were claims already.
+    said = f"{kept} proposal{'s' * (kept != 1)} kept as claim{'s' * (kept != 1)}."
+    if kept < ticked:
+        before = ticked - kept
+        was, be = ("was", "is") if before == 1 else ("were", "are")
+        said += f" {before} {was} kept before and {be} not added twice."
+    return said
 
 
 # -- claims --------------------------------------------------------------------------------
