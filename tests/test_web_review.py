@@ -337,3 +337,13 @@ def test_a_retracted_work_is_flagged_where_an_editor_would_give_it_to_a_reader(d
     assert visser in give and '<span class="problem">retraction</span>' in give
     link = page[page.index('id="link-heading"'):page.index("Works to give the reader")]
     assert '<span class="problem">retraction</span>' in link
+
+
+@pytest.mark.parametrize("path", ["/articles", "/articles/1"])
+def test_at_400_px_every_stacked_cell_but_the_first_says_which_column_it_is(client, path):
+    # Narrow screens stack table cells; a bare "0" under "0" means nothing without its column.
+    page = client.get(path).text
+    for row in re.findall(r"<tbody>.*?</tbody>", page, re.S):
+        for tr in re.findall(r"<tr>(.*?)</tr>", row, re.S):
+            cells = re.findall(r"<td([^>]*)>", tr)
+            assert all("data-label=" in attrs for attrs in cells[2:]), (path, cells)
