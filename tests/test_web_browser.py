@@ -1,5 +1,6 @@
 """The desk in real headless Chromium (Playwright driving Debian's chromium, no download):
-the seed scenario done entirely in the browser, and hostile strings that must never run.
+the seed scenario done entirely in the browser, hostile strings that must never run, and an
+editor account's day: sign-in (a wrong password first), a server restart, a decline, sign-out.
 
 The server runs in a thread on 127.0.0.1 on a free port, over a fresh database, with the
 Crossref stand-in serving the shipped sample of real records over real HTTP.
@@ -194,3 +195,60 @@ def test_every_page_fits_a_400_pixel_wide_screen(browser, sample_standin, seeded
             assert width <= 400, f"{path} is {width} px wide at 400"
         context.close()
     assert problems == []
+
+
+def test_an_editor_account_signs_in_survives_a_restart_declines_a_request_and_signs_out(
+        browser, sample_standin, seeded_db):
+    from click.testing import CliRunner
+    from playwright.sync_api import expect
+
+    from refkeeper.cli import cli
+
+    store = Store(seeded_db)
+    workflow.add_request(store, 1, "Spam Bot", text="Buy cheap pills", actor="setup")
+    store.close()
+    # The account made as an editor makes it: with the command, the password on stdin.
+    made = CliRunner().invoke(cli, ["--db", seeded_db, "editor", "add", "Anna Editor", "--password-stdin"],
+                              input="correct horse battery\n")
+    assert made.exit_code == 0, made.output
+    context = browser.new_context()
+    page = context.new_page()
+    problems = watch(page)
+    with DeskServer(seeded_db, sample_standin.url) as desk:
+        port = desk.port
+        page.goto(desk.url + "/?status=open")
+        expect(page).to_have_url(re.compile(r"/signin\?next="))
+        assert "Editing as" not in page.inner_text("header")  # no one is, yet
+        page.get_by_label("Name").fill("Anna Editor")
+        page.get_by_label("Password").fill("correct horse batter")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_have_text("Wrong name or password.")
+        assert page.get_by_label("Name").input_value() == "Anna Editor"
+        page.get_by_label("Password").fill("correct horse battery")  # the focus is there already
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(desk.url + "/?status=open")
+        assert "Editing as Anna Editor" in page.inner_text("header")
+    # The same desk started again: the browser's session still holds.
+    with DeskServer(seeded_db, sample_standin.url, port=port) as desk:
+        page.goto(desk.url + "/requests/1")
+        assert "Editing as Anna Editor" in page.inner_text("header")
+        page.get_by_label("Decline, with a reason").fill("Advertising, not a question about the article.")
+        page.get_by_role("button", name="Decline").click()
+        expect(page.locator("main")).to_contain_text(
+            "Declined by Anna Editor on ")
+        page.goto(desk.url + "/")
+        page.get_by_label("Status").select_option("declined")
+        page.get_by_role("button", name="Filter").click()
+        row = page.locator("tbody tr")
+        expect(row).to_have_count(1)
+        assert "Spam Bot" in row.inner_text() and "Advertising, not a question" in row.inner_text()
+        page.get_by_role("button", name="Sign out").click()
+        page.goto(desk.url + "/requests/1")
+        expect(page).to_have_url(re.compile(r"/signin\?next="))
+    context.close()
+    store = Store(seeded_db)
+    declined = workflow.get_request(store, 1)
+    store.close()
+    assert (declined.status, declined.closed_by) == ("declined", "Anna Editor")
+    assert problems == [f"console error: Failed to load resource: the server responded with a status of 400 "
+                        f"(Bad Request) at http://127.0.0.1:{port}/signin"]  # the refused password, only
