@@ -5,7 +5,8 @@ Builds the seed scenario in a temporary directory through the library, the way
 ./scripts/demo does with the CLI (the shipped sample of real Crossref records, the
 article and its claims, the trial linked as support, the reader's comment pasted whole
 and resolved offline), serves the desk on 127.0.0.1 and photographs the request queue in
-headless Chromium (Debian's, through Playwright; no browser download).
+headless Chromium (Debian's, through Playwright; no browser download), with the server
+thread and launch settings the browser tests use (``tests/support/deskbrowser.py``).
 
     python scripts/screenshot.py [--out docs/desk-queue.png] [--chromium /usr/bin/chromium]
 """
@@ -14,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
+import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The desk-in-a-browser harness is test support, as the stand-in is: not installed with refkeeper.
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 SAMPLE = ROOT / "src" / "refkeeper" / "data" / "sample-works.jsonl.gz"
 VISSER = "10.1007/s00586-013-2833-2"
 CLAIMS = [  # as ./scripts/demo adds them
@@ -52,49 +53,29 @@ def seed(db: str) -> None:
     store.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "desk-queue.png"))
     ap.add_argument("--chromium", default=os.environ.get("REFKEEPER_CHROMIUM") or "/usr/bin/chromium")
     args = ap.parse_args()
 
-    import uvicorn
+    from deskbrowser import DeskServer, launch
     from playwright.sync_api import sync_playwright
-
-    from refkeeper.web import create_app
 
     with tempfile.TemporaryDirectory(prefix="refkeeper-screenshot-") as tmp:
         db = os.path.join(tmp, "refs.db")
         seed(db)
-        port = free_port()
-        app = create_app(db_path=db, offline=True, default_editor="editor")
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=args.chromium,
-                                            args=["--no-sandbox", "--disable-gpu"])
-                page = browser.new_page(viewport={"width": 1120, "height": 330}, device_scale_factor=2)
-                page.goto(f"http://127.0.0.1:{port}/signin")
-                page.get_by_label("Your name, as history should record it").fill("Anna")
-                page.get_by_role("button", name="Continue").click()
-                page.goto(f"http://127.0.0.1:{port}/")
-                page.wait_for_load_state("networkidle")
-                Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=args.out, full_page=True)
-                browser.close()
-        finally:
-            server.should_exit = True
-            thread.join(10)
+        with DeskServer(db, offline=True, default_editor="editor") as desk, sync_playwright() as p:
+            browser = launch(p, args.chromium)
+            page = browser.new_page(viewport={"width": 1120, "height": 330}, device_scale_factor=2)
+            page.goto(desk.url + "/signin")
+            page.get_by_label("Your name, as history should record it").fill("Anna")
+            page.get_by_role("button", name="Continue").click()
+            page.goto(desk.url + "/")
+            page.wait_for_load_state("networkidle")
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=args.out, full_page=True)
+            browser.close()
     print(f"wrote {args.out}")
 
 

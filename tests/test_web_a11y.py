@@ -1,5 +1,5 @@
 """Accessibility of the whole desk in real headless Chromium (Debian's, through Playwright;
-the same launch settings as ``test_web_browser.py``): axe-core (vendored from its npm
+the launch settings of ``tests/support/deskbrowser.py``): axe-core (vendored from its npm
 package, ``tests/assets/axe-core``) run on every page with no serious or critical
 violation, and the accept / reject / link flow of a request page done with the keyboard
 alone (Tab, Enter, Space, letters).
@@ -10,20 +10,15 @@ unless ``REFKEEPER_REQUIRE_BROWSER=1`` (CI), where that is a failure.
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from conftest import ROOT, SAMPLE
+from deskbrowser import DeskServer, browser_fixture, skip_without_browser
 
 from refkeeper import CrossrefClient, IndexSource, Resolver, Store, verify, workflow
 
-CHROMIUM = os.environ.get("REFKEEPER_CHROMIUM") or "/usr/bin/chromium"
-REQUIRED = os.environ.get("REFKEEPER_REQUIRE_BROWSER") == "1"
 AXE = Path(__file__).parent / "assets" / "axe-core" / "axe.min.js"
 VISSER = "10.1007/s00586-013-2833-2"
 MURAKAMI = "10.1007/s00776-007-1126-1"
@@ -34,69 +29,8 @@ MENTIONS = ("See:\n\n1. Murakami et al. (2007)\n2. Visser et al. (2013)\n"
             "3. Berthelot JM et al. Joint Bone Spine. 2006;73(1):17-23.")
 
 
-def _browser_missing() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"no Chromium at {CHROMIUM} (set REFKEEPER_CHROMIUM)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed"
-    return None
-
-
-_missing = _browser_missing()
-if _missing and REQUIRED:
-    raise RuntimeError(f"browser tests are required here (REFKEEPER_REQUIRE_BROWSER=1): {_missing}")
-pytestmark = pytest.mark.skipif(_missing is not None, reason=f"browser tests skipped: {_missing}")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class DeskServer:
-    """The desk's app under uvicorn in a thread, on 127.0.0.1."""
-
-    def __init__(self, db: str, crossref_url: str) -> None:
-        import uvicorn
-
-        from refkeeper.web import create_app
-
-        self.port = _free_port()
-        app = create_app(db_path=db, crossref_url=crossref_url, default_editor="os-user")
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> DeskServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the desk did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+pytestmark = skip_without_browser()
+browser = browser_fixture()
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """The desk in real headless Chromium (Playwright driving Debian's chromium, no download):
-the seed scenario done entirely in the browser, and hostile strings that must never run.
+the seed scenario done entirely in the browser, hostile strings that must never run, and an
+editor account's day: sign-in (a wrong password first), a server restart, a decline, sign-out.
 
 The server runs in a thread on 127.0.0.1 on a free port, over a fresh database, with the
 Crossref stand-in serving the shipped sample of real records over real HTTP.
@@ -12,20 +13,15 @@ are part 2 of issue 10 (see the note in ``seeded_db``).
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from deskbrowser import DeskServer, browser_fixture, skip_without_browser, watch
 
 from refkeeper import Store, workflow
 
-CHROMIUM = os.environ.get("REFKEEPER_CHROMIUM") or "/usr/bin/chromium"
-REQUIRED = os.environ.get("REFKEEPER_REQUIRE_BROWSER") == "1"
 MURAKAMI = "10.1007/s00776-007-1126-1"
 COMMENT = (ROOT / "examples" / "reader-comment.txt").read_text()
 CLAIM = ("Intra-articular injection is another treatment option to consider: the position promoted as "
@@ -38,69 +34,8 @@ PAYLOADS = [
 ]
 
 
-def _browser_missing() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"no Chromium at {CHROMIUM} (set REFKEEPER_CHROMIUM)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed"
-    return None
-
-
-_missing = _browser_missing()
-if _missing and REQUIRED:
-    raise RuntimeError(f"browser tests are required here (REFKEEPER_REQUIRE_BROWSER=1): {_missing}")
-pytestmark = pytest.mark.skipif(_missing is not None, reason=f"browser tests skipped: {_missing}")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class DeskServer:
-    """``refkeeper serve``'s app under uvicorn in a thread, on 127.0.0.1."""
-
-    def __init__(self, db: str, crossref_url: str) -> None:
-        import uvicorn
-
-        from refkeeper.web import create_app
-
-        self.port = _free_port()
-        app = create_app(db_path=db, crossref_url=crossref_url, default_editor="os-user")
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> DeskServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the desk did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+pytestmark = skip_without_browser()
+browser = browser_fixture()
 
 
 @pytest.fixture
@@ -115,16 +50,6 @@ def seeded_db(tmp_path):
     workflow.add_claim(store, art.id, CLAIM, location="paragraph 2", actor="setup")
     store.close()
     return path
-
-
-def watch(page) -> list[str]:
-    """Collect what must never happen: script errors, CSP violations, dialogs."""
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text} at {msg.location['url']}")
-            if msg.type == "error" else None)
-    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
-    return problems
 
 
 def test_the_seed_scenario_entirely_in_the_browser(browser, sample_standin, seeded_db, tmp_path):
@@ -270,3 +195,60 @@ def test_every_page_fits_a_400_pixel_wide_screen(browser, sample_standin, seeded
             assert width <= 400, f"{path} is {width} px wide at 400"
         context.close()
     assert problems == []
+
+
+def test_an_editor_account_signs_in_survives_a_restart_declines_a_request_and_signs_out(
+        browser, sample_standin, seeded_db):
+    from click.testing import CliRunner
+    from playwright.sync_api import expect
+
+    from refkeeper.cli import cli
+
+    store = Store(seeded_db)
+    workflow.add_request(store, 1, "Spam Bot", text="Buy cheap pills", actor="setup")
+    store.close()
+    # The account made as an editor makes it: with the command, the password on stdin.
+    made = CliRunner().invoke(cli, ["--db", seeded_db, "editor", "add", "Anna Editor", "--password-stdin"],
+                              input="correct horse battery\n")
+    assert made.exit_code == 0, made.output
+    context = browser.new_context()
+    page = context.new_page()
+    problems = watch(page)
+    with DeskServer(seeded_db, sample_standin.url) as desk:
+        port = desk.port
+        page.goto(desk.url + "/?status=open")
+        expect(page).to_have_url(re.compile(r"/signin\?next="))
+        assert "Editing as" not in page.inner_text("header")  # no one is, yet
+        page.get_by_label("Name").fill("Anna Editor")
+        page.get_by_label("Password").fill("correct horse batter")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_have_text("Wrong name or password.")
+        assert page.get_by_label("Name").input_value() == "Anna Editor"
+        page.get_by_label("Password").fill("correct horse battery")  # the focus is there already
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(desk.url + "/?status=open")
+        assert "Editing as Anna Editor" in page.inner_text("header")
+    # The same desk started again: the browser's session still holds.
+    with DeskServer(seeded_db, sample_standin.url, port=port) as desk:
+        page.goto(desk.url + "/requests/1")
+        assert "Editing as Anna Editor" in page.inner_text("header")
+        page.get_by_label("Decline, with a reason").fill("Advertising, not a question about the article.")
+        page.get_by_role("button", name="Decline").click()
+        expect(page.locator("main")).to_contain_text(
+            "Declined by Anna Editor on ")
+        page.goto(desk.url + "/")
+        page.get_by_label("Status").select_option("declined")
+        page.get_by_role("button", name="Filter").click()
+        row = page.locator("tbody tr")
+        expect(row).to_have_count(1)
+        assert "Spam Bot" in row.inner_text() and "Advertising, not a question" in row.inner_text()
+        page.get_by_role("button", name="Sign out").click()
+        page.goto(desk.url + "/requests/1")
+        expect(page).to_have_url(re.compile(r"/signin\?next="))
+    context.close()
+    store = Store(seeded_db)
+    declined = workflow.get_request(store, 1)
+    store.close()
+    assert (declined.status, declined.closed_by) == ("declined", "Anna Editor")
+    assert problems == [f"console error: Failed to load resource: the server responded with a status of 400 "
+                        f"(Bad Request) at http://127.0.0.1:{port}/signin"]  # the refused password, only

@@ -9,6 +9,7 @@ import ipaddress
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlencode
 
 import jinja2
 from starlette.applications import Starlette
@@ -176,7 +177,11 @@ class SignInRequired:
             await self.app(scope, receive, send)
             return
         if scope["method"] in ("GET", "HEAD"):
-            await RedirectResponse("/signin?next=" + scope["path"], status_code=303)(scope, receive, send)
+            # Back to the very page after signing in, its filters (query string) included.
+            query = scope.get("query_string", b"").decode("latin-1")
+            back = scope["path"] + ("?" + query if query else "")
+            response = RedirectResponse("/signin?" + urlencode({"next": back}), status_code=303)
+            await response(scope, receive, send)
         else:
             await self.forbidden(scope, receive, send)
 

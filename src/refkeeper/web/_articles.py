@@ -3,8 +3,10 @@ of supporting / contesting works, problem flags), a claim with its works by stan
 asserted and who confirmed each link, notes) and its history; adding and editing articles
 and claims; claims proposed from the article's text, pasted, and kept by the editor.
 
-Every action is a plain form POST answered with a redirect (303) and a one-line message;
-a user error (an empty title, a slug in use) comes back as that message, nothing changed.
+Every action is a plain form POST answered with a redirect (303) and a one-line message.
+A user error in a form an editor typed into (an article, a claim, a link: an empty title, a
+slug in use, a DOI Crossref does not know) re-renders that page with status 400, the form
+open, what was typed kept and the message next to the field it is about; nothing changed.
 """
 
 from __future__ import annotations
@@ -33,12 +35,31 @@ async def _act(request: Request, fn, *args, back: str, done, **kwargs):
     return redirect(url)
 
 
+def failed_form(form_id: str, exc: Exception, values: dict[str, str], fields: dict[str, str],
+                field: str | None = None) -> dict:
+    """What a page needs to show a form again after a user error: which form, the field the
+    message is about (``field``, else the first of ``fields`` — field name: a word the
+    library's message uses for it — that the message names; None: the form as a whole),
+    the message as the desk words it, and the values as typed."""
+    message = user_message(exc)
+    lowered = message.lower()
+    if field is None:
+        field = next((name for name, word in fields.items() if word in lowered), None)
+    return {"form": form_id, "field": field, "message": message, "v": values}
+
+
+ARTICLE_FIELDS = {"slug": "slug", "title": "title", "url": "url"}
+CLAIM_FIELDS = {"text": "text", "location": "location", "quote": "quote"}
+LINK_FIELDS = {"stance": "stance", "note": "note", "doi": "doi"}
+
+
 # -- articles ------------------------------------------------------------------------------
 
 
-async def articles_page(request: Request):
+async def articles_page(request: Request, failed: dict | None = None):
     arts = await call(request, workflow.articles)
-    return render(request, "articles.html", {"articles": arts})
+    return render(request, "articles.html", {"articles": arts, "failed": failed},
+                  status=400 if failed else 200)
 
 
 async def add_article(request: Request):
@@ -47,31 +68,47 @@ async def add_article(request: Request):
         art = await call(request, workflow.add_article, data.get("title", ""), url=data.get("url") or None,
                          slug=data.get("slug") or None, text=data.get("text") or None,
                          actor=actor(request))
+    except NotFoundError:
+        raise
     except RefkeeperError as exc:
-        flash(request, str(exc), "error")
-        return redirect("/articles")
+        return await articles_page(request, failed_form("add-article", exc, data, ARTICLE_FIELDS))
     flash(request, f"Article {art.id} added.")
     return redirect(f"/articles/{art.id}")
 
 
-async def article_page(request: Request):
+async def article_page(request: Request, failed: dict | None = None):
     details = await call(request, workflow.article_details, request.path_params["article"])
     return render(request, "article.html", {"d": details, "stances": workflow.STANCES,
-                                            "formats": _formats()})
+                                            "formats": _formats(), "failed": failed},
+                  status=400 if failed else 200)
 
 
 async def edit_article(request: Request):
     data = await form(request)
-    return await _act(request, workflow.edit_article, request.path_params["article"],
-                      title=data.get("title"), url=data.get("url", ""), slug=data.get("slug") or None,
-                      back="/articles/{article}", done="Article saved.")
+    try:
+        art = await call(request, workflow.edit_article, request.path_params["article"],
+                         title=data.get("title"), url=data.get("url", ""), slug=data.get("slug") or None,
+                         actor=actor(request))
+    except NotFoundError:
+        raise
+    except RefkeeperError as exc:
+        return await article_page(request, failed_form("edit-article", exc, data, ARTICLE_FIELDS))
+    flash(request, "Article saved.")
+    return redirect(f"/articles/{art.id}")  # by number: the slug it was reached by may have changed
 
 
 async def add_claim(request: Request):
     data = await form(request)
-    return await _act(request, workflow.add_claim, request.path_params["article"], data.get("text", ""),
-                      location=data.get("location") or None, quote=data.get("quote") or None,
-                      back="/articles/{article}", done="Claim {out.id} added.")
+    try:
+        out = await call(request, workflow.add_claim, request.path_params["article"], data.get("text", ""),
+                         location=data.get("location") or None, quote=data.get("quote") or None,
+                         actor=actor(request))
+    except NotFoundError:
+        raise
+    except RefkeeperError as exc:
+        return await article_page(request, failed_form("add-claim", exc, data, CLAIM_FIELDS))
+    flash(request, f"Claim {out.id} added.")
+    return redirect(f"/articles/{out.article_id}")
 
 
 async def save_text(request: Request):
@@ -103,24 +140,40 @@ async def keep_proposals(request: Request):
         return redirect(f"/articles/{request.path_params['article']}/proposals")
     return await _act(request, workflow.keep_proposed, request.path_params["article"], numbers,
                       back="/articles/{article}",
-                      done=lambda kept: f"{len(kept)} proposal{'s' * (len(kept) != 1)} kept as claims"
-                                        " (one kept before is not added twice).")
+                      done=lambda kept: _kept_message(len(kept), len(set(numbers))))
+
+
+def _kept_message(kept: int, ticked: int) -> str:
+    # Say that some were not added only when some were not: they were claims already.
+    said = f"{kept} proposal{'s' * (kept != 1)} kept as claim{'s' * (kept != 1)}."
+    if kept < ticked:
+        before = ticked - kept
+        was, be = ("was", "is") if before == 1 else ("were", "are")
+        said += f" {before} {was} kept before and {be} not added twice."
+    return said
 
 
 # -- claims --------------------------------------------------------------------------------
 
 
-async def claim_page(request: Request):
+async def claim_page(request: Request, failed: dict | None = None):
     details = await call(request, workflow.claim_details, request.path_params["claim"])
     return render(request, "claim.html", {"d": details, "stances": workflow.STANCES,
-                                          "formats": _formats()})
+                                          "formats": _formats(), "failed": failed},
+                  status=400 if failed else 200)
 
 
 async def edit_claim(request: Request):
     data = await form(request)
-    return await _act(request, workflow.edit_claim, request.path_params["claim"], text=data.get("text"),
-                      location=data.get("location", ""), quote=data.get("quote", ""),
-                      back="/claims/{claim}", done="Claim saved.")
+    try:
+        await call(request, workflow.edit_claim, request.path_params["claim"], text=data.get("text"),
+                   location=data.get("location", ""), quote=data.get("quote", ""), actor=actor(request))
+    except NotFoundError:
+        raise
+    except RefkeeperError as exc:
+        return await claim_page(request, failed_form("edit-claim", exc, data, CLAIM_FIELDS))
+    flash(request, "Claim saved.")
+    return redirect(f"/claims/{request.path_params['claim']}")
 
 
 def _link_by_doi(store, claim, doi, stance, note, client, actor):
@@ -132,9 +185,27 @@ def _link_by_doi(store, claim, doi, stance, note, client, actor):
 
 async def add_link(request: Request):
     data = await form(request)
-    return await _act(request, _link_by_doi, request.path_params["claim"], data.get("doi", ""),
-                      data.get("stance", ""), data.get("note") or None, desk(request).client,
-                      back="/claims/{claim}", done="Linked {out.doi} as '{out.stance}'.")
+    try:
+        out = await call(request, _link_by_doi, request.path_params["claim"], data.get("doi", ""),
+                         data.get("stance", ""), data.get("note") or None, desk(request).client,
+                         actor=actor(request))
+    except NotFoundError as exc:
+        if not await call(request, _claim_exists, request.path_params["claim"]):
+            raise
+        # A DOI no registry knows is the editor's typing, not a missing page.
+        return await claim_page(request, failed_form("link", exc, data, LINK_FIELDS, field="doi"))
+    except RefkeeperError as exc:
+        return await claim_page(request, failed_form("link", exc, data, LINK_FIELDS))
+    flash(request, f"Linked {out.doi} as '{out.stance}'.")
+    return redirect(f"/claims/{request.path_params['claim']}")
+
+
+def _claim_exists(store, claim) -> bool:
+    try:
+        workflow.get_claim(store, claim)
+    except NotFoundError:
+        return False
+    return True
 
 
 async def confirm_link(request: Request):

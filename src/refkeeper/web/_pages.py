@@ -129,8 +129,9 @@ def flash(request: Request, message: str, kind: str = "ok") -> None:
 
 
 # The library's messages are written for the command line; some end by pointing at a
-# command ("(see `refkeeper claim list`)"), which means nothing to an editor in a browser.
-_CLI_HINT = re.compile(r"\s*\(see `refkeeper [^`]*`\)")
+# command ("(see `refkeeper claim list`)") or an option ("(add it with --text-file)"), which
+# mean nothing to an editor in a browser.
+_CLI_HINT = re.compile(r"\s*\((?:see `refkeeper [^`]*`|[^()]*\s--[a-z][\w-]*[^()]*)\)")
 
 
 def user_message(error: Exception | str) -> str:

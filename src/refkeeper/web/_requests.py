@@ -48,12 +48,19 @@ def _details(store, request_id: str):
     return details, workflow.prose_chunks(store, details.report.request.id)
 
 
+def _page_data(store, request_id: str):
+    # The works an editor may give or link, with what re-verification found wrong with them
+    # (a retracted trial must not go to a reader unremarked), and the prose chunks.
+    details, prose = _details(store, request_id)
+    return details, prose, store.work_problems([w.doi for w in details.works])
+
+
 async def request_page(request: Request):
     rid = request.path_params["request_id"]
     job = _job(request, rid)
-    details, prose = await call(request, _details, rid)
+    details, prose, problems = await call(request, _page_data, rid)
     return render(request, "request.html", {"d": details, "prose": prose, "job": job,
-                                            "stances": workflow.STANCES,
+                                            "stances": workflow.STANCES, "problems": problems,
                                             "ref_error": request.session.pop("reference_error", None)})
 
 

@@ -21,7 +21,7 @@ def _safe_next(value: str | None) -> str:
 async def signin_page(request: Request):
     accounts = await call(request, count_editors)
     return render(request, "signin.html", {"accounts": accounts > 0, "next": _safe_next(
-        request.query_params.get("next")), "error": None})
+        request.query_params.get("next")), "error": None, "name": None})
 
 
 async def signin(request: Request):
@@ -32,11 +32,12 @@ async def signin(request: Request):
     if accounts:
         editor = await call(request, check_password, name, data.get("password", ""))
         if editor is None:
-            return render(request, "signin.html", {"accounts": True, "next": nxt,
+            # The name is kept (a typo in the password is the usual slip); never the password.
+            return render(request, "signin.html", {"accounts": True, "next": nxt, "name": name[:100],
                                                    "error": "Wrong name or password."}, status=400)
         name = editor.name
     elif not name or len(name) > 100:
-        return render(request, "signin.html", {"accounts": False, "next": nxt,
+        return render(request, "signin.html", {"accounts": False, "next": nxt, "name": name[:100],
                                                "error": "Type the name to record in history."}, status=400)
     request.session.clear()  # a fresh session (and CSRF token) for whoever signs in
     request.session["editor"] = name
