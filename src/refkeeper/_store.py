@@ -291,6 +291,28 @@ def m004_verification(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m007_index_keys_and_generation(db: sqlite_utils.Database) -> None:
+    # Offline resolution at any size (issue 14): blocking keys (first author + year,
+    # volume + first page) looked up in a B-tree instead of ranking every document that
+    # shares a word; a generation counter the works bump on every change; and, on each
+    # cached answer, the generation it was decided against, so an offline "unmatched" or
+    # "ambiguous" is decided again once the index has changed.
+    index.create_keys(db.conn, index.KEYS_TABLE)
+    db.execute(
+        "CREATE TABLE index_state (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "generation INTEGER NOT NULL, changed_at TEXT)"
+    )
+    db.execute("INSERT INTO index_state (id, generation, changed_at) VALUES (1, 0, NULL)")
+    db["citations"].add_column("generation", int)
+    rows = db.execute("SELECT rowid, record FROM works")
+    while True:
+        chunk = rows.fetchmany(5000)
+        if not chunk:
+            break
+        index.add_keys(db.conn, [(rowid, json.loads(rec)) for rowid, rec in chunk])
+
+
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction to end
 
 
@@ -524,6 +546,12 @@ class Store:
             for r in rows:
                 if r["doi"] not in existing:
                     r["added_at"] = stamp
+            old = {}
+            if existing:
+                # The keys of the version being replaced go with it.
+                old = {rowid: json.loads(rec) for rowid, rec in self.db.execute(
+                    f"SELECT rowid, record FROM works WHERE doi IN ({','.join('?' * len(existing))})",
+                    list(existing))}
             self.db["works"].upsert_all(rows, pk="doi", alter=False)
             ids = dict(
                 self.db.execute(
@@ -533,7 +561,16 @@ class Store:
             )
             by_doi = {normalize_doi(rec["DOI"]): rec for rec in records}
             index.add(self.db.conn, FTS_TABLE, ((ids[d], rec) for d, rec in by_doi.items()))
+            index.add_keys(self.db.conn, [(ids[d], rec) for d, rec in by_doi.items()], old)
+            self.db.execute("UPDATE index_state SET generation = generation + 1, changed_at = ?"
+                            " WHERE id = 1", [stamp])
         return len(rows)
+
+    def generation(self) -> int:
+        """The works' generation: it grows with every change to the stored works, so an
+        answer decided against an older one can tell."""
+        row = self.db.execute("SELECT generation FROM index_state WHERE id = 1").fetchone()
+        return row[0] if row else 0
 
     def get_work(self, doi: str) -> Work | None:
         row = self.db.execute(
@@ -570,6 +607,37 @@ class Store:
                 [rowid for rowid, _ in hits],
             ).fetchall()
         )
+        out = []
+        for rowid, rel in hits:
+            if rowid in records:
+                rec = json.loads(records[rowid])
+                rec["score"] = rel
+                out.append(Work.from_crossref(rec))
+        return out
+
+    def candidates(self, text: str, limit: int = 10) -> list[Work]:
+        """Stored works most like the citation ``text``, best first, found at a cost that
+        does not grow with the number of works (``_index.candidates``)."""
+        total = self._count_for_rarity()
+        hits = index.candidates(self.db.conn, text, limit, total, FTS_TABLE)
+        return self._works_by_rowid(hits)
+
+    def by_author_year(self, family: str, year: int, limit: int = 200) -> list[Work]:
+        """Stored works whose first author's surname is ``family`` and year ``year``."""
+        return self._works_by_rowid([(r, 0.0) for r in index.author_year(self.db.conn, family, year, limit)])
+
+    def _count_for_rarity(self) -> int:
+        # max(rowid) is one B-tree descent; count(*) reads the table. Rowids are never
+        # reused for a different work (works are not deleted), so it is the size within
+        # what a rarity weight needs.
+        return self.db.execute("SELECT coalesce(max(rowid), 0) FROM works").fetchone()[0]
+
+    def _works_by_rowid(self, hits: list[tuple[int, float]]) -> list[Work]:
+        if not hits:
+            return []
+        records = dict(self.db.execute(
+            f"SELECT rowid, record FROM works WHERE rowid IN ({','.join('?' * len(hits))})",
+            [rowid for rowid, _ in hits]).fetchall())
         out = []
         for rowid, rel in hits:
             if rowid in records:
@@ -627,13 +695,18 @@ class Store:
     # -- resolved citations ---------------------------------------------------------
 
     def cached_resolution(self, text: str, context: str | None = None) -> Resolution | None:
+        """The stored answer for a citation, or None. An offline answer that found nothing
+        or abstained counts only while the works it was decided against are unchanged."""
         row = self.db.execute(
-            "SELECT status, doi, score, candidates, error, method FROM citations WHERE key = ?",
+            "SELECT status, doi, score, candidates, error, method, source, generation"
+            " FROM citations WHERE key = ?",
             [citation_key(text, context)],
         ).fetchone()
         if not row:
             return None
-        status, doi, score, cands, error, method = row
+        status, doi, score, cands, error, method, source, generation = row
+        if source == "offline" and status in ("unmatched", "ambiguous") and generation != self.generation():
+            return None
         return Resolution(
             input=text,
             status=status,
@@ -669,6 +742,7 @@ class Store:
                 "error": res.error,
                 "source": source,
                 "resolved_at": now(),
+                "generation": self.generation(),
             }
             self.db["citations"].upsert(row, pk="key", alter=False)
 
