@@ -12,12 +12,18 @@ import contextlib
 import functools
 import gzip
 import hashlib
+import io
+import itertools
 import json
 import os
 import sqlite3
 import stat
+import tarfile
 import threading
-from collections.abc import Iterable, Iterator
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -311,6 +317,26 @@ def m007_index_keys_and_generation(db: sqlite_utils.Database) -> None:
         if not chunk:
             break
         index.add_keys(db.conn, [(rowid, json.loads(rec)) for rowid, rec in chunk])
+
+
+@migrations()
+def m008_snapshot_files(db: sqlite_utils.Database) -> None:
+    # The files of a snapshot (a directory or tarball of Crossref's public data file)
+    # imported completely: a killed import resumes after them, and a newer snapshot's
+    # changed files (other size or time) are imported again.
+    db.execute(
+        """
+        CREATE TABLE snapshot_files (
+            snapshot TEXT NOT NULL,       -- the directory or tarball, as an absolute path
+            name TEXT NOT NULL,           -- the file inside it
+            size INTEGER NOT NULL,
+            mtime INTEGER NOT NULL,
+            works INTEGER NOT NULL,       -- works written from it
+            imported_at TEXT NOT NULL,
+            PRIMARY KEY (snapshot, name)
+        )
+        """
+    )
 
 
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction to end
@@ -662,35 +688,74 @@ class Store:
                     [key, doi],
                 )
 
-    def import_snapshot(self, path: str | os.PathLike, source: str = "snapshot") -> int:
-        """Import a Crossref public-data-file style JSONL (optionally .gz), one work per line."""
+    def import_snapshot(
+        self,
+        path: str | os.PathLike,
+        source: str = "snapshot",
+        progress: Callable[[ImportProgress], None] | None = None,
+    ) -> int:
+        """Import Crossref records in bulk; returns how many works were written.
+
+        ``path`` is one file (JSONL, one work or one ``{"items": [...]}`` page per line,
+        or a JSON file holding such a page; gzipped or not), or Crossref's public data
+        file as published: a directory, or a tarball, of ``.json.gz`` files. Files of a
+        directory or tarball that were imported completely before (same name, size and
+        modification time) are skipped, so an import killed half-way resumes where it
+        stopped; a newer snapshot's changed files are imported again, updating the works
+        in place. ``progress`` is called after every batch and file.
+        """
         p = Path(path)
         if not p.exists():
             raise InputError(f"no such file: {p}")
-        opener = gzip.open if p.suffix == ".gz" else open
-
-        def records() -> Iterator[dict]:
-            with opener(p, "rt", encoding="utf-8") as fh:
-                for lineno, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        rec = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise InputError(f"{p}:{lineno}: not JSON ({exc.msg})") from None
-                    # Crossref's API wraps works in {"message": ...}; dumps don't.
-                    rec = rec.get("message", rec) if isinstance(rec, dict) else rec
-                    items = rec["items"] if isinstance(rec, dict) and "items" in rec else [rec]
-                    for item in items if isinstance(items, list) else [items]:
-                        problem = record_problem(item)
-                        if problem:
-                            raise InputError(f"{p}:{lineno}: {problem}")
-                        yield item
-
+        state = ImportProgress(str(p))
         try:
-            return self.add_records(records(), source)
-        except (OSError, EOFError, UnicodeDecodeError) as exc:
+            if p.is_dir():
+                members = [(f.relative_to(p).as_posix(), f.stat().st_size, int(f.stat().st_mtime),
+                            functools.partial(f.open, "rb"))
+                           for f in sorted(p.rglob("*")) if f.is_file() and _is_records_file(f.name)]
+                return self._import_members(str(p.resolve()), iter(members), len(members), source,
+                                            state, progress)
+            if tarfile.is_tarfile(p):
+                with tarfile.open(p, "r:*") as tar:
+                    listed = [m for m in tar.getmembers() if m.isfile() and _is_records_file(m.name)]
+                    members = ((m.name, m.size, int(m.mtime), functools.partial(tar.extractfile, m))
+                               for m in listed)
+                    return self._import_members(str(p.resolve()), members, len(listed), source,
+                                                state, progress)
+            state.files = 1
+            with p.open("rb") as raw:
+                n = self.add_records(_read_records(p.name, raw, state, progress), source)
+            state.files_done = 1
+            if progress:
+                progress(state)
+            return n
+        except (OSError, EOFError, UnicodeDecodeError, tarfile.TarError, zlib.error) as exc:
             raise InputError(f"cannot read {p}: {exc}") from exc
+
+    def _import_members(self, snapshot: str, members: Iterator, count: int, source: str,
+                        state: ImportProgress, progress: Callable[[ImportProgress], None] | None) -> int:
+        done = {(name, size, mtime) for name, size, mtime in self.db.execute(
+            "SELECT name, size, mtime FROM snapshot_files WHERE snapshot = ?", [snapshot])}
+        state.files = count
+        n = 0
+        for name, size, mtime, open_member in members:
+            if (name, size, mtime) in done:
+                state.files_skipped += 1
+                state.files_done += 1
+                continue
+            with open_member() as raw:
+                written = self.add_records(_read_records(name, raw, state, progress), source)
+            n += written
+            with self.write():
+                # Recorded once the file's last batch is committed: a kill before this
+                # line imports the file again (upserts: nothing is doubled).
+                self.db.execute(
+                    "INSERT OR REPLACE INTO snapshot_files (snapshot, name, size, mtime, works, imported_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)", [snapshot, name, size, mtime, written, now()])
+            state.files_done += 1
+            if progress:
+                progress(state)
+        return n
 
     # -- resolved citations ---------------------------------------------------------
 
@@ -865,6 +930,75 @@ class Store:
             out.update(self.db.execute(
                 f"SELECT doi, title FROM works WHERE doi IN ({','.join('?' * len(chunk))})", chunk))
         return out
+
+
+@dataclass
+class ImportProgress:
+    """Where a snapshot import is: shown by the CLI on stderr as it goes."""
+
+    path: str
+    files: int = 0
+    files_done: int = 0
+    files_skipped: int = 0  # imported completely by an earlier run
+    works: int = 0
+    current: str = ""
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rate(self) -> float:
+        """Works read per second since the import started."""
+        return self.works / max(time.monotonic() - self.started, 1e-9)
+
+
+_RECORD_SUFFIXES = (".json.gz", ".jsonl.gz", ".json", ".jsonl", ".ndjson", ".ndjson.gz")
+
+
+def _is_records_file(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1]
+    return not base.startswith(".") and base.endswith(_RECORD_SUFFIXES)
+
+
+def _read_records(name: str, raw, state: ImportProgress,
+                  progress: Callable[[ImportProgress], None] | None) -> Iterator[dict]:
+    """The works of one file: JSON lines, each a work or a page ``{"items": [...]}`` (the
+    public data file's files are one page each, maybe spread over lines), gzipped or not."""
+    head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+    fh = gzip.open(raw, "rb") if head == b"\x1f\x8b" or (not head and name.endswith(".gz")) else raw
+    state.current = name
+    text = io.TextIOWrapper(fh, encoding="utf-8")
+    first = text.readline()
+    rest_is_one_document = first.strip() and not _whole_json(first)
+    if rest_is_one_document:
+        # A pretty-printed page: one JSON document over many lines.
+        lines: Iterable[tuple[int, str]] = [(1, first + text.read())]
+    else:
+        lines = enumerate(itertools.chain([first], text), 1)
+    for lineno, line in lines:
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{name}:{lineno}: not JSON ({exc.msg})") from None
+        # Crossref's API wraps works in {"message": ...}; dumps don't.
+        rec = rec.get("message", rec) if isinstance(rec, dict) else rec
+        items = rec["items"] if isinstance(rec, dict) and "items" in rec else [rec]
+        for item in items if isinstance(items, list) else [items]:
+            problem = record_problem(item)
+            if problem:
+                raise InputError(f"{name}:{lineno}: {problem}")
+            state.works += 1
+            yield item
+            if progress and state.works % 10_000 == 0:
+                progress(state)
+
+
+def _whole_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return True
 
 
 _LISTS_OF_TEXT = ("title", "subtitle", "container-title", "short-container-title")
