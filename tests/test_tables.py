@@ -25,6 +25,7 @@ OWNERS = {
     FTS_TABLE: "_store.py",
     "work_keys": "_store.py",  # written through _index, as works_fts is
     "index_state": "_store.py",
+    "snapshot_files": "_store.py",
     "_sqlite_migrations": "_store.py",
     "articles": "workflow/_claims.py",
     "claims": "workflow/_claims.py",

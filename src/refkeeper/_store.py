@@ -8,6 +8,7 @@ is a usable browser.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import gzip
@@ -15,6 +16,7 @@ import hashlib
 import io
 import itertools
 import json
+import multiprocessing
 import os
 import sqlite3
 import stat
@@ -23,6 +25,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -316,7 +319,7 @@ def m007_index_keys_and_generation(db: sqlite_utils.Database) -> None:
         chunk = rows.fetchmany(5000)
         if not chunk:
             break
-        index.add_keys(db.conn, [(rowid, json.loads(rec)) for rowid, rec in chunk])
+        index.add_keys(db.conn, [(rowid, unpack_record(rec)) for rowid, rec in chunk])
 
 
 @migrations()
@@ -337,6 +340,90 @@ def m008_snapshot_files(db: sqlite_utils.Database) -> None:
         )
         """
     )
+
+
+@migrations()
+def m009_compact_works(db: sqlite_utils.Database) -> None:
+    # Toward the whole of Crossref on one machine (issue 14): the full-text index becomes
+    # contentless and position-free (the works table already holds the text; nothing asks
+    # phrase queries), rebuilt here from the works. Records written from now on are stored
+    # compressed (``pack_record``); older rows keep their JSON text and read the same.
+    db.execute(f"DROP TABLE IF EXISTS [{FTS_TABLE}]")
+    index.create_compact(db.conn, FTS_TABLE)
+    rows = db.execute("SELECT rowid, record FROM works")
+    while True:
+        chunk = rows.fetchmany(5000)
+        if not chunk:
+            break
+        index.add_compact(db.conn, FTS_TABLE, [(rowid, unpack_record(rec)) for rowid, rec in chunk])
+
+
+# Records are stored as zlib streams primed with this dictionary: the keys and the stock
+# values of Crossref's work records, so that even a short record compresses well. Never
+# change it: records written with it must stay readable. A new one gets a new format byte.
+_RECORD_DICT_V1 = (
+    '"subtitle":[],"relation":{},"content-domain":{"domain":[],"crossmark-restriction":false},'
+    '"content-type":"unspecified","content-version":"vor","delay-in-days":0,'
+    '"content-version":"tdm","content-version":"am","applies-to":"tdm","applies-to":"vor",'
+    '"intended-application":"text-mining","intended-application":"similarity-checking",'
+    '"content-type":"text/xml","content-type":"application/pdf","content-type":"text/plain",'
+    '"URL":"http://creativecommons.org/licenses/by/4.0/","URL":"https://www.elsevier.com/tdm/userlicense/1.0/",'
+    '"URL":"https://www.springer.com/tdm","URL":"http://onlinelibrary.wiley.com/termsAndConditions#vor",'
+    '"URL":"http://doi.wiley.com/10.1002/tdm_license_1.1","URL":"https://academic.oup.com/journals/pages/'
+    'open_access/funder_policies/chorus/standard_publication_model",'
+    '"publisher":"Elsevier BV","publisher":"Springer Science and Business Media LLC","publisher":"Wiley",'
+    '"publisher":"Oxford University Press (OUP)","publisher":"Ovid Technologies (Wolters Kluwer Health)",'
+    '"publisher":"American Physical Society (APS)","publisher":"SAGE Publications",'
+    '"publisher":"Informa UK Limited","publisher":"MDPI AG","publisher":"IOP Publishing",'
+    '"publisher":"Public Library of Science (PLoS)","publisher":"American Chemical Society (ACS)",'
+    '"type":"book-chapter","type":"proceedings-article","type":"posted-content","type":"book",'
+    '"funder":[{"DOI":"10.13039/","name":"","doi-asserted-by":"publisher","award":[""]}],'
+    '"doi-asserted-by":"crossref","ORCID":"http://orcid.org/","authenticated-orcid":false,'
+    '"authenticated-orcid":true,"update-policy":"http://dx.doi.org/10.1016/elsevier_cm_policy",'
+    '"assertion":[{"value":"","order":0,"name":"","label":"","group":{"name":"publication_history",'
+    '"label":"Publication History"}}],"article-number":"","isbn-type":[{"value":"","type":"print"}],'
+    '"ISBN":[""],"alternative-id":[""],"archive":["Portico"],"archive":["CLOCKSS"],'
+    '"journal-issue":{"issue":"","published-print":{"date-parts":[[',
+    '"subject":[""],"language":"en","reference-count":0,"is-referenced-by-count":0,'
+    '"references-count":0,"source":"Crossref","member":"","score":1,"prefix":"10.",'
+    '"resource":{"primary":{"URL":"https://"}},"link":[{"URL":"https://api.elsevier.com/content/'
+    'article/PII:","content-type":"text/xml","content-version":"vor","intended-application":"text-mining"}],'
+    '"license":[{"start":{"date-parts":[[],"date-time":"T00:00:00Z","timestamp":}],'
+    '"issn-type":[{"type":"print","value":""},{"type":"electronic","value":""}],"ISSN":["",""],'
+    '"container-title":[""],"short-container-title":[""],"original-title":[],"page":"","volume":"",'
+    '"issue":"","published-online":{"date-parts":[[]]},"published-print":{"date-parts":[[]]},'
+    '"published":{"date-parts":[[]]},"issued":{"date-parts":[[]]},'
+    '"created":{"date-parts":[[]],"date-time":"","timestamp":},'
+    '"deposited":{"date-parts":[[]],"date-time":"","timestamp":},'
+    '"indexed":{"date-parts":[[]],"date-time":"","timestamp":},"title":[""],'
+    '"author":[{"given":"","family":"","sequence":"first","affiliation":[]},'
+    '{"given":"","family":"","sequence":"additional","affiliation":[]}],'
+    '"URL":"http://dx.doi.org/10.","URL":"https://doi.org/10.","DOI":"10.","type":"journal-article",'
+)
+_RECORD_DICT_V1 = "".join(_RECORD_DICT_V1).encode("utf-8")
+_PACKED_V1 = b"\x01"
+
+
+def pack_record(record: dict) -> bytes:
+    """A Crossref record as stored: its JSON, compressed (about a third of the text)."""
+    z = zlib.compressobj(3, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, _RECORD_DICT_V1)
+    raw = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _PACKED_V1 + z.compress(raw) + z.flush()
+
+
+def unpack_record_text(stored: str | bytes) -> str:
+    """The JSON text of a stored record, whichever way it was stored (older versions kept
+    the text itself)."""
+    if isinstance(stored, str):
+        return stored
+    if stored[:1] != _PACKED_V1:
+        raise StoreError("a stored record is in a format this refkeeper does not know")
+    z = zlib.decompressobj(-15, _RECORD_DICT_V1)
+    return (z.decompress(stored[1:]) + z.flush()).decode("utf-8")
+
+
+def unpack_record(stored: str | bytes) -> dict:
+    return json.loads(unpack_record_text(stored))
 
 
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction to end
@@ -524,12 +611,13 @@ class Store:
 
     def add_records(self, records: Iterable[dict], source: str, batch_size: int = 1000) -> int:
         """Bulk upsert Crossref records in transactions of ``batch_size``; returns the count."""
+        return self._add_checked(map(_checked, records), source, batch_size)
+
+    def _add_checked(self, records: Iterable[dict], source: str, batch_size: int = 1000) -> int:
+        """``add_records`` for records already checked with ``record_problem``."""
         n = 0
         batch: list[dict] = []
         for rec in records:
-            problem = record_problem(rec)
-            if problem:
-                raise InputError(problem)
             batch.append(rec)
             if len(batch) >= batch_size:
                 n += self._write_batch(batch, source)
@@ -539,57 +627,39 @@ class Store:
         return n
 
     def _write_batch(self, records: list[dict], source: str) -> int:
+        return self._write_prepared(prepare_records(records), source)
+
+    def _write_prepared(self, prepared: list[PreparedWork], source: str) -> int:
         stamp = now()
-        rows = []
-        for rec in records:
-            rec = {k: v for k, v in rec.items() if k != "score"}
-            w = Work.from_crossref(rec)
-            rows.append(
-                {
-                    "doi": w.doi,
-                    "title": w.title,
-                    "authors": json.dumps(w.authors, ensure_ascii=False),
-                    "year": w.year,
-                    "container": w.container,
-                    "volume": w.volume,
-                    "issue": w.issue,
-                    "pages": w.pages,
-                    "type": w.type,
-                    "publisher": w.publisher,
-                    "record": json.dumps(rec, ensure_ascii=False),
-                    "source": source,
-                    "updated_at": stamp,
-                }
-            )
+        rows = [(p.doi, *p.columns, p.packed, source, stamp, stamp) for p in prepared]
+        dois = [p.doi for p in prepared]
         with self.write():
-            existing = {
-                r[0]
-                for r in self.db.execute(
-                    f"SELECT doi FROM works WHERE doi IN ({','.join('?' * len(rows))})",
-                    [r["doi"] for r in rows],
-                )
-            }
-            for r in rows:
-                if r["doi"] not in existing:
-                    r["added_at"] = stamp
-            old = {}
-            if existing:
-                # The keys of the version being replaced go with it.
-                old = {rowid: json.loads(rec) for rowid, rec in self.db.execute(
-                    f"SELECT rowid, record FROM works WHERE doi IN ({','.join('?' * len(existing))})",
-                    list(existing))}
-            self.db["works"].upsert_all(rows, pk="doi", alter=False)
-            ids = dict(
-                self.db.execute(
-                    f"SELECT doi, rowid FROM works WHERE doi IN ({','.join('?' * len(rows))})",
-                    [r["doi"] for r in rows],
-                ).fetchall()
-            )
-            by_doi = {normalize_doi(rec["DOI"]): rec for rec in records}
-            index.add(self.db.conn, FTS_TABLE, ((ids[d], rec) for d, rec in by_doi.items()))
-            index.add_keys(self.db.conn, [(ids[d], rec) for d, rec in by_doi.items()], old)
-            self.db.execute("UPDATE index_state SET generation = generation + 1, changed_at = ?"
-                            " WHERE id = 1", [stamp])
+            conn = self.db.conn
+            old: dict[int, dict] = {}
+            for chunk in _chunks(dois, 500):
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT rowid, record FROM works WHERE doi IN ({marks})"
+                for rowid, rec in conn.execute(sql, chunk):
+                    old[rowid] = unpack_record(rec)
+            # One statement per work: new ones are inserted, known ones updated in place
+            # (their citation key, problems and added_at stay).
+            conn.executemany(
+                "INSERT INTO works (doi, title, authors, year, container, volume, issue, pages, type,"
+                " publisher, record, source, updated_at, added_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (doi) DO UPDATE SET title = excluded.title, authors = excluded.authors,"
+                " year = excluded.year, container = excluded.container, volume = excluded.volume,"
+                " issue = excluded.issue, pages = excluded.pages, type = excluded.type,"
+                " publisher = excluded.publisher, record = excluded.record, source = excluded.source,"
+                " updated_at = excluded.updated_at", rows)
+            ids: dict[str, int] = {}
+            for chunk in _chunks(dois, 500):
+                ids.update(conn.execute(
+                    f"SELECT doi, rowid FROM works WHERE doi IN ({','.join('?' * len(chunk))})", chunk))
+            index.add_documents(conn, FTS_TABLE, [(ids[p.doi], p.document) for p in prepared], old)
+            index.add_key_sets(conn, [(ids[p.doi], p.keys) for p in prepared], old)
+            conn.execute("UPDATE index_state SET generation = generation + 1, changed_at = ?"
+                         " WHERE id = 1", [stamp])
         return len(rows)
 
     def generation(self) -> int:
@@ -602,7 +672,7 @@ class Store:
         row = self.db.execute(
             "SELECT record FROM works WHERE doi = ?", [normalize_doi(doi)]
         ).fetchone()
-        return Work.from_crossref(json.loads(row[0])) if row else None
+        return Work.from_crossref(unpack_record(row[0])) if row else None
 
     def require_work(self, doi: str) -> Work:
         w = self.get_work(doi)
@@ -614,7 +684,7 @@ class Store:
         """Stored works (all, or the given DOIs in that order), streamed."""
         if dois is None:
             for (rec,) in self.db.execute("SELECT record FROM works ORDER BY rowid"):
-                yield Work.from_crossref(json.loads(rec))
+                yield Work.from_crossref(unpack_record(rec))
             return
         for d in dois:
             yield self.require_work(d)
@@ -623,23 +693,12 @@ class Store:
         return self.db["works"].count
 
     def search(self, text: str, limit: int = 10, column: str | None = None) -> list[Work]:
-        """Stored works ranked by full-text relevance to ``text``."""
-        hits = index.search(self.db.conn, FTS_TABLE, text, limit, column=column)
-        if not hits:
-            return []
-        records = dict(
-            self.db.execute(
-                f"SELECT rowid, record FROM works WHERE rowid IN ({','.join('?' * len(hits))})",
-                [rowid for rowid, _ in hits],
-            ).fetchall()
-        )
-        out = []
-        for rowid, rel in hits:
-            if rowid in records:
-                rec = json.loads(records[rowid])
-                rec["score"] = rel
-                out.append(Work.from_crossref(rec))
-        return out
+        """Stored works most relevant to ``text``, best first: the bounded-cost
+        ``candidates``; with ``column`` ("title", "authors", "container", "numbers"),
+        bm25 over that column of the full-text index alone."""
+        if column is None:
+            return self.candidates(text, limit)
+        return self._works_by_rowid(index.search(self.db.conn, FTS_TABLE, text, limit, column=column))
 
     def candidates(self, text: str, limit: int = 10) -> list[Work]:
         """Stored works most like the citation ``text``, best first, found at a cost that
@@ -667,7 +726,7 @@ class Store:
         out = []
         for rowid, rel in hits:
             if rowid in records:
-                rec = json.loads(records[rowid])
+                rec = unpack_record(records[rowid])
                 rec["score"] = rel
                 out.append(Work.from_crossref(rec))
         return out
@@ -711,20 +770,20 @@ class Store:
         try:
             if p.is_dir():
                 members = [(f.relative_to(p).as_posix(), f.stat().st_size, int(f.stat().st_mtime),
-                            functools.partial(f.open, "rb"))
+                            functools.partial(str, f))
                            for f in sorted(p.rglob("*")) if f.is_file() and _is_records_file(f.name)]
                 return self._import_members(str(p.resolve()), iter(members), len(members), source,
                                             state, progress)
             if tarfile.is_tarfile(p):
                 with tarfile.open(p, "r:*") as tar:
                     listed = [m for m in tar.getmembers() if m.isfile() and _is_records_file(m.name)]
-                    members = ((m.name, m.size, int(m.mtime), functools.partial(tar.extractfile, m))
+                    members = ((m.name, m.size, int(m.mtime), functools.partial(_read_member, tar, m))
                                for m in listed)
                     return self._import_members(str(p.resolve()), members, len(listed), source,
                                                 state, progress)
             state.files = 1
             with p.open("rb") as raw:
-                n = self.add_records(_read_records(p.name, raw, state, progress), source)
+                n = self._add_checked(_read_records(p.name, raw, state, progress), source)
             state.files_done = 1
             if progress:
                 progress(state)
@@ -734,27 +793,57 @@ class Store:
 
     def _import_members(self, snapshot: str, members: Iterator, count: int, source: str,
                         state: ImportProgress, progress: Callable[[ImportProgress], None] | None) -> int:
+        """Import the files of a snapshot: worker processes (one a core) read, check and
+        prepare the next files (one each ahead, so memory stays flat) while this one writes:
+        preparing a work costs about three times what writing it does."""
         done = {(name, size, mtime) for name, size, mtime in self.db.execute(
             "SELECT name, size, mtime FROM snapshot_files WHERE snapshot = ?", [snapshot])}
         state.files = count
+
+        def todo() -> Iterator[tuple]:
+            for name, size, mtime, content in members:
+                if (name, size, mtime) in done:
+                    state.files_skipped += 1
+                    state.files_done += 1
+                    continue
+                yield name, size, mtime, content
+
         n = 0
-        for name, size, mtime, open_member in members:
-            if (name, size, mtime) in done:
-                state.files_skipped += 1
+        files = todo()
+        pending: collections.deque = collections.deque()
+        workers = max(1, os.cpu_count() or 1)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+
+            def submit() -> None:
+                for name, size, mtime, content in files:
+                    pending.append(((name, size, mtime), pool.submit(prepare_file, name, content())))
+                    return
+
+            for _ in range(workers + 1):
+                submit()
+            while pending:
+                (name, size, mtime), fut = pending.popleft()
+                state.current = name
+                works, batches = fut.result()
+                submit()
+                written = 0
+                for batch in batches:
+                    written += self._write_prepared(batch, source)
+                    state.works += len(batch)
+                    if progress and state.works % 10_000 < len(batch):
+                        progress(state)
+                n += written
+                with self.write():
+                    # Recorded once the file's last batch is committed: a kill before this
+                    # line imports the file again (upserts: nothing is doubled).
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO snapshot_files"
+                        " (snapshot, name, size, mtime, works, imported_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        [snapshot, name, size, mtime, written, now()])
                 state.files_done += 1
-                continue
-            with open_member() as raw:
-                written = self.add_records(_read_records(name, raw, state, progress), source)
-            n += written
-            with self.write():
-                # Recorded once the file's last batch is committed: a kill before this
-                # line imports the file again (upserts: nothing is doubled).
-                self.db.execute(
-                    "INSERT OR REPLACE INTO snapshot_files (snapshot, name, size, mtime, works, imported_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)", [snapshot, name, size, mtime, written, now()])
-            state.files_done += 1
-            if progress:
-                progress(state)
+                if progress:
+                    progress(state)
         return n
 
     # -- resolved citations ---------------------------------------------------------
@@ -881,26 +970,24 @@ class Store:
 
     def records_to_check(self, dois: list[str]) -> list[tuple[str, dict, list]]:
         """(doi, record without its reference list, recorded problem kinds) of stored works,
-        in the order given. Records can carry thousands of references: SQLite drops them
-        before Python parses the text."""
+        in the order given (records can carry thousands of references: re-verification
+        needs none)."""
         if not dois:
             return []
-        try:
-            self.db.execute("SELECT json_remove('{}', '$.reference')")
-            record_sql = "json_remove(record, '$.reference')"
-        except sqlite3.OperationalError:  # pragma: no cover - SQLite built without JSON1
-            record_sql = "record"
-        rows = {doi: (record, problems) for doi, record, problems in self.db.execute(
-            f"SELECT doi, {record_sql}, problems FROM works WHERE doi IN ({','.join('?' * len(dois))})",
-            dois)}
-        return [(d, json.loads(rows[d][0]), json.loads(rows[d][1]) if rows[d][1] else [])
+        rows = {}
+        for doi, record, problems in self.db.execute(
+                f"SELECT doi, record, problems FROM works WHERE doi IN ({','.join('?' * len(dois))})", dois):
+            rec = unpack_record(record)
+            rec.pop("reference", None)
+            rows[doi] = (rec, problems)
+        return [(d, rows[d][0], json.loads(rows[d][1]) if rows[d][1] else [])
                 for d in dois if d in rows]
 
     def stored_versions(self, dois: list[str]) -> dict[str, tuple[str, str | None]]:
         """DOI -> (the stored record as JSON text, when it was last written)."""
         if not dois:
             return {}
-        return {d: (rec, ts) for d, rec, ts in self.db.execute(
+        return {d: (unpack_record_text(rec), ts) for d, rec, ts in self.db.execute(
             "SELECT doi, record, coalesce(updated_at, added_at) FROM works"
             f" WHERE doi IN ({','.join('?' * len(dois))})", dois)}
 
@@ -967,19 +1054,13 @@ def _read_records(name: str, raw, state: ImportProgress,
     state.current = name
     text = io.TextIOWrapper(fh, encoding="utf-8")
     first = text.readline()
-    rest_is_one_document = first.strip() and not _whole_json(first)
-    if rest_is_one_document:
-        # A pretty-printed page: one JSON document over many lines.
-        lines: Iterable[tuple[int, str]] = [(1, first + text.read())]
-    else:
-        lines = enumerate(itertools.chain([first], text), 1)
-    for lineno, line in lines:
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{name}:{lineno}: not JSON ({exc.msg})") from None
+    try:
+        parsed = [(1, json.loads(first))] if first.strip() else []
+        lines: Iterable[tuple[int, str]] = enumerate(text, 2)
+    except json.JSONDecodeError:
+        # Not one document per line: a pretty-printed page, one JSON document over many.
+        parsed, lines = [], [(1, first + text.read())]
+    for lineno, rec in itertools.chain(parsed, _parse_lines(name, lines)):
         # Crossref's API wraps works in {"message": ...}; dumps don't.
         rec = rec.get("message", rec) if isinstance(rec, dict) else rec
         items = rec["items"] if isinstance(rec, dict) and "items" in rec else [rec]
@@ -993,12 +1074,73 @@ def _read_records(name: str, raw, state: ImportProgress,
                 progress(state)
 
 
-def _whole_json(line: str) -> bool:
-    try:
-        json.loads(line)
-    except json.JSONDecodeError:
-        return False
-    return True
+@dataclass
+class PreparedWork:
+    """One record made ready to write, outside the write transaction (and, in a snapshot
+    import, in another process): its columns, compressed record, index text and keys."""
+
+    doi: str
+    columns: tuple  # title, authors (JSON), year, container, volume, issue, pages, type, publisher
+    packed: bytes
+    document: tuple
+    keys: tuple
+
+
+def prepare_records(records: Iterable[dict]) -> list[PreparedWork]:
+    """Checked records made ready to write; a DOI given twice keeps its last record."""
+    by_doi: dict[str, dict] = {}
+    for rec in records:
+        if "score" in rec:  # a search's relevance is not part of the work
+            rec = {k: v for k, v in rec.items() if k != "score"}
+        by_doi[normalize_doi(rec["DOI"])] = rec
+    out = []
+    for doi, rec in by_doi.items():
+        w = Work.from_crossref(rec)
+        out.append(PreparedWork(
+            doi,
+            (w.title, json.dumps(w.authors, ensure_ascii=False), w.year, w.container, w.volume,
+             w.issue, w.pages, w.type, w.publisher),
+            pack_record(rec), index.document(rec), tuple(index.blocking_keys(rec))))
+    return out
+
+
+def prepare_file(name: str, source: str | bytes,
+                 batch_size: int = 1000) -> tuple[int, list[list[PreparedWork]]]:
+    """Read, check and prepare one file of a snapshot (a path, or the file's bytes): how
+    many works it held, and its batches. Runs in a worker process during an import."""
+    state = ImportProgress(name)
+    raw = io.BufferedReader(io.BytesIO(source)) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
+    with raw:
+        batches = [prepare_records(b) for b in _batched(_read_records(name, raw, state, None), batch_size)]
+    return state.works, batches
+
+
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    with tar.extractfile(member) as fh:
+        return fh.read()
+
+
+def _batched(items: Iterable, size: int) -> Iterator[list]:
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def _checked(rec: dict) -> dict:
+    problem = record_problem(rec)
+    if problem:
+        raise InputError(problem)
+    return rec
+
+
+def _parse_lines(name: str, lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, object]]:
+    for lineno, line in lines:
+        if not line.strip():
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{name}:{lineno}: not JSON ({exc.msg})") from None
 
 
 _LISTS_OF_TEXT = ("title", "subtitle", "container-title", "short-container-title")
@@ -1052,6 +1194,11 @@ def _kind(value: object) -> str:
         return "a list of " + " and ".join(kinds) if kinds else "an empty list"
     return {dict: "an object", str: "text", bool: "true/false", int: "a number", float: "a number",
             type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 def _unwritable(path: str) -> str | None:
