@@ -120,24 +120,32 @@ def _chain(*its):
 # The child reports its own peak RSS on exit: one figure per command, not the maximum of
 # every child so far (which is all RUSAGE_CHILDREN gives).
 # (VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent.)
-_WITH_RSS = ("import atexit, re, sys\n"
-             "atexit.register(lambda: sys.stderr.write('\\nMAXRSS_KB %s\\n' % re.search("
-             "r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1)))\n"
+# It also reports the CPU seconds it and its workers used: on a shared machine the wall
+# clock measures the neighbours too.
+_WITH_RSS = ("import atexit, re, resource, sys\n"
+             "def _report():\n"
+             "    u = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]\n"
+             "    cpu = sum(x.ru_utime + x.ru_stime for x in u)\n"
+             "    hwm = re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1)\n"
+             "    sys.stderr.write('\\nMAXRSS_KB %s CPU_S %.3f\\n' % (hwm, cpu))\n"
+             "atexit.register(_report)\n"
              "sys.argv[0] = 'refkeeper'\n"
              "from refkeeper.cli import main\n"
              "main()\n")
 
 
-def run(args: list[str], env: dict, stdin: bytes | None = None) -> tuple[bytes, float, float]:
-    """stdout, wall seconds and peak RSS (MB) of one `refkeeper ARGS` process."""
+def run(args: list[str], env: dict, stdin: bytes | None = None) -> tuple[bytes, float, float, float]:
+    """stdout, wall seconds, peak RSS (MB) and CPU seconds of one `refkeeper ARGS` process."""
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", _WITH_RSS, *args], env=env, input=stdin,
                           capture_output=True)
     elapsed = time.perf_counter() - t
     if proc.returncode not in (0, 1):
         sys.exit(f"refkeeper {' '.join(args[:3])} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
-    rss = [int(line.split()[1]) for line in proc.stderr.decode().splitlines() if line.startswith("MAXRSS_KB")]
-    return proc.stdout, elapsed, (rss[-1] / 1024 if rss else float("nan"))
+    rep = [line.split() for line in proc.stderr.decode().splitlines() if line.startswith("MAXRSS_KB")]
+    if not rep:
+        return proc.stdout, elapsed, float("nan"), float("nan")
+    return proc.stdout, elapsed, int(rep[-1][1]) / 1024, float(rep[-1][3])
 
 
 def measure(size: int, snap: Path, cits: list[dict], tmp: Path) -> dict:
@@ -146,14 +154,14 @@ def measure(size: int, snap: Path, cits: list[dict], tmp: Path) -> dict:
         Path(str(db) + suffix).unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("REFKEEPER_")}
     env["REFKEEPER_DB"] = str(db)
-    _, t_import, rss_import = run(["snapshot", "import", "-q", str(snap)], env)
+    _, t_import, rss_import, cpu_import = run(["snapshot", "import", "-q", str(snap)], env)
     conn = sqlite3.connect(db)
     works = conn.execute("SELECT count(*) FROM works").fetchone()[0]
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     disk = sum(os.path.getsize(str(db) + s) for s in ("", "-wal") if os.path.exists(str(db) + s))
     stdin = "".join(" ".join(c["text"].split()) + "\n" for c in cits).encode()
-    out, t_resolve, rss_resolve = run(["resolve", "--offline", "--json", "-"], env, stdin)
+    out, t_resolve, rss_resolve, cpu_resolve = run(["resolve", "--offline", "--json", "-"], env, stdin)
     answers = [json.loads(x) for x in out.decode().splitlines()]
     tp = fp = positives = 0
     for c, a in zip(cits, answers, strict=True):
@@ -166,9 +174,11 @@ def measure(size: int, snap: Path, cits: list[dict], tmp: Path) -> dict:
         "works": works,
         "import_s": t_import,
         "import_rate": works / t_import,
+        "import_cpu_rate": works / cpu_import,
         "bytes_per_work": disk / works,
         "disk_mb": disk / 1e6,
         "cit_per_s": len(cits) / t_resolve,
+        "cit_per_cpu_s": len(cits) / cpu_resolve,
         "precision": tp / (tp + fp) if tp + fp else 1.0,
         "recall": tp / positives if positives else 1.0,
         "tp": tp, "fp": fp,
@@ -194,7 +204,9 @@ def main() -> None:
     real = real_records()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="rk-scale-"))
     work.mkdir(parents=True, exist_ok=True)
-    print(f"{'works':>9} {'import w/s':>10} {'B/work':>7} {'disk MB':>8} {'cit/s':>7} {'P':>7} {'R':>7}"
+    print("import: works/s wall (per CPU-second, workers included); resolve: citations/s wall (per"
+          " CPU-second, process start included)")
+    print(f"{'works':>9} {'import w/s':>17} {'B/work':>7} {'disk MB':>8} {'cit/s':>15} {'P':>7} {'R':>7}"
           f" {'TP':>4} {'FP':>3} {'RSS imp/res MB':>15}  load (1/5/15 min)", flush=True)
     try:
         for size in sizes:
@@ -207,8 +219,10 @@ def main() -> None:
                 continue
             r = measure(size, snap, cits, work)
             load = "/".join(f"{x:.1f}" for x in r["load"])
-            print(f"{r['works']:>9} {r['import_rate']:>10.0f} {r['bytes_per_work']:>7.0f}"
-                  f" {r['disk_mb']:>8.0f} {r['cit_per_s']:>7.1f} {r['precision']:>7.4f}"
+            imp = f"{r['import_rate']:.0f} ({r['import_cpu_rate']:.0f})"
+            res = f"{r['cit_per_s']:.1f} ({r['cit_per_cpu_s']:.1f})"
+            print(f"{r['works']:>9} {imp:>17} {r['bytes_per_work']:>7.0f}"
+                  f" {r['disk_mb']:>8.0f} {res:>15} {r['precision']:>7.4f}"
                   f" {r['recall']:>7.4f} {r['tp']:>4} {r['fp']:>3}"
                   f" {r['import_rss_mb']:>7.0f}/{r['resolve_rss_mb']:<7.0f}  {load}"
                   f"  (snapshot made in {gen:.0f} s; import {r['import_s']:.0f} s)", flush=True)
