@@ -783,7 +783,7 @@ class Store:
                                                 state, progress)
             state.files = 1
             with p.open("rb") as raw:
-                n = self._add_checked(_read_records(p.name, raw, state, progress), source)
+                n = self._add_checked(_read_records(str(p), raw, state, progress), source)
             state.files_done = 1
             if progress:
                 progress(state)
