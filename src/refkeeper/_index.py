@@ -24,7 +24,7 @@ import sqlite3
 from collections.abc import Iterable
 
 from ._models import record_year
-from ._text import STOPWORDS, content_words, fold, strip_markup, words
+from ._text import STOPWORDS, content_words, dehyphenate, fold, strip_markup, words
 
 COLUMNS = ("title", "authors", "container", "numbers")
 # bm25 weights per column: a shared title word says more than a shared number.
@@ -284,6 +284,8 @@ def candidates(
             scores[r] = scores.get(r, 0.0) + w
         return True
 
+    # Words broken across lines by PDF extraction ('macu- lopathy') joined, as validation does.
+    text = dehyphenate(text)
     tokens = words(text)
     years = {t for t in tokens if _YEAR.match(t)}
     names = [t for t in dict.fromkeys(tokens)
