@@ -36,8 +36,14 @@ from sqlite_utils import Migrations
 from . import _index as index
 from ._errors import InputError, NotFoundError, RefkeeperError, StoreError
 from ._models import Candidate, Evidence, Resolution, Work, normalize_doi, problem_kinds
+from ._text import content_words, dehyphenate
 
 DEFAULT_DB = "refs.db"
+# Offline candidates: how many of the best by key evidence are re-ordered by title overlap
+# before the resolver's few are kept, and what a title found whole is worth (about one
+# rare key hit at a million works).
+RERANK_POOL = 30
+TITLE_OVERLAP_WEIGHT = 5.0
 FTS_TABLE = "works_fts"
 
 migrations = Migrations("refkeeper")
@@ -704,7 +710,21 @@ class Store:
         """Stored works most like the citation ``text``, best first, found at a cost that
         does not grow with the number of works (``_index.candidates``)."""
         total = self._count_for_rarity()
-        hits = index.candidates(self.db.conn, text, limit, total, FTS_TABLE)
+        hits = index.candidates(self.db.conn, text, max(limit, RERANK_POOL), total, FTS_TABLE)
+        if len(hits) > limit:
+            # In a large index many works are found by one key alone and tie: the share
+            # of each one's title words the citation contains breaks the tie (a bounded
+            # pool, one look-up by rowid).
+            words = set(content_words(dehyphenate(text)))
+            titles = dict(self.db.execute(
+                f"SELECT rowid, title FROM works WHERE rowid IN ({','.join('?' * len(hits))})",
+                [rowid for rowid, _ in hits]))
+
+            def overlap(rowid: int) -> float:
+                title = set(content_words(titles.get(rowid) or ""))
+                return len(title & words) / len(title) if title else 0.0
+
+            hits = sorted(hits, key=lambda h: -(h[1] + TITLE_OVERLAP_WEIGHT * overlap(h[0])))[:limit]
         return self._works_by_rowid(hits)
 
     def by_author_year(self, family: str, year: int, limit: int = 200) -> list[Work]:
