@@ -133,3 +133,17 @@ def test_a_database_of_the_previous_schema_is_upgraded_and_its_old_answers_re_de
     res = Resolver(source=IndexSource(store), store=store).resolve(MURAKAMI)
     assert (res.cached, res.status, res.doi) == (False, "matched", MURAKAMI_DOI)
     store.close()
+
+
+def test_works_found_by_one_key_alone_are_told_apart_by_their_titles(tmp_path):
+    murakami = murakami_record()
+    # Six works stored first (lower rowids) at the same volume and first page, other titles
+    # and authors; 101 more with Murakami's title words, so that no title word is rare.
+    same_page = [dict(murakami, DOI=f"10.5555/same-page-{i}", title=[f"Unrelated work number {i}"],
+                      author=[{"family": f"Other{i}"}]) for i in range(6)]
+    common = [dict(rec, volume="1", page="1") for rec in padding(101, murakami)]
+    store = Store(tmp_path / "refs.db")
+    store.add_records(same_page + common + [murakami], "snapshot")
+    text = ("Effect of periarticular and intraarticular lidocaine injections for sacroiliac joint pain: "
+            "prospective comparative study. J Orthop Sci 12:274-80")
+    assert store.candidates(text, 5)[0].doi == MURAKAMI_DOI
