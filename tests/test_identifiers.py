@@ -306,10 +306,13 @@ def test_a_database_of_the_previous_version_gains_the_identifiers_table(tmp_path
     path = tmp_path / "old.db"
     with monkeypatch.context() as m:
         old = sqlite_utils.Migrations("refkeeper")
+        before_identifiers = True
         for mig in migrations.pending(sqlite_utils.Database(memory=True)):
-            if mig.name == "m007_identifiers":
-                break
-            old(name=mig.name)(mig.fn)
+            before_identifiers = before_identifiers and mig.name != "m007_identifiers"
+            # Today's store writes the offline index's keys with every work, so the
+            # simulated older version keeps that migration (tested in test_offline_scale.py).
+            if before_identifiers or mig.name == "m009_index_keys_and_generation":
+                old(name=mig.name)(mig.fn)
         m.setattr(_store, "migrations", old)
         _store._known_schema.cache_clear()
         before = Store(path)

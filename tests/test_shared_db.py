@@ -28,7 +28,7 @@ from refkeeper.cli import cli
 from refkeeper.export import export_works
 from refkeeper.verify import run_report
 
-# The newest migration this version knows, as refusals name it ("m007").
+# The newest migration this version knows, as refusals name it ("m011").
 LATEST = [m.name for m in migrations.pending(sqlite_utils.Database(memory=True))][-1].split("_")[0]
 
 MURAKAMI = "10.1007/s00776-007-1126-1"

@@ -72,13 +72,20 @@ def test_the_schema_has_readable_tables_with_foreign_keys(tmp_path):
     assert {"id", "article_id", "claim_id", "status"} <= set(store.db["requests"].columns_dict)
 
 
+# Tables today's code writes with every work (the offline index's keys and generation):
+# an "old version" simulated with today's code needs them; test_offline_scale.py tests
+# their own upgrade from a database the previous schema wrote.
+WRITTEN_WITH_WORKS = ("m009_index_keys_and_generation",)
+
+
 def knowing_only(monkeypatch, last: str):
     """Make refkeeper the version whose newest migration was ``last``."""
     old = Migrations("refkeeper")
+    done = False
     for m in migrations.pending(sqlite_utils.Database(memory=True)):
-        old(name=m.name)(m.fn)
-        if m.name == last:
-            break
+        if not done or m.name in WRITTEN_WITH_WORKS:
+            old(name=m.name)(m.fn)
+        done = done or m.name == last
     monkeypatch.setattr(_store, "migrations", old)
     _store._known_schema.cache_clear()
 

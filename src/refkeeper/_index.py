@@ -1,16 +1,30 @@
-"""Full-text candidate search over Crossref records with SQLite FTS5.
+"""Candidate search over Crossref records with SQLite: FTS5 and blocking keys.
 
-Used by the local store (offline resolution) and by the Crossref stand-in, so both
-rank candidates the same way: bm25 over title, authors, container and numbers.
+Two ways in. ``search`` ranks with bm25 over title, authors, container and numbers:
+the Crossref stand-in uses it, and so did offline resolution; its cost grows with the
+index, because bm25 scores every document that shares any word with the citation.
+``candidates`` is what offline resolution uses now: every look-up it makes reads at most
+``PROBE_CAP + 1`` rows, whatever the size of the index (issue 14):
+
+* blocking keys in a B-tree (``KEYS_TABLE``): first author's surname + year, volume +
+  first page, and each title word; a citation probes the keys its words and numbers
+  could form, each read to at most ``PROBE_CAP + 1`` rows: a key found in more works
+  than that is too common to be evidence and is skipped;
+* only when that finds too little, the few longest common words together (FTS5, AND).
+
+Hits are weighted by rarity (log of works per hit) and summed; the best few go to field
+validation (``_match``), which decides exactly as before. A source only finds candidates.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import sqlite3
 from collections.abc import Iterable
 
 from ._models import record_year
-from ._text import content_words, fold, strip_markup
+from ._text import STOPWORDS, content_words, dehyphenate, fold, strip_markup, words
 
 COLUMNS = ("title", "authors", "container", "numbers")
 # bm25 weights per column: a shared title word says more than a shared number.
@@ -25,6 +39,38 @@ def create(conn: sqlite3.Connection, table: str) -> None:
         + ", ".join(COLUMNS)
         + ", tokenize='unicode61 remove_diacritics 2')"
     )
+
+
+def create_compact(conn: sqlite3.Connection, table: str) -> None:
+    """The FTS5 table of a store: contentless (the works table has the text) and without
+    positions (``detail=column``: no phrase queries, which nothing here asks), a fraction
+    of the size of ``create``'s. Rows are replaced with ``add_compact``."""
+    conn.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS [{table}] USING fts5("
+        + ", ".join(COLUMNS)
+        + ", content='', detail=column, tokenize='unicode61 remove_diacritics 2')"
+    )
+
+
+def add_compact(conn: sqlite3.Connection, table: str, rows: Iterable[tuple[int, dict]],
+                old: dict[int, dict] | None = None) -> None:
+    """Index (rowid, record) pairs in a ``create_compact`` table; ``old`` holds the
+    previous record of rowids being replaced (a contentless table forgets a row only when
+    told what it held)."""
+    add_documents(conn, table, [(rowid, document(rec)) for rowid, rec in rows], old)
+
+
+def add_documents(conn: sqlite3.Connection, table: str, docs: Iterable[tuple[int, tuple]],
+                  old: dict[int, dict] | None = None) -> None:
+    """``add_compact`` for documents already made with ``document``."""
+    cols = ", ".join(COLUMNS)
+    if old:
+        conn.executemany(
+            f"INSERT INTO [{table}] ([{table}], rowid, {cols}) VALUES ('delete', ?, ?, ?, ?, ?)",
+            ((rowid, *document(rec)) for rowid, rec in old.items()),
+        )
+    conn.executemany(f"INSERT INTO [{table}] (rowid, {cols}) VALUES (?, ?, ?, ?, ?)",
+                     ((rowid, *doc) for rowid, doc in docs))
 
 
 def document(record: dict) -> tuple[str, str, str, str]:
@@ -92,4 +138,188 @@ def search(
     return [(r[0], r[1]) for r in conn.execute(sql, (expr, *params, limit))]
 
 
-__all__ = ["create", "add", "search", "match_expression", "document", "fold"]
+# -- bounded-cost candidates (issue 14) ----------------------------------------------
+
+KEYS_TABLE = "work_keys"
+# A look-up that finds more works than this says too little to be worth reading further:
+# every probe reads at most PROBE_CAP + 1 rows, so a citation's cost does not grow with
+# the index.
+PROBE_CAP = 100
+# Keys combine two fields, so a hit says more than one rare word.
+KEY_WEIGHT = 2.0
+_YEAR = re.compile(r"^(1[6-9]\d\d|20\d\d)$")
+_DIGITS = re.compile(r"\d+")
+_LOCATOR = re.compile(r"^[a-z]?(\d{1,7})$")
+
+
+def create_keys(conn: sqlite3.Connection, table: str = KEYS_TABLE) -> None:
+    """The blocking-key table: (key, work rowid), clustered on the key (WITHOUT ROWID)."""
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS [{table}] (key TEXT NOT NULL, work INTEGER NOT NULL, "
+        "PRIMARY KEY (key, work)) WITHOUT ROWID"
+    )
+
+
+def _first_number(value: object) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    m = _DIGITS.search(str(value)) if value is not None else None
+    return (m.group(0).lstrip("0") or "0") if m else None
+
+
+def surname_words(family: str) -> list[str]:
+    """The words of a surname a citation would show: 'García-Márquez' -> garcia, marquez."""
+    return [w for w in words(family) if len(w) > 1 and not w.isdigit() and w not in STOPWORDS][:3]
+
+
+def blocking_keys(record: dict) -> set[str]:
+    """The blocking keys of one record: 'a<surname word>|<year>' for its first author
+    (as listed, and as marked 'first' when that differs), 'p<volume>|<first page>'."""
+    out: set[str] = set()
+    year = record_year(record)
+    people = record.get("author") or record.get("editor") or []
+    if people:
+        firsts = [people[0]] + [p for p in people if p.get("sequence") == "first"][:1]
+        for p in firsts:
+            for w in surname_words(p.get("family") or p.get("name") or ""):
+                # A record without a year (PMC-derived stubs) is found by its author alone.
+                out.add(f"a{w}|{year or ''}")
+    vol = _first_number(record.get("volume"))
+    page = _first_number(str(record.get("page") or "").split("-")[0] or None)
+    if vol and page:
+        out.add(f"p{vol}|{page}")
+    for w in title_words(record):
+        out.add(f"t{w}")
+    return out
+
+
+def title_words(record: dict) -> set[str]:
+    """The title's words a look-up may use: content words of 3 to 40 letters."""
+    text = " ".join((record.get("title") or []) + (record.get("subtitle") or []))
+    return {w for w in content_words(text) if 3 <= len(w) <= 40 and not w.isdigit()}
+
+
+def add_keys(conn: sqlite3.Connection, rows: Iterable[tuple[int, dict]],
+             old: dict[int, dict] | None = None, table: str = KEYS_TABLE) -> None:
+    """Index the blocking keys of (rowid, record) pairs; ``old`` holds the previous record
+    of rowids being updated, whose keys are removed first."""
+    add_key_sets(conn, [(rowid, blocking_keys(rec)) for rowid, rec in rows], old, table)
+
+
+def add_key_sets(conn: sqlite3.Connection, rows: Iterable[tuple[int, Iterable[str]]],
+                 old: dict[int, dict] | None = None, table: str = KEYS_TABLE) -> None:
+    """``add_keys`` for keys already made with ``blocking_keys``."""
+    if old:
+        conn.executemany(
+            f"DELETE FROM [{table}] WHERE key = ? AND work = ?",
+            [(k, rowid) for rowid, rec in old.items() for k in blocking_keys(rec)],
+        )
+    conn.executemany(
+        f"INSERT OR IGNORE INTO [{table}] (key, work) VALUES (?, ?)",
+        [(k, rowid) for rowid, keys in rows for k in keys],
+    )
+
+
+def _probe_key(conn: sqlite3.Connection, table: str, key: str, cap: int) -> list[int]:
+    return [r[0] for r in conn.execute(
+        f"SELECT work FROM [{table}] WHERE key = ? LIMIT ?", (key, cap + 1))]
+
+
+def _probe_fts(conn: sqlite3.Connection, table: str, expr: str, cap: int) -> list[int]:
+    # No ORDER BY: FTS5 returns rowids in order and stops at the limit.
+    return [r[0] for r in conn.execute(
+        f"SELECT rowid FROM [{table}] WHERE [{table}] MATCH ? LIMIT ?", (expr, cap + 1))]
+
+
+def _probe_many(conn: sqlite3.Connection, table: str, probes: list[str], cap: int,
+                fts: bool) -> list[list[int]]:
+    """The rowids each probe finds (at most ``cap + 1`` each), in one statement: a
+    UNION ALL of limited sub-selects, so SQLite, not Python, loops over the probes."""
+    out: list[list[int]] = [[] for _ in probes]
+    where = f"[{table}] MATCH ?" if fts else "key = ?"
+    col = "rowid" if fts else "work"
+    for start in range(0, len(probes), 200):  # SQLite allows 500 terms in a compound select
+        chunk = probes[start:start + 200]
+        sql = " UNION ALL ".join(
+            f"SELECT * FROM (SELECT {i} AS p, {col} FROM [{table}] WHERE {where} LIMIT {cap + 1})"
+            for i in range(len(chunk)))
+        for p, rowid in conn.execute(sql, chunk):
+            out[start + p].append(rowid)
+    return out
+
+
+def author_year(conn: sqlite3.Connection, family: str, year: int, limit: int,
+                table: str = KEYS_TABLE) -> list[int]:
+    """Rowids of works whose first author's surname is ``family`` and year ``year``
+    (at most ``limit``; an index look-up, whatever the size of the index)."""
+    out: dict[int, None] = {}
+    for w in surname_words(family):
+        for rowid in _probe_key(conn, table, f"a{w}|{year}", limit - 1):
+            out.setdefault(rowid, None)
+    return list(out)[:limit]
+
+
+def candidates(
+    conn: sqlite3.Connection,
+    text: str,
+    limit: int,
+    total: int,
+    fts_table: str,
+    keys_table: str = KEYS_TABLE,
+    cap: int = PROBE_CAP,
+) -> list[tuple[int, float]]:
+    """(rowid, relevance) of the works most like citation ``text``, best first.
+
+    ``total`` is the number of indexed works (the rarity scale). Every look-up reads at
+    most ``cap + 1`` rows: the cost depends on the citation, not on the index size.
+    """
+    total = max(total, 1)
+    scores: dict[int, float] = {}
+
+    def hit(rowids: list[int], weight: float = 1.0, base: float = 0.0) -> bool:
+        if not rowids or len(rowids) > cap:
+            return False
+        w = base + weight * math.log(1.0 + total / len(rowids))
+        for r in rowids:
+            scores[r] = scores.get(r, 0.0) + w
+        return True
+
+    # Words broken across lines by PDF extraction ('macu- lopathy') joined, as validation does.
+    text = dehyphenate(text)
+    tokens = words(text)
+    years = {t for t in tokens if _YEAR.match(t)}
+    names = [t for t in dict.fromkeys(tokens)
+             if len(t) > 1 and not t.isdigit() and t not in STOPWORDS and len(t) <= 40]
+    # Numbers, with the letter of 'R41' or 'S20' pages dropped as the records' keys drop it.
+    numbers = [m.group(1).lstrip("0") or "0" for m in map(_LOCATOR.match, tokens) if m]
+    numbers = [n for n in numbers if n not in years]
+    keys = [f"a{w}|{y}" for y in [*sorted(years), ""] for w in names]
+    keys += sorted({f"p{a}|{b}" for i, a in enumerate(numbers) for b in numbers[i + 1:i + 4] if a != b})
+    for found in _probe_many(conn, keys_table, keys, cap, fts=False):
+        hit(found, KEY_WEIGHT)
+
+    # Each word as a title word: a B-tree look-up read to at most cap + 1 rows, so a
+    # word in more titles than that is skipped as too common to tell.
+    terms = [w for w in dict.fromkeys(content_words(text))
+             if 3 <= len(w) <= 40 and not w.isdigit()][:MAX_QUERY_TERMS]
+    common: list[str] = []
+    for w, found in zip(terms, _probe_many(conn, keys_table, [f"t{w}" for w in terms], cap, fts=False),
+                        strict=True):
+        if not hit(found) and found:
+            common.append(w)
+    strong = sum(1 for s in scores.values() if s >= 2 * math.log(1.0 + total / cap))
+    if strong < limit and len(common) >= 2:
+        # Every word too common to tell alone: the longest few together.
+        # A work with all of them shares each of those words: it earns at least what
+        # each is worth alone (a word in more than cap titles), on top of their rarity together.
+        longest = sorted(common, key=len, reverse=True)[:3]
+        hit(_probe_fts(conn, fts_table, " AND ".join(f'"{w}"' for w in longest), cap),
+            base=len(longest) * math.log(1.0 + total / (cap + 1)))
+    best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    return best[:limit]
+
+
+__all__ = ["create", "add", "create_compact", "add_compact", "add_documents", "add_key_sets",
+           "search", "match_expression", "document", "fold", "KEYS_TABLE",
+           "PROBE_CAP", "create_keys", "blocking_keys", "add_keys", "author_year", "candidates",
+           "surname_words"]

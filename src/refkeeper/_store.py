@@ -8,17 +8,25 @@ is a usable browser.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import gzip
 import hashlib
+import io
 import itertools
 import json
+import multiprocessing
 import os
 import sqlite3
 import stat
+import tarfile
 import threading
-from collections.abc import Iterable, Iterator
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,8 +36,14 @@ from sqlite_utils import Migrations
 from . import _index as index
 from ._errors import InputError, NotFoundError, RefkeeperError, StoreError
 from ._models import Candidate, Evidence, Resolution, Work, normalize_doi, problem_kinds
+from ._text import content_words, dehyphenate
 
 DEFAULT_DB = "refs.db"
+# Offline candidates: how many of the best by key evidence are re-ordered by title overlap
+# before the resolver's few are kept, and what a title found whole is worth (about one
+# rare key hit at a million works).
+RERANK_POOL = 30
+TITLE_OVERLAP_WEIGHT = 5.0
 FTS_TABLE = "works_fts"
 
 migrations = Migrations("refkeeper")
@@ -320,7 +334,6 @@ def m007_identifiers(db: sqlite_utils.Database) -> None:
     # Identifiers a work carries besides its DOI (PMID, PMCID, arXiv ID, alias DOIs) and
     # the agency that registered its DOI; owned by _identifiers.py. No foreign key to
     # works: a mapping learnt from a registry is true before (or without) the work stored.
-    # (Named m007: the web desk appends m005/m006; the lead orders them at merge.)
     for statement in [
         """
         CREATE TABLE work_identifiers (
@@ -342,7 +355,6 @@ def m008_request_chunks(db: sqlite_utils.Database) -> None:
     # comment as pasted, each reference the input lines it came from (to split it again at
     # a line), and the chunks taken for prose, with theirs, so one can be brought back as a
     # reference. A reference whose resolved_at is NULL is still to be resolved.
-    # (Named m008: the next free number on main; the lead orders them at merge.)
     for statement in [
         "ALTER TABLE requests ADD COLUMN comment TEXT",
         "ALTER TABLE request_references ADD COLUMN line INTEGER",
@@ -360,6 +372,132 @@ def m008_request_chunks(db: sqlite_utils.Database) -> None:
         "CREATE INDEX request_prose_request_id ON request_prose(request_id)",
     ]:
         db.execute(statement)
+
+
+@migrations()
+def m009_index_keys_and_generation(db: sqlite_utils.Database) -> None:
+    # Offline resolution at any size (issue 14): blocking keys (first author + year,
+    # volume + first page) looked up in a B-tree instead of ranking every document that
+    # shares a word; a generation counter the works bump on every change; and, on each
+    # cached answer, the generation it was decided against, so an offline "unmatched" or
+    # "ambiguous" is decided again once the index has changed.
+    index.create_keys(db.conn, index.KEYS_TABLE)
+    db.execute(
+        "CREATE TABLE index_state (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "generation INTEGER NOT NULL, changed_at TEXT)"
+    )
+    db.execute("INSERT INTO index_state (id, generation, changed_at) VALUES (1, 0, NULL)")
+    db["citations"].add_column("generation", int)
+    rows = db.execute("SELECT rowid, record FROM works")
+    while True:
+        chunk = rows.fetchmany(5000)
+        if not chunk:
+            break
+        index.add_keys(db.conn, [(rowid, unpack_record(rec)) for rowid, rec in chunk])
+
+
+@migrations()
+def m010_snapshot_files(db: sqlite_utils.Database) -> None:
+    # The files of a snapshot (a directory or tarball of Crossref's public data file)
+    # imported completely: a killed import resumes after them, and a newer snapshot's
+    # changed files (other size or time) are imported again.
+    db.execute(
+        """
+        CREATE TABLE snapshot_files (
+            snapshot TEXT NOT NULL,       -- the directory or tarball, as an absolute path
+            name TEXT NOT NULL,           -- the file inside it
+            size INTEGER NOT NULL,
+            mtime INTEGER NOT NULL,
+            works INTEGER NOT NULL,       -- works written from it
+            imported_at TEXT NOT NULL,
+            PRIMARY KEY (snapshot, name)
+        )
+        """
+    )
+
+
+@migrations()
+def m011_compact_works(db: sqlite_utils.Database) -> None:
+    # Toward the whole of Crossref on one machine (issue 14): the full-text index becomes
+    # contentless and position-free (the works table already holds the text; nothing asks
+    # phrase queries), rebuilt here from the works. Records written from now on are stored
+    # compressed (``pack_record``); older rows keep their JSON text and read the same.
+    db.execute(f"DROP TABLE IF EXISTS [{FTS_TABLE}]")
+    index.create_compact(db.conn, FTS_TABLE)
+    rows = db.execute("SELECT rowid, record FROM works")
+    while True:
+        chunk = rows.fetchmany(5000)
+        if not chunk:
+            break
+        index.add_compact(db.conn, FTS_TABLE, [(rowid, unpack_record(rec)) for rowid, rec in chunk])
+
+
+# Records are stored as zlib streams primed with this dictionary: the keys and the stock
+# values of Crossref's work records, so that even a short record compresses well. Never
+# change it: records written with it must stay readable. A new one gets a new format byte.
+_RECORD_DICT_V1 = (
+    '"subtitle":[],"relation":{},"content-domain":{"domain":[],"crossmark-restriction":false},'
+    '"content-type":"unspecified","content-version":"vor","delay-in-days":0,'
+    '"content-version":"tdm","content-version":"am","applies-to":"tdm","applies-to":"vor",'
+    '"intended-application":"text-mining","intended-application":"similarity-checking",'
+    '"content-type":"text/xml","content-type":"application/pdf","content-type":"text/plain",'
+    '"URL":"http://creativecommons.org/licenses/by/4.0/","URL":"https://www.elsevier.com/tdm/userlicense/1.0/",'
+    '"URL":"https://www.springer.com/tdm","URL":"http://onlinelibrary.wiley.com/termsAndConditions#vor",'
+    '"URL":"http://doi.wiley.com/10.1002/tdm_license_1.1","URL":"https://academic.oup.com/journals/pages/'
+    'open_access/funder_policies/chorus/standard_publication_model",'
+    '"publisher":"Elsevier BV","publisher":"Springer Science and Business Media LLC","publisher":"Wiley",'
+    '"publisher":"Oxford University Press (OUP)","publisher":"Ovid Technologies (Wolters Kluwer Health)",'
+    '"publisher":"American Physical Society (APS)","publisher":"SAGE Publications",'
+    '"publisher":"Informa UK Limited","publisher":"MDPI AG","publisher":"IOP Publishing",'
+    '"publisher":"Public Library of Science (PLoS)","publisher":"American Chemical Society (ACS)",'
+    '"type":"book-chapter","type":"proceedings-article","type":"posted-content","type":"book",'
+    '"funder":[{"DOI":"10.13039/","name":"","doi-asserted-by":"publisher","award":[""]}],'
+    '"doi-asserted-by":"crossref","ORCID":"http://orcid.org/","authenticated-orcid":false,'
+    '"authenticated-orcid":true,"update-policy":"http://dx.doi.org/10.1016/elsevier_cm_policy",'
+    '"assertion":[{"value":"","order":0,"name":"","label":"","group":{"name":"publication_history",'
+    '"label":"Publication History"}}],"article-number":"","isbn-type":[{"value":"","type":"print"}],'
+    '"ISBN":[""],"alternative-id":[""],"archive":["Portico"],"archive":["CLOCKSS"],'
+    '"journal-issue":{"issue":"","published-print":{"date-parts":[[',
+    '"subject":[""],"language":"en","reference-count":0,"is-referenced-by-count":0,'
+    '"references-count":0,"source":"Crossref","member":"","score":1,"prefix":"10.",'
+    '"resource":{"primary":{"URL":"https://"}},"link":[{"URL":"https://api.elsevier.com/content/'
+    'article/PII:","content-type":"text/xml","content-version":"vor","intended-application":"text-mining"}],'
+    '"license":[{"start":{"date-parts":[[],"date-time":"T00:00:00Z","timestamp":}],'
+    '"issn-type":[{"type":"print","value":""},{"type":"electronic","value":""}],"ISSN":["",""],'
+    '"container-title":[""],"short-container-title":[""],"original-title":[],"page":"","volume":"",'
+    '"issue":"","published-online":{"date-parts":[[]]},"published-print":{"date-parts":[[]]},'
+    '"published":{"date-parts":[[]]},"issued":{"date-parts":[[]]},'
+    '"created":{"date-parts":[[]],"date-time":"","timestamp":},'
+    '"deposited":{"date-parts":[[]],"date-time":"","timestamp":},'
+    '"indexed":{"date-parts":[[]],"date-time":"","timestamp":},"title":[""],'
+    '"author":[{"given":"","family":"","sequence":"first","affiliation":[]},'
+    '{"given":"","family":"","sequence":"additional","affiliation":[]}],'
+    '"URL":"http://dx.doi.org/10.","URL":"https://doi.org/10.","DOI":"10.","type":"journal-article",'
+)
+_RECORD_DICT_V1 = "".join(_RECORD_DICT_V1).encode("utf-8")
+_PACKED_V1 = b"\x01"
+
+
+def pack_record(record: dict) -> bytes:
+    """A Crossref record as stored: its JSON, compressed (about a third of the text)."""
+    z = zlib.compressobj(3, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, _RECORD_DICT_V1)
+    raw = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _PACKED_V1 + z.compress(raw) + z.flush()
+
+
+def unpack_record_text(stored: str | bytes) -> str:
+    """The JSON text of a stored record, whichever way it was stored (older versions kept
+    the text itself)."""
+    if isinstance(stored, str):
+        return stored
+    if stored[:1] != _PACKED_V1:
+        raise StoreError("a stored record is in a format this refkeeper does not know")
+    z = zlib.decompressobj(-15, _RECORD_DICT_V1)
+    return (z.decompress(stored[1:]) + z.flush()).decode("utf-8")
+
+
+def unpack_record(stored: str | bytes) -> dict:
+    return json.loads(unpack_record_text(stored))
 
 
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction to end
@@ -387,10 +525,10 @@ def citation_key(text: str, context: str | None = None) -> str:
 # schema_version, number of applied migrations): a file replaced at the same path has
 # another inode, and a newer refkeeper adding a column or a migration changes the others,
 # so such a file is checked again (and refused for writing) at its next opening.
-_CHECKED: set[tuple[int, int, int, int]] = set()
+_CHECKED: set[tuple[int, int, int, int, int]] = set()
 
 
-def _fingerprint(store: Store) -> tuple[int, int, int, int] | None:
+def _fingerprint(store: Store) -> tuple[int, int, int, int, int] | None:
     if store.path == ":memory:" or store.path.startswith("file:"):
         return None
     try:
@@ -400,7 +538,9 @@ def _fingerprint(store: Store) -> tuple[int, int, int, int] | None:
         applied = db.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0]
     except (OSError, sqlite3.DatabaseError):
         return None  # not a refkeeper database yet (or not readable): check it in full
-    return (st.st_dev, st.st_ino, version, applied)
+    # The last part is what this code knows: a file checked against fewer migrations than
+    # the code now has (a schema swapped at run time, as upgrade tests do) is checked again.
+    return (st.st_dev, st.st_ino, version, applied, len(_known_schema()[0]))
 
 
 def _checked_before(store: Store) -> bool:
@@ -586,12 +726,13 @@ class Store:
 
     def add_records(self, records: Iterable[dict], source: str, batch_size: int = 1000) -> int:
         """Bulk upsert Crossref records in transactions of ``batch_size``; returns the count."""
+        return self._add_checked(map(_checked, records), source, batch_size)
+
+    def _add_checked(self, records: Iterable[dict], source: str, batch_size: int = 1000) -> int:
+        """``add_records`` for records already checked with ``record_problem``."""
         n = 0
         batch: list[dict] = []
         for rec in records:
-            problem = record_problem(rec)
-            if problem:
-                raise InputError(problem)
             batch.append(rec)
             if len(batch) >= batch_size:
                 n += self._write_batch(batch, source)
@@ -601,55 +742,52 @@ class Store:
         return n
 
     def _write_batch(self, records: list[dict], source: str) -> int:
+        return self._write_prepared(prepare_records(records), source)
+
+    def _write_prepared(self, prepared: list[PreparedWork], source: str) -> int:
         stamp = now()
-        rows = []
-        for rec in records:
-            rec = {k: v for k, v in rec.items() if k != "score"}
-            w = Work.from_crossref(rec)
-            rows.append(
-                {
-                    "doi": w.doi,
-                    "title": w.title,
-                    "authors": json.dumps(w.authors, ensure_ascii=False),
-                    "year": w.year,
-                    "container": w.container,
-                    "volume": w.volume,
-                    "issue": w.issue,
-                    "pages": w.pages,
-                    "type": w.type,
-                    "publisher": w.publisher,
-                    "record": json.dumps(rec, ensure_ascii=False),
-                    "source": source,
-                    "updated_at": stamp,
-                }
-            )
+        rows = [(p.doi, *p.columns, p.packed, source, stamp, stamp) for p in prepared]
+        dois = [p.doi for p in prepared]
         with self.write():
-            existing = {
-                r[0]
-                for r in self.db.execute(
-                    f"SELECT doi FROM works WHERE doi IN ({','.join('?' * len(rows))})",
-                    [r["doi"] for r in rows],
-                )
-            }
-            for r in rows:
-                if r["doi"] not in existing:
-                    r["added_at"] = stamp
-            self.db["works"].upsert_all(rows, pk="doi", alter=False)
-            ids = dict(
-                self.db.execute(
-                    f"SELECT doi, rowid FROM works WHERE doi IN ({','.join('?' * len(rows))})",
-                    [r["doi"] for r in rows],
-                ).fetchall()
-            )
-            by_doi = {normalize_doi(rec["DOI"]): rec for rec in records}
-            index.add(self.db.conn, FTS_TABLE, ((ids[d], rec) for d, rec in by_doi.items()))
+            conn = self.db.conn
+            old: dict[int, dict] = {}
+            for chunk in _chunks(dois, 500):
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT rowid, record FROM works WHERE doi IN ({marks})"
+                for rowid, rec in conn.execute(sql, chunk):
+                    old[rowid] = unpack_record(rec)
+            # One statement per work: new ones are inserted, known ones updated in place
+            # (their citation key, problems and added_at stay).
+            conn.executemany(
+                "INSERT INTO works (doi, title, authors, year, container, volume, issue, pages, type,"
+                " publisher, record, source, updated_at, added_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (doi) DO UPDATE SET title = excluded.title, authors = excluded.authors,"
+                " year = excluded.year, container = excluded.container, volume = excluded.volume,"
+                " issue = excluded.issue, pages = excluded.pages, type = excluded.type,"
+                " publisher = excluded.publisher, record = excluded.record, source = excluded.source,"
+                " updated_at = excluded.updated_at", rows)
+            ids: dict[str, int] = {}
+            for chunk in _chunks(dois, 500):
+                ids.update(conn.execute(
+                    f"SELECT doi, rowid FROM works WHERE doi IN ({','.join('?' * len(chunk))})", chunk))
+            index.add_documents(conn, FTS_TABLE, [(ids[p.doi], p.document) for p in prepared], old)
+            index.add_key_sets(conn, [(ids[p.doi], p.keys) for p in prepared], old)
+            conn.execute("UPDATE index_state SET generation = generation + 1, changed_at = ?"
+                         " WHERE id = 1", [stamp])
         return len(rows)
+
+    def generation(self) -> int:
+        """The works' generation: it grows with every change to the stored works, so an
+        answer decided against an older one can tell."""
+        row = self.db.execute("SELECT generation FROM index_state WHERE id = 1").fetchone()
+        return row[0] if row else 0
 
     def get_work(self, doi: str) -> Work | None:
         row = self.db.execute(
             "SELECT record FROM works WHERE doi = ?", [normalize_doi(doi)]
         ).fetchone()
-        return Work.from_crossref(json.loads(row[0])) if row else None
+        return Work.from_crossref(unpack_record(row[0])) if row else None
 
     def require_work(self, doi: str) -> Work:
         w = self.get_work(doi)
@@ -661,7 +799,7 @@ class Store:
         """Stored works (all, or the given DOIs in that order), streamed."""
         if dois is None:
             for (rec,) in self.db.execute("SELECT record FROM works ORDER BY rowid"):
-                yield Work.from_crossref(json.loads(rec))
+                yield Work.from_crossref(unpack_record(rec))
             return
         for d in dois:
             yield self.require_work(d)
@@ -670,20 +808,54 @@ class Store:
         return self.db["works"].count
 
     def search(self, text: str, limit: int = 10, column: str | None = None) -> list[Work]:
-        """Stored works ranked by full-text relevance to ``text``."""
-        hits = index.search(self.db.conn, FTS_TABLE, text, limit, column=column)
+        """Stored works most relevant to ``text``, best first: the bounded-cost
+        ``candidates``; with ``column`` ("title", "authors", "container", "numbers"),
+        bm25 over that column of the full-text index alone."""
+        if column is None:
+            return self.candidates(text, limit)
+        return self._works_by_rowid(index.search(self.db.conn, FTS_TABLE, text, limit, column=column))
+
+    def candidates(self, text: str, limit: int = 10) -> list[Work]:
+        """Stored works most like the citation ``text``, best first, found at a cost that
+        does not grow with the number of works (``_index.candidates``)."""
+        total = self._count_for_rarity()
+        hits = index.candidates(self.db.conn, text, max(limit, RERANK_POOL), total, FTS_TABLE)
+        if len(hits) > limit:
+            # In a large index many works are found by one key alone and tie: the share
+            # of each one's title words the citation contains breaks the tie (a bounded
+            # pool, one look-up by rowid).
+            words = set(content_words(dehyphenate(text)))
+            titles = dict(self.db.execute(
+                f"SELECT rowid, title FROM works WHERE rowid IN ({','.join('?' * len(hits))})",
+                [rowid for rowid, _ in hits]))
+
+            def overlap(rowid: int) -> float:
+                title = set(content_words(titles.get(rowid) or ""))
+                return len(title & words) / len(title) if title else 0.0
+
+            hits = sorted(hits, key=lambda h: -(h[1] + TITLE_OVERLAP_WEIGHT * overlap(h[0])))[:limit]
+        return self._works_by_rowid(hits)
+
+    def by_author_year(self, family: str, year: int, limit: int = 200) -> list[Work]:
+        """Stored works whose first author's surname is ``family`` and year ``year``."""
+        return self._works_by_rowid([(r, 0.0) for r in index.author_year(self.db.conn, family, year, limit)])
+
+    def _count_for_rarity(self) -> int:
+        # max(rowid) is one B-tree descent; count(*) reads the table. Rowids are never
+        # reused for a different work (works are not deleted), so it is the size within
+        # what a rarity weight needs.
+        return self.db.execute("SELECT coalesce(max(rowid), 0) FROM works").fetchone()[0]
+
+    def _works_by_rowid(self, hits: list[tuple[int, float]]) -> list[Work]:
         if not hits:
             return []
-        records = dict(
-            self.db.execute(
-                f"SELECT rowid, record FROM works WHERE rowid IN ({','.join('?' * len(hits))})",
-                [rowid for rowid, _ in hits],
-            ).fetchall()
-        )
+        records = dict(self.db.execute(
+            f"SELECT rowid, record FROM works WHERE rowid IN ({','.join('?' * len(hits))})",
+            [rowid for rowid, _ in hits]).fetchall())
         out = []
         for rowid, rel in hits:
             if rowid in records:
-                rec = json.loads(records[rowid])
+                rec = unpack_record(records[rowid])
                 rec["score"] = rel
                 out.append(Work.from_crossref(rec))
         return out
@@ -704,46 +876,125 @@ class Store:
                     [key, doi],
                 )
 
-    def import_snapshot(self, path: str | os.PathLike, source: str = "snapshot") -> int:
-        """Import a Crossref public-data-file style JSONL (optionally .gz), one work per line."""
+    def import_snapshot(
+        self,
+        path: str | os.PathLike,
+        source: str = "snapshot",
+        progress: Callable[[ImportProgress], None] | None = None,
+    ) -> int:
+        """Import Crossref records in bulk; returns how many works were written.
+
+        ``path`` is one file (JSONL, one work or one ``{"items": [...]}`` page per line,
+        or a JSON file holding such a page; gzipped or not), or Crossref's public data
+        file as published: a directory, or a tarball, of ``.json.gz`` files. Files of a
+        directory or tarball that were imported completely before (same name, size and
+        modification time) are skipped, so an import killed half-way resumes where it
+        stopped; a newer snapshot's changed files are imported again, updating the works
+        in place. ``progress`` is called after every batch and file.
+        """
         p = Path(path)
         if not p.exists():
             raise InputError(f"no such file: {p}")
-        opener = gzip.open if p.suffix == ".gz" else open
-
-        def records() -> Iterator[dict]:
-            with opener(p, "rt", encoding="utf-8") as fh:
-                for lineno, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        rec = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise InputError(f"{p}:{lineno}: not JSON ({exc.msg})") from None
-                    # Crossref's API wraps works in {"message": ...}; dumps don't.
-                    rec = rec.get("message", rec) if isinstance(rec, dict) else rec
-                    items = rec["items"] if isinstance(rec, dict) and "items" in rec else [rec]
-                    for item in items if isinstance(items, list) else [items]:
-                        problem = record_problem(item)
-                        if problem:
-                            raise InputError(f"{p}:{lineno}: {problem}")
-                        yield item
-
+        state = ImportProgress(str(p))
         try:
-            return self.add_records(records(), source)
-        except (OSError, EOFError, UnicodeDecodeError) as exc:
+            if p.is_dir():
+                members = [(f.relative_to(p).as_posix(), f.stat().st_size, int(f.stat().st_mtime),
+                            functools.partial(str, f))
+                           for f in sorted(p.rglob("*")) if f.is_file() and _is_records_file(f.name)]
+                return self._import_members(str(p.resolve()), iter(members), len(members), source,
+                                            state, progress)
+            if tarfile.is_tarfile(p):
+                with tarfile.open(p, "r:*") as tar:
+                    listed = [m for m in tar.getmembers() if m.isfile() and _is_records_file(m.name)]
+                    members = ((m.name, m.size, int(m.mtime), functools.partial(_read_member, tar, m))
+                               for m in listed)
+                    return self._import_members(str(p.resolve()), members, len(listed), source,
+                                                state, progress)
+            state.files = 1
+            with p.open("rb") as raw:
+                n = self._add_checked(_read_records(str(p), raw, state, progress), source)
+            state.files_done = 1
+            if progress:
+                progress(state)
+            return n
+        except (OSError, EOFError, UnicodeDecodeError, tarfile.TarError, zlib.error) as exc:
             raise InputError(f"cannot read {p}: {exc}") from exc
+
+    def _import_members(self, snapshot: str, members: Iterator, count: int, source: str,
+                        state: ImportProgress, progress: Callable[[ImportProgress], None] | None) -> int:
+        """Import the files of a snapshot: worker processes (one a core) read, check and
+        prepare the next files (one each ahead, so memory stays flat) while this one writes:
+        preparing a work costs about three times what writing it does."""
+        done = {(name, size, mtime) for name, size, mtime in self.db.execute(
+            "SELECT name, size, mtime FROM snapshot_files WHERE snapshot = ?", [snapshot])}
+        state.files = count
+
+        def todo() -> Iterator[tuple]:
+            for name, size, mtime, content in members:
+                if (name, size, mtime) in done:
+                    state.files_skipped += 1
+                    state.files_done += 1
+                    continue
+                yield name, size, mtime, content
+
+        n = 0
+        files = todo()
+        pending: collections.deque = collections.deque()
+        workers = max(1, os.cpu_count() or 1)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+
+            def submit() -> None:
+                for name, size, mtime, content in files:
+                    pending.append(((name, size, mtime), pool.submit(prepare_file, name, content())))
+                    return
+
+            for _ in range(workers + 1):
+                submit()
+            while pending:
+                (name, size, mtime), fut = pending.popleft()
+                state.current = name
+                works, batches = fut.result()
+                submit()
+                written = 0
+                for batch in batches:
+                    written += self._write_prepared(batch, source)
+                    state.works += len(batch)
+                    if progress and state.works % 10_000 < len(batch):
+                        progress(state)
+                n += written
+                with self.write():
+                    # Recorded once the file's last batch is committed: a kill before this
+                    # line imports the file again (upserts: nothing is doubled).
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO snapshot_files"
+                        " (snapshot, name, size, mtime, works, imported_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        [snapshot, name, size, mtime, written, now()])
+                state.files_done += 1
+                if progress:
+                    progress(state)
+        return n
 
     # -- resolved citations ---------------------------------------------------------
 
-    def cached_resolution(self, text: str, context: str | None = None) -> Resolution | None:
+    def cached_resolution(
+        self, text: str, context: str | None = None, *, even_if_stale: bool = False
+    ) -> Resolution | None:
+        """The stored answer for a citation, or None. An offline answer that found nothing
+        or abstained counts only while the works it was decided against are unchanged,
+        unless ``even_if_stale``: what was decided, with its candidates and evidence, is
+        still what an editor reviewing that answer must see."""
         row = self.db.execute(
-            "SELECT status, doi, score, candidates, error, method FROM citations WHERE key = ?",
+            "SELECT status, doi, score, candidates, error, method, source, generation"
+            " FROM citations WHERE key = ?",
             [citation_key(text, context)],
         ).fetchone()
         if not row:
             return None
-        status, doi, score, cands, error, method = row
+        status, doi, score, cands, error, method, source, generation = row
+        if (not even_if_stale and source == "offline" and status in ("unmatched", "ambiguous")
+                and generation != self.generation()):
+            return None
         return Resolution(
             input=text,
             status=status,
@@ -779,6 +1030,7 @@ class Store:
                 "error": res.error,
                 "source": source,
                 "resolved_at": now(),
+                "generation": self.generation(),
             }
             self.db["citations"].upsert(row, pk="key", alter=False)
 
@@ -857,26 +1109,24 @@ class Store:
 
     def records_to_check(self, dois: list[str]) -> list[tuple[str, dict, list]]:
         """(doi, record without its reference list, recorded problem kinds) of stored works,
-        in the order given. Records can carry thousands of references: SQLite drops them
-        before Python parses the text."""
+        in the order given (records can carry thousands of references: re-verification
+        needs none)."""
         if not dois:
             return []
-        try:
-            self.db.execute("SELECT json_remove('{}', '$.reference')")
-            record_sql = "json_remove(record, '$.reference')"
-        except sqlite3.OperationalError:  # pragma: no cover - SQLite built without JSON1
-            record_sql = "record"
-        rows = {doi: (record, problems) for doi, record, problems in self.db.execute(
-            f"SELECT doi, {record_sql}, problems FROM works WHERE doi IN ({','.join('?' * len(dois))})",
-            dois)}
-        return [(d, json.loads(rows[d][0]), json.loads(rows[d][1]) if rows[d][1] else [])
+        rows = {}
+        for doi, record, problems in self.db.execute(
+                f"SELECT doi, record, problems FROM works WHERE doi IN ({','.join('?' * len(dois))})", dois):
+            rec = unpack_record(record)
+            rec.pop("reference", None)
+            rows[doi] = (rec, problems)
+        return [(d, rows[d][0], json.loads(rows[d][1]) if rows[d][1] else [])
                 for d in dois if d in rows]
 
     def stored_versions(self, dois: list[str]) -> dict[str, tuple[str, str | None]]:
         """DOI -> (the stored record as JSON text, when it was last written)."""
         if not dois:
             return {}
-        return {d: (rec, ts) for d, rec, ts in self.db.execute(
+        return {d: (unpack_record_text(rec), ts) for d, rec, ts in self.db.execute(
             "SELECT doi, record, coalesce(updated_at, added_at) FROM works"
             f" WHERE doi IN ({','.join('?' * len(dois))})", dois)}
 
@@ -906,6 +1156,130 @@ class Store:
             out.update(self.db.execute(
                 f"SELECT doi, title FROM works WHERE doi IN ({','.join('?' * len(chunk))})", chunk))
         return out
+
+
+@dataclass
+class ImportProgress:
+    """Where a snapshot import is: shown by the CLI on stderr as it goes."""
+
+    path: str
+    files: int = 0
+    files_done: int = 0
+    files_skipped: int = 0  # imported completely by an earlier run
+    works: int = 0
+    current: str = ""
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rate(self) -> float:
+        """Works read per second since the import started."""
+        return self.works / max(time.monotonic() - self.started, 1e-9)
+
+
+_RECORD_SUFFIXES = (".json.gz", ".jsonl.gz", ".json", ".jsonl", ".ndjson", ".ndjson.gz")
+
+
+def _is_records_file(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1]
+    return not base.startswith(".") and base.endswith(_RECORD_SUFFIXES)
+
+
+def _read_records(name: str, raw, state: ImportProgress,
+                  progress: Callable[[ImportProgress], None] | None) -> Iterator[dict]:
+    """The works of one file: JSON lines, each a work or a page ``{"items": [...]}`` (the
+    public data file's files are one page each, maybe spread over lines), gzipped or not."""
+    head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+    fh = gzip.open(raw, "rb") if head == b"\x1f\x8b" or (not head and name.endswith(".gz")) else raw
+    state.current = name
+    text = io.TextIOWrapper(fh, encoding="utf-8")
+    first = text.readline()
+    try:
+        parsed = [(1, json.loads(first))] if first.strip() else []
+        lines: Iterable[tuple[int, str]] = enumerate(text, 2)
+    except json.JSONDecodeError:
+        # Not one document per line: a pretty-printed page, one JSON document over many.
+        parsed, lines = [], [(1, first + text.read())]
+    for lineno, rec in itertools.chain(parsed, _parse_lines(name, lines)):
+        # Crossref's API wraps works in {"message": ...}; dumps don't.
+        rec = rec.get("message", rec) if isinstance(rec, dict) else rec
+        items = rec["items"] if isinstance(rec, dict) and "items" in rec else [rec]
+        for item in items if isinstance(items, list) else [items]:
+            problem = record_problem(item)
+            if problem:
+                raise InputError(f"{name}:{lineno}: {problem}")
+            state.works += 1
+            yield item
+            if progress and state.works % 10_000 == 0:
+                progress(state)
+
+
+@dataclass
+class PreparedWork:
+    """One record made ready to write, outside the write transaction (and, in a snapshot
+    import, in another process): its columns, compressed record, index text and keys."""
+
+    doi: str
+    columns: tuple  # title, authors (JSON), year, container, volume, issue, pages, type, publisher
+    packed: bytes
+    document: tuple
+    keys: tuple
+
+
+def prepare_records(records: Iterable[dict]) -> list[PreparedWork]:
+    """Checked records made ready to write; a DOI given twice keeps its last record."""
+    by_doi: dict[str, dict] = {}
+    for rec in records:
+        if "score" in rec:  # a search's relevance is not part of the work
+            rec = {k: v for k, v in rec.items() if k != "score"}
+        by_doi[normalize_doi(rec["DOI"])] = rec
+    out = []
+    for doi, rec in by_doi.items():
+        w = Work.from_crossref(rec)
+        out.append(PreparedWork(
+            doi,
+            (w.title, json.dumps(w.authors, ensure_ascii=False), w.year, w.container, w.volume,
+             w.issue, w.pages, w.type, w.publisher),
+            pack_record(rec), index.document(rec), tuple(index.blocking_keys(rec))))
+    return out
+
+
+def prepare_file(name: str, source: str | bytes,
+                 batch_size: int = 1000) -> tuple[int, list[list[PreparedWork]]]:
+    """Read, check and prepare one file of a snapshot (a path, or the file's bytes): how
+    many works it held, and its batches. Runs in a worker process during an import."""
+    state = ImportProgress(name)
+    raw = io.BufferedReader(io.BytesIO(source)) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
+    with raw:
+        batches = [prepare_records(b) for b in _batched(_read_records(name, raw, state, None), batch_size)]
+    return state.works, batches
+
+
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    with tar.extractfile(member) as fh:
+        return fh.read()
+
+
+def _batched(items: Iterable, size: int) -> Iterator[list]:
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def _checked(rec: dict) -> dict:
+    problem = record_problem(rec)
+    if problem:
+        raise InputError(problem)
+    return rec
+
+
+def _parse_lines(name: str, lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, object]]:
+    for lineno, line in lines:
+        if not line.strip():
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{name}:{lineno}: not JSON ({exc.msg})") from None
 
 
 _LISTS_OF_TEXT = ("title", "subtitle", "container-title", "short-container-title")
@@ -959,6 +1333,11 @@ def _kind(value: object) -> str:
         return "a list of " + " and ".join(kinds) if kinds else "an empty list"
     return {dict: "an object", str: "text", bool: "true/false", int: "a number", float: "a number",
             type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 def _unwritable(path: str) -> str | None:

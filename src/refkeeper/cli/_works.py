@@ -103,9 +103,25 @@ def snapshot() -> None:
 
 
 @snapshot.command("import")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @pass_ctx
-def snapshot_import(ctx: Context, path) -> None:
-    """Import FILE.jsonl[.gz]: one Crossref work per line (Crossref's public data file form)."""
-    n = ctx.store.import_snapshot(path)
+def snapshot_import(ctx: Context, path, quiet) -> None:
+    """Import Crossref records: Crossref's public data file as published (a directory or
+    tarball of .json.gz files, each {"items": [...]}), or one .jsonl[.gz] file.
+
+    Progress goes to stderr. Killed half-way, the same command resumes after the files
+    it finished; a newer snapshot updates the stored works in place.
+    """
+    interactive = sys.stderr.isatty()
+
+    def show(p) -> None:
+        files = f"file {p.files_done}/{p.files}" if p.files > 1 else "file 1/1"
+        skipped = f" ({p.files_skipped} done before)" if p.files_skipped else ""
+        line = f"{files}{skipped}: {p.works:,} works read, {p.rate:,.0f} works/s  {clip(p.current, 50)}"
+        click.echo(("\r" + line) if interactive else line, err=True, nl=not interactive)
+
+    n = ctx.store.import_snapshot(path, progress=None if quiet else show)
+    if interactive and not quiet:
+        click.echo(err=True)
     click.echo(f"imported {n} works into {ctx.store.path}")

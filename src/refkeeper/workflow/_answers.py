@@ -235,7 +235,7 @@ def request_details(store: Store, request: int | str | Request,
     cands: dict[int, list] = {}
     for r in rep.references:
         if r.status in ("ambiguous", "unmatched"):
-            cached = store.cached_resolution(r.searched_as or r.text)
+            cached = store.cached_resolution(r.searched_as or r.text, even_if_stale=True)
             cands[r.id] = cached.candidates if cached is not None else []
     dois = unique([r.doi for r in rep.references if r.doi] + rep.known.dois()
                   + [w.doi for w, _ in rep.answer])
