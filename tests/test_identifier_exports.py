@@ -9,6 +9,8 @@ import pytest
 
 from refkeeper import _identifiers as identifiers
 from refkeeper import workflow
+from refkeeper._store import Store
+from refkeeper.bibimport import import_entries, read_bibliography
 from refkeeper.export import export_store
 
 MURAKAMI = "10.1007/s00776-007-1126-1"  # the seed work; PMID as issue 13 gives it
@@ -95,3 +97,26 @@ def test_the_reply_lists_the_pubmed_link_of_a_work_with_a_pmid(store):
     assert "PubMed Central: https://pmc.ncbi.nlm.nih.gov/articles/PMC1234567/" in text
     md = workflow.reply(store, req.id, fmt="markdown")
     assert "[PubMed](<https://pubmed.ncbi.nlm.nih.gov/17530380/>)" in md
+
+
+
+@pytest.mark.parametrize("fmt,suffix", [("bibtex", "bib"), ("csl-json", "json"), ("ris", "ris")])
+def test_identifiers_exported_are_read_back_by_the_importer(store, tmp_path, fmt, suffix):
+    identifiers.record(store, MURAKAMI, {"arxiv": "2101.00001"})
+    path = tmp_path / f"refs.{suffix}"
+    path.write_text(exported(store, fmt), encoding="utf-8")
+    fresh = Store(tmp_path / "fresh.db")
+    entries, _ = read_bibliography(path)
+    assert [r.status for r in import_entries(fresh, entries)] == ["added"]
+    got = identifiers.identifiers_of(fresh, MURAKAMI)
+    assert {k: got.get(k) for k in ("pmid", "pmcid", "arxiv")} == {
+        "pmid": ["17530380"], "pmcid": ["1234567"], "arxiv": ["2101.00001"]}
+    fresh.close()
+
+
+def test_an_accession_number_of_another_database_is_not_taken_for_a_pmid(tmp_path):
+    path = tmp_path / "wos.ris"
+    path.write_text("TY  - JOUR\nTI  - A paper\nDO  - 10.1000/xyz\nDB  - Web of Science\n"
+                    "AN  - 000245123400012\nER  - \n", encoding="utf-8")
+    [entry], _ = read_bibliography(path)
+    assert not any(k in entry.record for k in ("x-pmid", "x-pmcid", "x-arxiv"))

@@ -60,8 +60,9 @@ def work_to_ris(work: Work, key: str | None = None, note: str | None = None,
                 ids: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """The (tag, value) lines of one RIS record, ``TY`` first and ``ER`` last.
 
-    ``ids``: the PMID is ``AN`` (accession number, as EndNote's PubMed import and PubMed's
-    RIS write it), the PMCID ``C2`` (EndNote's PubMed field for it: ``PMC1234567``); an arXiv
+    ``ids``: the PMID is ``AN`` (accession number) in the database ``DB  - PubMed``, as
+    EndNote's PubMed import writes it (Zotero reads them as archive and location), the
+    PMCID ``C2`` (EndNote's PubMed field for it: ``PMC1234567``); an arXiv
     ID is a second ``UR``, its abstract page, which every reader keeps."""
     record = work.record or {}
     rtype = ris_type(work.type or record.get("type"))
@@ -117,7 +118,9 @@ def work_to_ris(work: Work, key: str | None = None, note: str | None = None,
         put("DO", doi)
         put("UR", doi_url(doi))
     ids = ids or {}
-    put("AN", ids.get("pmid"))
+    if ids.get("pmid"):  # AN is an accession number in the database DB names
+        put("DB", "PubMed")
+        put("AN", ids["pmid"])
     put("C2", "PMC" + ids["pmcid"] if ids.get("pmcid") else None)
     put("UR", arxiv_url(ids["arxiv"]) if ids.get("arxiv") else None)
     put("N1", note)
