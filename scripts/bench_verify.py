@@ -14,8 +14,14 @@ recorded with their agency as `add` and `resolve` record it; the stand-in's DOI 
 knows them, except a few that no agency registered (planted "not-found"). The DOI system
 is paced at 10 requests/s (the stand-in refuses past it).
 
+A tenth of the Crossref works have a PMID (made up) that the stand-in's PubMed knows, a
+few of them marked "Retracted Publication" there (planted "retraction"), so verify asks
+PubMed too, at NCBI's 3 requests/s; real preprints whose record names their version of
+record (``is-preprint-of``) are ``published-version`` findings.
+
 Target: 10,000 works re-verified with at most 250 Crossref requests plus one handle lookup
-per non-Crossref DOI (and one per DOI Crossref answers 404 for), none refused for rate; no
+per non-Crossref DOI (and one per DOI Crossref answers 404 for), at most one PubMed
+request per batch, none refused for rate; no
 non-Crossref DOI reported dead unless planted; peak memory flat as the number of works
 grows (the run streams works from SQLite).
 
@@ -48,7 +54,7 @@ from standin import CROSSREF_REQUEST_LINE, Registry, with_changes, with_update  
 
 from refkeeper import CrossrefClient, Store  # noqa: E402
 from refkeeper import _identifiers as identifiers  # noqa: E402
-from refkeeper._registries import DoiClient  # noqa: E402
+from refkeeper._registries import ArxivClient, DoiClient, NcbiClient  # noqa: E402
 from refkeeper.verify import verify  # noqa: E402
 
 # Later versions per 10,000 works (scaled down for the smaller runs by sampling order).
@@ -125,10 +131,44 @@ def plan_later_versions(records: list[dict], seed: int = 5) -> tuple[dict, dict,
     return revisions, aliases, expected
 
 
+# Of every 1,000 Crossref works, this many have a PMID, and of those PubMed marks this many
+# "Retracted Publication" (issue 13: verify asks PubMed about works with a PMID).
+PMID_PER_1000, PUBMED_RETRACTED_PER_1000 = 100, 2
+
+
+def plant_pmids(records: list[dict], registry: Registry, expected: dict[str, str]) -> None:
+    """Give some works (none with a planted finding) a PMID PubMed knows, a few of them
+    retracted there. The PMIDs and summaries are made up; the records are real."""
+    n = 0
+    for i, rec in enumerate(records):
+        doi = rec["DOI"].lower()
+        if i % 1000 >= PMID_PER_1000 or doi in expected:
+            continue
+        pmid = str(30_000_000 + i)
+        retracted = n % (PMID_PER_1000 // PUBMED_RETRACTED_PER_1000) == 0
+        registry.add_pubmed({"pmid": pmid, "doi": rec["DOI"], "summary": {
+            "title": (rec.get("title") or [""])[0], "authors": [], "source": "",
+            "pubtype": ["Journal Article"] + (["Retracted Publication"] if retracted else []),
+        }})
+        rec["x-pmid"] = pmid
+        if retracted:
+            expected[doi] = "retraction"
+        n += 1
+
+
+def expect_published_versions(records: list[dict], expected: dict[str, str]) -> None:
+    """Real preprints whose Crossref record names their version of record are findings of
+    their own kind (``published-version``), unless a later version was planted for them."""
+    for rec in records:
+        if (rec.get("relation") or {}).get("is-preprint-of"):
+            expected.setdefault(rec["DOI"].lower(), "published-version")
+
+
 def build_store(path: str, records: list[dict]) -> None:
     s = Store(path)
-    s.add_records([{k: v for k, v in r.items() if k != "x-agency"} for r in records], "snapshot")
+    s.add_records([{k: v for k, v in r.items() if not k.startswith("x-")} for r in records], "snapshot")
     identifiers.record_many(s, {r["DOI"]: {"agency": r["x-agency"]} for r in records if "x-agency" in r})
+    identifiers.record_many(s, {r["DOI"]: {"pmid": r["x-pmid"]} for r in records if "x-pmid" in r})
     s.close()
 
 
@@ -137,12 +177,14 @@ def run_once(db_path: str, url: str, stats, measure_memory: bool) -> dict:
     store = Store(db_path)
     client = CrossrefClient(base_url=url, mailto="bench@example.org")
     handles = DoiClient(url + "/doi", mailto="bench@example.org")
+    ncbi = NcbiClient(url + "/ncbi", idconv_url=url + "/idconv", email="bench@example.org")
+    arxiv = ArxivClient(url + "/arxiv")
     before = stats()
     gc.collect()
     if measure_memory:
         tracemalloc.start()
     t = time.perf_counter()
-    report = verify(store, client, all=True, handles=handles)
+    report = verify(store, client, all=True, handles=handles, ncbi=ncbi, arxiv=arxiv)
     elapsed = time.perf_counter() - t
     peak = tracemalloc.get_traced_memory()[1] if measure_memory else None
     if measure_memory:
@@ -150,8 +192,8 @@ def run_once(db_path: str, url: str, stats, measure_memory: bool) -> dict:
     after = stats()
     store.close()
     server = {k: after[k] - before[k] for k in
-              ("requests", "works_query", "works_doi", "agency", "handle", "refused_rate",
-               "refused_concurrency", "too_long")}
+              ("requests", "works_query", "works_doi", "agency", "handle", "ncbi", "arxiv",
+               "refused_rate", "refused_concurrency", "too_long")}
     return {"report": report, "elapsed": elapsed, "peak": peak, "server": server}
 
 
@@ -168,6 +210,8 @@ def main() -> None:
     revisions, aliases, expected = plan_later_versions(records)
     others, registry, unregistered = other_agency_records(max(sizes) // 10)
     expected.update(unregistered)
+    expect_published_versions(records, expected)
+    plant_pmids(records, registry, expected)
     others_dois = {r["DOI"].lower() for r in others}
     chosen = {n: records[:n - n // 10] + others[:n // 10] for n in sizes}
     stored = {n: {r["DOI"].lower() for r in chosen[n]} for n in sizes}
@@ -181,12 +225,13 @@ def main() -> None:
         limits = {"works_doi": args.rate_limit, "works_query": args.rate_limit}
         with standin_process(DATA, rate_limit=limits, max_request_line=CROSSREF_REQUEST_LINE,
                              revisions=revisions, aliases=aliases, registry=registry,
-                             registry_rate_limit={"handle": 10}) as (url, stats):
+                             registry_rate_limit={"handle": 10, "ncbi": 3}) as (url, stats):
             print(f"stand-in: dev index, {args.rate_limit} requests/s per route, request line "
-                  f"<= {CROSSREF_REQUEST_LINE} bytes, DOI system 10 requests/s; later versions "
+                  f"<= {CROSSREF_REQUEST_LINE} bytes, DOI system 10 requests/s, NCBI 3/s; later versions "
                   f"planted for {len(expected)} works")
             print(f"{'works':>7} {'other':>6} {'crossref':>9} {'batch':>6} {'single':>7} {'agency':>7} "
-                  f"{'handle':>7} {'429':>4} {'414':>4} {'wall s':>7} {'works/s':>8} {'peak MiB':>9} "
+                  f"{'handle':>7} {'ncbi':>5} {'429':>4} {'414':>4} {'wall s':>7} {'works/s':>8} "
+                  f"{'peak MiB':>9} "
                   f"{'findings':>9}  found as planted  within budget")
             for n in sizes:
                 path = os.path.join(tmp, f"{n}.db")
@@ -201,9 +246,11 @@ def main() -> None:
                 crossref = s["works_query"] + s["works_doi"] + s["agency"]
                 # One handle lookup per non-Crossref DOI, and one per DOI Crossref answers 404.
                 gone = sum(1 for d, k in planted.items() if k == "not-found" and d not in others_dois)
-                budget = crossref <= 250 * n / 10_000 and s["handle"] <= n // 10 + gone
+                # PubMed: one esummary per batch at most (the batch's PMIDs together).
+                budget = (crossref <= 250 * n / 10_000 and s["handle"] <= n // 10 + gone
+                          and s["ncbi"] <= r.counts["checked"] // 100 + 1)
                 print(f"{n:>7,} {n // 10:>6,} {crossref:>9} {s['works_query']:>6} {s['works_doi']:>7} "
-                      f"{s['agency']:>7} {s['handle']:>7} "
+                      f"{s['agency']:>7} {s['handle']:>7} {s['ncbi']:>5} "
                       f"{s['refused_rate']:>4} {s['too_long']:>4} {timed['elapsed']:>7.1f} "
                       f"{n / timed['elapsed']:>8.0f} {mem['peak'] / 2**20:>9.1f} {len(r.findings):>9}  "
                       f"{'yes' if ok else 'NO':<16}  {'yes' if budget else 'NO'}")

@@ -67,6 +67,9 @@ DOI_PACE = (10.0, 3)  # DataCite: 3,000 requests per 5 minutes
 NCBI_PACE, NCBI_KEY_PACE = (3.0, 3), (10.0, 3)  # E-utilities usage policy
 ARXIV_PACE = (1 / 3, 1)  # arXiv API terms: no more than one request every three seconds
 IDCONV_BATCH = 200  # the ID converter's limit of IDs per request
+# IDs per arXiv ``id_list`` request: arXiv returns at most 2,000 results a call and asks
+# for small slices; 100 keeps a feed small and one verify batch one request.
+ARXIV_BATCH = 100
 
 
 def _limiter(pace: tuple[float, int]) -> RateLimiter:
@@ -355,12 +358,22 @@ class ArxivClient(PacedClient):
         ``x-arxiv`` (its ID) and, when arXiv knows them, ``x-published-doi`` (the version
         of record) and ``x-journal-ref``; None when arXiv has no such paper."""
         arxiv_id = normalize(ARXIV, arxiv_id)
-        entries = self.fetch("/query", {"id_list": arxiv_id, "max_results": "1"}, SINGLE,
-                             parse=_atom_entries)
-        for entry in entries or []:
-            if entry.get("x-arxiv") == arxiv_id:
-                return entry
-        return None
+        return self.entries([arxiv_id]).get(arxiv_id)
+
+    def entries(self, arxiv_ids: Iterable[str]) -> dict[str, dict]:
+        """``entry`` for many papers, ``ARXIV_BATCH`` IDs a request (``id_list`` takes a
+        comma-separated list): arXiv ID -> record; papers arXiv does not have are absent."""
+        ids = list(dict.fromkeys(normalize(ARXIV, i) for i in arxiv_ids if i))
+        out: dict[str, dict] = {}
+        for i in range(0, len(ids), ARXIV_BATCH):
+            batch = ids[i:i + ARXIV_BATCH]
+            entries = self.fetch("/query", {"id_list": ",".join(batch),
+                                            "max_results": str(len(batch))}, SINGLE,
+                                 parse=_atom_entries)
+            for entry in entries or []:
+                if entry.get("x-arxiv") in batch:
+                    out[entry["x-arxiv"]] = entry
+        return out
 
 
 def _atom_entries(resp: requests.Response) -> list[dict]:

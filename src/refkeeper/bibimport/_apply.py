@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from refkeeper import _identifiers
 from refkeeper._match import CitationFeatures, container_agreement
 from refkeeper._models import AMBIGUOUS, ERROR, MATCHED, Candidate, Work, normalize_doi
 from refkeeper._text import STOPWORDS, fold, words
@@ -198,12 +199,16 @@ class _Writes:
 
     records: list[dict] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)  # DOI -> key, for works without one
+    # DOI -> the PMID, PMCID, arXiv ID the file gives (its x-pmid, x-pmcid, x-arxiv fields)
+    identifiers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def apply(self, store) -> None:
         if self.records:
             store.add_records(self.records, "import")
         if self.keys:
             store.set_bibtex_keys(self.keys)
+        if self.identifiers:
+            _identifiers.record_many(store, self.identifiers)
 
 
 # Entries are taken a chunk at a time (the resolver answers a chunk's entries without a DOI
@@ -271,6 +276,10 @@ def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool,
                         merged["subtitle"] = entry.record["subtitle"]
                 store.add_records([merged], "import")
             status = "resolved" if resolved else "updated"
+    ids = {scheme: entry.record[f"x-{scheme}"] for scheme in _identifiers.PRINTED
+           if entry.record.get(f"x-{scheme}")}
+    if ids and status != "differs":
+        later.identifiers[doi] = ids
     if key and (key != old_key):
         owner = owners.get(key.lower())
         if owner is not None and owner != doi:

@@ -16,7 +16,7 @@ from pybtex.bibtex.utils import split_name_list
 from pybtex.database import Person
 
 from refkeeper.bibimport._doi import clean_doi
-from refkeeper.bibimport._entry import ImportEntry
+from refkeeper.bibimport._entry import ImportEntry, identifier_fields
 from refkeeper.bibimport._latex import latex_to_text
 from refkeeper.bibimport._scan import EntrySyntaxError, parse_entry, scan_blocks
 from refkeeper.export import bibtex_key, crossref_type
@@ -178,6 +178,11 @@ def _record(btype: str, f: dict[str, str], problems: list[str]) -> dict:
         values = [v for v in _LIST.split(latex_to_text(f.get(name, ""))) if v]
         if values:
             rec[fieldname] = values
+    # PMID, PMCID and arXiv ID as biblatex and JabRef write them (eprint + archivePrefix).
+    archive = (f.get("archiveprefix") or f.get("eprinttype") or "").strip("{} ").lower()
+    rec.update(identifier_fields(
+        f.get("pmid", "").strip("{} "), f.get("pmcid", "").strip("{} "),
+        f.get("eprint", "").strip("{} ") if archive == "arxiv" else None))
     return rec
 
 

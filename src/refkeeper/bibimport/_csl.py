@@ -7,7 +7,7 @@ import re
 
 from refkeeper._errors import InputError
 from refkeeper.bibimport._doi import clean_doi
-from refkeeper.bibimport._entry import ImportEntry, numbered
+from refkeeper.bibimport._entry import ImportEntry, identifier_fields, numbered
 from refkeeper.export import crossref_type, one_line
 
 __all__ = ["csl_to_record", "read_csl_json"]
@@ -127,6 +127,10 @@ def csl_to_record(item: dict) -> tuple[str | None, dict]:
         rec["event"] = {"name": event}
     if rec["type"] == "dissertation" and "publisher" in rec:
         rec["institution"] = [{"name": rec["publisher"]}]
+    # CSL's PMID and PMCID; an arXiv ID has no variable: Zotero writes it as number.
+    number = one_line(item.get("number")) or ""
+    rec.update(identifier_fields(one_line(item.get("PMID")), one_line(item.get("PMCID")),
+                                 number if number.lower().startswith("arxiv:") else None))
     key = item.get("citation-key") or item.get("id")
     key = str(key).strip() if isinstance(key, (str, int)) and str(key).strip() else None
     return key, rec

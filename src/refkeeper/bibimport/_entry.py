@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+from refkeeper._identifiers import ARXIV, PMCID, PMID, normalize
 from refkeeper._models import Work, normalize_doi
 from refkeeper.export import format_reference, plain_title
 
-__all__ = ["ImportEntry", "numbered"]
+__all__ = ["ImportEntry", "identifier_fields", "numbered"]
+
+# What an entry's PMID, PMCID and arXiv ID look like when they are one (anything else in
+# such a field is left alone: not every "accession number" is a PMID).
+_VALID = {
+    PMID: re.compile(r"\d{1,9}"),
+    PMCID: re.compile(r"(?i)(?:PMC)*\d{1,9}"),
+    ARXIV: re.compile(r"(?i)(?:arxiv:)?(?:\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?"),
+}
+
+
+def identifier_fields(pmid: str | None = None, pmcid: str | None = None,
+                      arxiv: str | None = None) -> dict[str, str]:
+    """The ``x-pmid``/``x-pmcid``/``x-arxiv`` fields of a record read from a file (the
+    importer records them with the work; ``x-`` fields are never stored in the record),
+    normalised; values that are not such identifiers are dropped."""
+    out = {}
+    for scheme, value in ((PMID, pmid), (PMCID, pmcid), (ARXIV, arxiv)):
+        value = (value or "").strip()
+        if value and _VALID[scheme].fullmatch(value):
+            out[f"x-{scheme}"] = normalize(scheme, value)
+    return out
 
 
 @dataclass

@@ -13,7 +13,7 @@ import re
 import rispy
 
 from refkeeper.bibimport._doi import clean_doi
-from refkeeper.bibimport._entry import ImportEntry, numbered
+from refkeeper.bibimport._entry import ImportEntry, identifier_fields, numbered
 from refkeeper.export import crossref_type
 
 __all__ = ["read_ris"]
@@ -132,6 +132,15 @@ def _record(e: dict, problems: list[str], n: int) -> dict:
             rec["ISSN"] = issn
     if rec["type"] == "dissertation" and rec.get("publisher"):
         rec["institution"] = [{"name": rec["publisher"]}]
+    # The PMID is the accession number (AN) of a record whose database (DB) is PubMed or
+    # MEDLINE; EndNote writes the PMCID in C2; an arXiv abstract page in UR names the ID.
+    database = (one("name_of_database") or "").lower()
+    pmid = one("accession_number") if "pubmed" in database or "medline" in database else None
+    pmcid = one("custom2")
+    arxiv = next((m.group(1) for url in e.get("urls") or [] for m in
+                  [re.search(r"arxiv\.org/abs/(\S+?)/?$", url or "")] if m), None)
+    rec.update(identifier_fields(pmid, pmcid if pmcid and pmcid.upper().startswith("PMC") else None,
+                                 arxiv))
     return rec
 
 

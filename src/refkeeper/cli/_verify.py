@@ -35,6 +35,9 @@ def verify(cctx: click.Context, since, check_all, bib, as_json, batch_size, rest
                   Retraction Watch's included; each kind is its own
       not-found   Crossref no longer knows the DOI (404)
       alias       Crossref answers the DOI with another one
+      published-version  a preprint's version of record exists (Crossref's
+                  is-preprint-of, arXiv's DOI or journal reference)
+    Works with a PMID are also checked against PubMed's retraction marks.
       changed     title, authors, year, journal, volume, issue, pages or
                   type changed upstream: the stored record is updated and
                   the old version kept (see `refkeeper verify history DOI`)
@@ -71,9 +74,10 @@ def verify(cctx: click.Context, since, check_all, bib, as_json, batch_size, rest
     ctx = cctx.find_object(Context)
     line = ProgressLine(enabled=not as_json and sys.stderr.isatty())
     try:
+        others = ctx.settings.registries(ctx.client)
         report = refkeeper.verify.verify(ctx.store, ctx.client, since=since, all=check_all,
                             batch_size=batch_size, progress=line, resume=not restart,
-                            handles=ctx.settings.doi_client())
+                            handles=others.doi, ncbi=others.ncbi, arxiv=others.arxiv)
     finally:
         line.close()
     if as_json:
@@ -129,7 +133,12 @@ def _print_details(notices, diff, alias_of, error, indent: int) -> None:
     pad = " " * indent
     for n in notices:
         when = f", {n['date']}" if n.get("date") else ""
-        click.echo(f"{pad}{n['kind']}: notice {n['doi']} ({', '.join(n['sources'])}{when})")
+        if n["kind"] == "published-version":
+            what = " ".join(x for x in (n.get("doi"), f"({n['label']})" if n.get("label") else None) if x)
+            click.echo(f"{pad}published version: {what} ({', '.join(n['sources'])})")
+            continue
+        notice = f"PMID {n['pmid']}" if n.get("pmid") else n["doi"]  # PubMed names it by PMID
+        click.echo(f"{pad}{n['kind']}: notice {notice} ({', '.join(n['sources'])}{when})")
     if alias_of:
         click.echo(f"{pad}Crossref now answers with {alias_of}")
     for name, (old, new) in (diff or {}).items():

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from refkeeper._errors import InputError
+from refkeeper._identifiers import identifiers_by_doi
 from refkeeper._models import Work, problem_kinds
 from refkeeper.export._bibtex import MONTHS, entry_type, to_bibtex, work_to_entry, write_bibtex
 from refkeeper.export._csl import csl_type, work_to_csl, write_csl_json
@@ -89,12 +90,13 @@ def export_store(
     ascii: bool = False,
 ) -> int:
     """Export stored works (all, or ``dois`` in that order) to ``fp``: the stored keys are
-    kept, new ones chosen and stored, and recorded problems become notes. Returns the
-    number of entries written."""
+    kept, new ones chosen and stored, recorded problems become notes, and each work's
+    PMID, PMCID and arXiv ID (read for all of them at once) are written with it. Returns
+    the number of entries written."""
     dois = None if dois is None else list(dois)
     works = store.works(dois) if dois is not None else store.works()
     n, used = export_works(works, fp, fmt, keys=store.bibtex_keys(), notes=store_notes(store, dois),
-                           style=style, ascii=ascii)
+                           style=style, ascii=ascii, identifiers=identifiers_by_doi(store, dois))
     store.set_bibtex_keys(used)
     return n
 
@@ -108,26 +110,29 @@ def export_works(
     notes: dict[str, str] | None = None,
     style: str = "vancouver",
     ascii: bool = False,
+    identifiers: dict[str, dict[str, str]] | None = None,
 ) -> tuple[int, dict[str, str]]:
     """Stream ``works`` to ``fp`` in ``fmt`` (one of ``FORMATS``); return the number of
     entries written and DOI -> key for the keyed formats (bibtex, csl-json, ris).
 
     ``keys`` are the stored keys (``Store.bibtex_keys()``), ``notes`` DOI -> note
     (``problem_note``); ``style`` ("vancouver"/"apa") is for the reference-list formats;
-    ``ascii`` is for bibtex (LaTeX escapes) and csl-json (``\\u`` escapes).
+    ``ascii`` is for bibtex (LaTeX escapes) and csl-json (``\\u`` escapes); ``identifiers``
+    is DOI -> {"pmid", "pmcid", "arxiv"} (``_identifiers.identifiers_by_doi``), written in
+    every format that has a place for them.
     """
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     if ascii and fmt not in ("bibtex", "csl-json"):
         raise InputError("--ascii applies to bibtex and csl-json only")
     if fmt == "bibtex":
-        used = write_bibtex(works, fp, keys, ascii, notes=notes)
+        used = write_bibtex(works, fp, keys, ascii, notes=notes, identifiers=identifiers)
     elif fmt == "csl-json":
-        used = write_csl_json(works, fp, keys, notes=notes, ascii=ascii)
+        used = write_csl_json(works, fp, keys, notes=notes, ascii=ascii, identifiers=identifiers)
     elif fmt == "ris":
-        used = write_ris(works, fp, keys, notes=notes)
+        used = write_ris(works, fp, keys, notes=notes, identifiers=identifiers)
     else:
-        return write_references(works, fp, style, fmt, notes=notes), {}
+        return write_references(works, fp, style, fmt, notes=notes, identifiers=identifiers), {}
     return len(used), used
 
 

@@ -167,8 +167,13 @@ def work_to_entry(
     note: str | None = None,
     ascii: bool = False,
     biblatex: bool = False,
+    ids: dict[str, str] | None = None,
 ) -> Entry:
     """A pybtex ``Entry`` for a work, every value already escaped LaTeX.
+
+    ``ids`` are the work's other identifiers (``pmid``, ``pmcid``, ``arxiv``): written as
+    biblatex and JabRef write them, ``pmid = {17530380}``, ``pmcid = {PMC1234567}``,
+    ``eprint = {2101.00001}`` with ``archivePrefix = {arXiv}`` (and ``eprinttype``).
 
     Write it with this module's writer (``write_bibtex``/``to_bibtex``): pybtex's own writer
     would escape the escapes again. ``doi`` is the record's DOI as is, ``url`` its doi.org
@@ -239,6 +244,16 @@ def work_to_entry(
         fields["doi"] = doi
     if doi:
         fields["url"] = doi_url(doi)
+    ids = ids or {}
+    # Digits and arXiv's own characters only, never from free text: written as they are.
+    if ids.get("pmid"):
+        fields["pmid"] = ids["pmid"]
+    if ids.get("pmcid"):
+        fields["pmcid"] = "PMC" + ids["pmcid"]
+    if ids.get("arxiv"):
+        fields["eprint"] = ids["arxiv"]
+        fields["archivePrefix"] = "arXiv"  # BibTeX styles (JabRef, arXiv's own)
+        fields["eprinttype"] = "arxiv"  # biblatex's name for the same
     if note:
         put("note", note)
 
@@ -304,20 +319,22 @@ def write_bibtex(
     *,
     notes: dict[str, str] | None = None,
     biblatex: bool = False,
+    identifiers: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, str]:
     """Stream works to ``fp`` as BibTeX, one entry at a time; return DOI -> key used.
 
     ``keys`` maps (lower-cased) DOIs to keys chosen earlier, which are kept so a work keeps
     its key across exports; new keys avoid every key in ``keys``. ``notes`` maps DOIs to a
-    ``note`` field (retraction notices). A DOI seen twice is written once. ``ascii=True``
+    ``note`` field (retraction notices), ``identifiers`` DOIs to their PMID, PMCID and arXiv
+    ID (``pmid``, ``pmcid``, ``eprint`` fields). A DOI seen twice is written once. ``ascii=True``
     writes pure ASCII with LaTeX accent commands instead of UTF-8.
     """
     assign = KeyAssigner(keys)
     writer = _Writer()
-    for n, (work, key, note) in enumerate(keyed(works, assign, notes)):
+    for n, (work, key, note, ids) in enumerate(keyed(works, assign, notes, identifiers)):
         if n:
             fp.write("\n")
-        entry = work_to_entry(work, key, note=note, ascii=ascii, biblatex=biblatex)
+        entry = work_to_entry(work, key, note=note, ascii=ascii, biblatex=biblatex, ids=ids)
         writer.write_stream(BibliographyData(entries={key: entry}), fp)
     return assign.assigned
 
@@ -329,8 +346,9 @@ def to_bibtex(
     *,
     notes: dict[str, str] | None = None,
     biblatex: bool = False,
+    identifiers: dict[str, dict[str, str]] | None = None,
 ) -> str:
     """The BibTeX of ``works`` as one string (see ``write_bibtex``)."""
     buf = io.StringIO()
-    write_bibtex(works, buf, keys, ascii, notes=notes, biblatex=biblatex)
+    write_bibtex(works, buf, keys, ascii, notes=notes, biblatex=biblatex, identifiers=identifiers)
     return buf.getvalue()

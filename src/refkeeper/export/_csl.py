@@ -90,12 +90,15 @@ def _date(record: dict) -> dict | None:
     return {"date-parts": [parts]}
 
 
-def work_to_csl(work: Work, key: str | None = None, note: str | None = None) -> dict:
+def work_to_csl(work: Work, key: str | None = None, note: str | None = None,
+                ids: dict[str, str] | None = None) -> dict:
     """One CSL-JSON item for a work; ``id`` and ``citation-key`` are ``key`` (else id is the DOI).
 
     Only variables with a value are present. ``page`` keeps Crossref's range (``274-280``);
     an article number without pages goes to ``number``. ``note`` carries a retraction or
-    correction notice.
+    correction notice. ``ids`` (``pmid``, ``pmcid``) become CSL's ``PMID`` and ``PMCID``
+    (``PMC1234567``); an arXiv ID, which CSL has no variable for, is ``number`` of a preprint
+    without one (as Zotero writes it: ``arXiv:2101.00001``).
     """
     record = work.record or {}
     ctype = csl_type(work.type or record.get("type"))
@@ -162,6 +165,13 @@ def work_to_csl(work: Work, key: str | None = None, note: str | None = None) -> 
     if doi:
         item["DOI"] = doi
         item["URL"] = doi_url(doi)
+    ids = ids or {}
+    if ids.get("pmid"):
+        item["PMID"] = ids["pmid"]
+    if ids.get("pmcid"):
+        item["PMCID"] = "PMC" + ids["pmcid"]
+    if ids.get("arxiv") and "number" not in item:
+        item["number"] = "arXiv:" + ids["arxiv"]
     if note:
         item["note"] = note
     return item
@@ -174,6 +184,7 @@ def write_csl_json(
     *,
     notes: dict[str, str] | None = None,
     ascii: bool = False,
+    identifiers: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, str]:
     """Stream works to ``fp`` as a CSL-JSON array, one item per line; return DOI -> key.
 
@@ -182,8 +193,8 @@ def write_csl_json(
     """
     assign = KeyAssigner(keys)
     fp.write("[")
-    for n, (work, key, note) in enumerate(keyed(works, assign, notes)):
+    for n, (work, key, note, ids) in enumerate(keyed(works, assign, notes, identifiers)):
         fp.write(",\n" if n else "\n")
-        fp.write(json.dumps(work_to_csl(work, key, note), ensure_ascii=ascii))
+        fp.write(json.dumps(work_to_csl(work, key, note, ids), ensure_ascii=ascii))
     fp.write("\n]\n")
     return assign.assigned

@@ -108,15 +108,20 @@ class KeyAssigner:
 
 
 def keyed(
-    works: Iterable[Work], assign: KeyAssigner, notes: dict[str, str] | None = None
-) -> Iterator[tuple[Work, str, str | None]]:
-    """The works a keyed format writes, each DOI once: (work, its key, its note), the note
-    from ``notes`` (DOI -> note, DOIs in any case). What every keyed writer loops over."""
+    works: Iterable[Work], assign: KeyAssigner, notes: dict[str, str] | None = None,
+    identifiers: dict[str, dict[str, str]] | None = None,
+) -> Iterator[tuple[Work, str, str | None, dict[str, str]]]:
+    """The works a keyed format writes, each DOI once: (work, its key, its note, its other
+    identifiers), the note from ``notes`` (DOI -> note, DOIs in any case), the identifiers
+    from ``identifiers`` (DOI -> {"pmid", "pmcid", "arxiv"}: ``_identifiers.identifiers_by_doi``).
+    What every keyed writer loops over."""
     notes = {normalize_doi(d): n for d, n in (notes or {}).items()}
+    identifiers = identifiers or {}
     for work in works:
         key = assign(work)
         if key is not None:
-            yield work, key, notes.get(normalize_doi(work.doi or ""))
+            doi = normalize_doi(work.doi or "")
+            yield work, key, notes.get(doi), identifiers.get(doi) or {}
 
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_:.+/-]{0,99}")

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import TextIO
 
+from refkeeper._identifiers import arxiv_url
 from refkeeper._models import Work, first_text
 from refkeeper.export._fields import (
     doi_url,
@@ -55,8 +56,14 @@ def _person(p: dict) -> str | None:
 _RANGE = re.compile(r"^\s*([^\s\-‐‑‒–—]+)\s*(?:-{1,2}|[‐‑‒–—])\s*([^\s\-‐‑‒–—]+)\s*$")
 
 
-def work_to_ris(work: Work, key: str | None = None, note: str | None = None) -> list[tuple[str, str]]:
-    """The (tag, value) lines of one RIS record, ``TY`` first and ``ER`` last."""
+def work_to_ris(work: Work, key: str | None = None, note: str | None = None,
+                ids: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """The (tag, value) lines of one RIS record, ``TY`` first and ``ER`` last.
+
+    ``ids``: the PMID is ``AN`` (accession number) in the database ``DB  - PubMed``, as
+    EndNote's PubMed import writes it (Zotero reads them as archive and location), the
+    PMCID ``C2`` (EndNote's PubMed field for it: ``PMC1234567``); an arXiv
+    ID is a second ``UR``, its abstract page, which every reader keeps."""
     record = work.record or {}
     rtype = ris_type(work.type or record.get("type"))
     lines: list[tuple[str, str]] = [("TY", rtype)]
@@ -110,6 +117,12 @@ def work_to_ris(work: Work, key: str | None = None, note: str | None = None) -> 
     if doi:
         put("DO", doi)
         put("UR", doi_url(doi))
+    ids = ids or {}
+    if ids.get("pmid"):  # AN is an accession number in the database DB names
+        put("DB", "PubMed")
+        put("AN", ids["pmid"])
+    put("C2", "PMC" + ids["pmcid"] if ids.get("pmcid") else None)
+    put("UR", arxiv_url(ids["arxiv"]) if ids.get("arxiv") else None)
     put("N1", note)
     lines.append(("ER", ""))
     return lines
@@ -121,14 +134,15 @@ def write_ris(
     keys: dict[str, str] | None = None,
     *,
     notes: dict[str, str] | None = None,
+    identifiers: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, str]:
     """Stream works to ``fp`` as RIS (UTF-8 text), one record at a time; return DOI -> key.
 
     ``ID`` is the work's citation key, the same as in BibTeX and CSL-JSON.
     """
     assign = KeyAssigner(keys)
-    for n, (work, key, note) in enumerate(keyed(works, assign, notes)):
+    for n, (work, key, note, ids) in enumerate(keyed(works, assign, notes, identifiers)):
         if n:
             fp.write("\n")
-        fp.write("".join(f"{tag}  - {value}\n" for tag, value in work_to_ris(work, key, note)))
+        fp.write("".join(f"{tag}  - {value}\n" for tag, value in work_to_ris(work, key, note, ids)))
     return assign.assigned

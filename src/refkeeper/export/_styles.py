@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from refkeeper._errors import UsageError
+from refkeeper._identifiers import pmc_url, pubmed_url
 from refkeeper._models import Work, first_text, normalize_doi
 from refkeeper._text import fold
 from refkeeper.export._fields import (
@@ -273,7 +274,7 @@ def _note_runs(note: str | None) -> list:
 # --------------------------------------------------------------------------------------
 
 
-def _vancouver(work: Work, note: str | None) -> list:
+def _vancouver(work: Work, note: str | None, ids: dict[str, str] | None = None) -> list:
     f = _fields(work)
     kind = f["kind"]
     if not f["title"] and f["container"] and kind not in ("article", "chapter", "paper"):
@@ -341,6 +342,18 @@ def _vancouver(work: Work, note: str | None) -> list:
         publication()
     if f["doi"]:
         out.space().add(("a", [f"doi:{f['doi']}"], doi_url(f["doi"])))
+    ids = ids or {}
+    if ids.get("pmid") or ids.get("pmcid"):
+        # As NLM (PubMed's own citations) ends a reference: "PMID: 17530380; PMCID: PMC1234567."
+        if f["doi"]:
+            out.stop()
+        pubmed = []
+        if ids.get("pmid"):
+            pubmed.append(("a", [f"PMID: {ids['pmid']}"], pubmed_url(ids["pmid"])))
+        if ids.get("pmcid"):
+            pubmed += (["; "] if pubmed else []) + [
+                ("a", [f"PMCID: PMC{ids['pmcid']}"], pmc_url(ids["pmcid"]))]
+        out.space().add(*pubmed).stop()
     return out.runs
 
 
@@ -349,7 +362,8 @@ def _vancouver(work: Work, note: str | None) -> list:
 # --------------------------------------------------------------------------------------
 
 
-def _apa(work: Work, note: str | None) -> list:
+def _apa(work: Work, note: str | None, ids: dict[str, str] | None = None) -> list:
+    # APA 7 gives a DOI or URL, never database numbers: ``ids`` are not shown.
     f = _fields(work)
     kind = f["kind"]
     if not f["title"] and f["container"] and kind not in ("article", "chapter", "paper"):
@@ -545,16 +559,19 @@ def _check(style: str, fmt: str) -> None:
 
 
 def format_reference(
-    work: Work, style: str = "vancouver", fmt: str = "text", *, note: str | None = None
+    work: Work, style: str = "vancouver", fmt: str = "text", *, note: str | None = None,
+    ids: dict[str, str] | None = None,
 ) -> str:
     """One reference to ``work`` in ``style`` ("vancouver" or "apa") as ``fmt`` ("text",
     "markdown" or "html"), with its DOI as a link; one line, no list number.
 
     ``note`` (e.g. ``export.problem_note(problems)`` -> "Retracted") is shown in brackets
-    after the title. Raises ``UsageError`` for an unknown style or format.
+    after the title. ``ids`` (``pmid``, ``pmcid``: ``_identifiers.identifiers_by_doi``) end a
+    Vancouver reference as NLM does (``PMID: 17530380.``); APA does not show them.
+    Raises ``UsageError`` for an unknown style or format.
     """
     _check(style, fmt)
-    runs = _STYLE[style](work, note)
+    runs = _STYLE[style](work, note, ids)
     text = _RENDER[fmt](runs)
     return " ".join(text.split())
 
@@ -586,6 +603,7 @@ def write_references(
     fmt: str = "text",
     *,
     notes: dict[str, str] | None = None,
+    identifiers: dict[str, dict[str, str]] | None = None,
 ) -> int:
     """Write a reference list to ``fp``; return how many references it holds.
 
@@ -597,9 +615,11 @@ def write_references(
     """
     _check(style, fmt)
     notes = {normalize_doi(d): n for d, n in (notes or {}).items()}
+    identifiers = identifiers or {}
 
     def one(w: Work) -> str:
-        return format_reference(w, style, fmt, note=notes.get(normalize_doi(w.doi or "")))
+        doi = normalize_doi(w.doi or "")
+        return format_reference(w, style, fmt, note=notes.get(doi), ids=identifiers.get(doi))
 
     refs: Iterable[str]
     if style == "apa":
@@ -631,11 +651,13 @@ def format_list(
     fmt: str = "text",
     *,
     notes: dict[str, str] | None = None,
+    identifiers: dict[str, dict[str, str]] | None = None,
 ) -> str:
     """A whole reference list as one string (see ``write_references`` for the layout).
 
-    ``notes`` maps DOIs to notes such as "Retracted" (``export.problem_note``).
+    ``notes`` maps DOIs to notes such as "Retracted" (``export.problem_note``),
+    ``identifiers`` DOIs to their PMID and PMCID (shown by Vancouver).
     """
     buf = io.StringIO()
-    write_references(works, buf, style, fmt, notes=notes)
+    write_references(works, buf, style, fmt, notes=notes, identifiers=identifiers)
     return buf.getvalue()

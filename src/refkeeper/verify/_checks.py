@@ -2,7 +2,10 @@
 
 Problem kinds, most serious first: ``retraction``, ``withdrawal``, ``partial-retraction``,
 ``expression-of-concern``, ``not-found``, ``correction`` (corrections, errata,
-corrigenda, addenda), ``alias``. Each comes from the work's ``updated-by`` entries
+corrigenda, addenda), ``alias``, and ``published-version`` (a preprint whose version of
+record exists: Crossref's ``is-preprint-of`` relation, or arXiv's DOI and journal
+reference, read by ``_fetch``). PubMed's publication types add ``retraction`` notices
+with the source ``pubmed`` (``add_notice``). Each comes from the work's ``updated-by`` entries
 (publisher or Retraction Watch), its own ``update-to`` entries pointing at itself (an
 update made in place), or a ``relation`` such as ``is-retracted-by``. A record that is
 itself a notice about another work is not a problem; ``notice_for`` says so.
@@ -28,7 +31,10 @@ KINDS = (
     "not-found",
     "correction",
     "alias",
+    # Not a fault: a preprint now has a version of record, the one to cite.
+    "published-version",
 )
+PUBLISHED_VERSION = "published-version"
 _SEVERITY = {k: i for i, k in enumerate(KINDS)}
 
 # Crossref's update types (Crossmark, and Retraction Watch's natures) by problem kind.
@@ -144,6 +150,12 @@ def notices(record: dict) -> tuple[list[dict], list[dict]]:
         else:
             notice_for.append({"doi": target, "kind": kind, "type": e.get("type")})
     for name, entries in (record.get("relation") or {}).items():
+        if name.lower().replace("_", "-") == "is-preprint-of":
+            # This record is the preprint; the relation names its version of record.
+            for r in entries if isinstance(entries, list) else []:
+                if isinstance(r, dict) and r.get("id-type") == "doi" and r.get("id"):
+                    add(PUBLISHED_VERSION, name, r["id"], "relation", None, None)
+            continue
         kind = _relation_kind(name)
         if not kind or not isinstance(entries, list):
             continue
@@ -251,6 +263,27 @@ def check_record(stored: dict, upstream: dict | None, doi: str,
                 res.replacement, res.partial = upstream, selected
     res.new_kinds = [k for k in res.kinds if k not in set(known or [])]
     return res
+
+
+def add_notice(check: Check, notice: dict, known: list[str] | None = None) -> None:
+    """Add a notice another source gave (PubMed, arXiv) to ``check``: one already there of
+    the same kind gains the source instead of a second notice; kinds, outcome and
+    ``new_kinds`` follow. An ``error`` check stays an error."""
+    if check.outcome == "error":
+        return
+    for n in check.notices:
+        if n["kind"] == notice["kind"] and (notice["kind"] != PUBLISHED_VERSION
+                                             or n["doi"] == notice["doi"] or not notice["doi"]):
+            n["sources"] = sorted(set(n["sources"]) | set(notice["sources"]))
+            for k, v in notice.items():
+                n.setdefault(k, v)
+            break
+    else:
+        check.notices.append(notice)
+        check.notices.sort(key=lambda n: (_SEVERITY[n["kind"]], n.get("date") or "", n.get("doi") or ""))
+    check.kinds = sorted(set(check.kinds) | {notice["kind"]}, key=_SEVERITY.__getitem__)
+    check.outcome = "problem"
+    check.new_kinds = [k for k in check.kinds if k not in set(known or [])]
 
 
 def _notice_keys(found: list[dict]) -> set:

@@ -11,6 +11,14 @@ mEDRA DOI. Whether a DOI exists at all is asked of the DOI system (the handle AP
 ``DoiClient.exists``), once per DOI Crossref lacks; a DOI is reported ``not-found`` only
 when the DOI system says it does not exist. Works whose agency is recorded as another
 than Crossref skip Crossref altogether: one handle lookup each.
+
+Beside Crossref: works with a PMID are asked of PubMed, the batch's PMIDs in one
+``esummary`` request (NCBI's pace), whose publication types "Retracted Publication" (the
+work is retracted: a ``retraction`` notice from the source ``pubmed``) and "Retraction of
+Publication" (the work is itself a retraction notice: ``notice_for``, not a problem) are
+read; arXiv preprints are asked of arXiv, the batch's IDs in one ``id_list`` request
+(one every 3 s), whose DOI or journal reference of the published version make a
+``published-version`` finding.
 """
 
 from __future__ import annotations
@@ -21,10 +29,10 @@ from urllib.parse import quote_plus, urlsplit
 
 from .._crossref import CrossrefClient
 from .._errors import CrossrefError, InputError
-from .._identifiers import CROSSREF
+from .._identifiers import CROSSREF, arxiv_of_doi
 from .._models import normalize_doi
-from .._registries import DoiClient
-from ._checks import Check, check_record
+from .._registries import ARXIV_BATCH, IDCONV_BATCH, ArxivClient, DoiClient, NcbiClient
+from ._checks import PUBLISHED_VERSION, Check, add_notice, check_record
 
 # DOIs per batch request. About 100 average DOIs fill Crossref's request line (below);
 # more would rarely fit and would make responses of megabytes (records carry references).
@@ -85,6 +93,12 @@ class Item:
     record: dict
     known: list[str]
     agency: str | None = None  # as recorded; None when unknown
+    pmid: str | None = None  # as recorded; PubMed is asked about works that have one
+
+    @property
+    def arxiv(self) -> str | None:
+        """The arXiv ID of a work stored under its arXiv DOI (a preprint on arXiv)."""
+        return arxiv_of_doi(self.doi)
 
 
 def at_crossref(item: Item) -> bool:
@@ -111,11 +125,21 @@ def _fetch_listed(client: CrossrefClient, dois: list[str]) -> tuple[dict[str, di
 
 
 def fetch_batch(client: CrossrefClient, items: list[Item],
-                handles: DoiClient | None = None) -> tuple[list[Check], int]:
+                handles: DoiClient | None = None, ncbi: NcbiClient | None = None,
+                arxiv: ArxivClient | None = None) -> tuple[list[Check], int]:
     """Check one batch: (results in order, requests made). Raises ``CrossrefError`` when
     Crossref fails for good; nothing of the batch is then kept. ``handles`` is the DOI
     system, asked about DOIs Crossref does not have; without it such a DOI is an error,
-    never ``not-found``."""
+    never ``not-found``. ``ncbi`` (PubMed) is asked about works with a PMID, ``arxiv``
+    about arXiv preprints; without them those are not asked."""
+    out, n = _crossref_checks(client, items, handles)
+    n += pubmed_checks(ncbi, items, out)
+    n += arxiv_checks(arxiv, items, out)
+    return out, n
+
+
+def _crossref_checks(client: CrossrefClient, items: list[Item],
+                     handles: DoiClient | None) -> tuple[list[Check], int]:
     listed = [it.doi for it in items if filterable(it.doi) and at_crossref(it)]
     found, n = _fetch_listed(client, listed) if listed else ({}, 0)
     out = []
@@ -178,3 +202,88 @@ def elsewhere(client: CrossrefClient, handles: DoiClient | None, it: Item,
     check = check_record(it.record, dict(it.record, DOI=it.doi), it.doi, it.known)
     check.replacement, check.upstream, check.agency = None, None, agency
     return check, asked
+
+
+# --- PubMed and arXiv ----------------------------------------------------------------------
+
+# PubMed publication types (esummary ``pubtype``) and ``references`` types by what they say.
+RETRACTED_PUBLICATION = "retracted publication"
+RETRACTION_OF_PUBLICATION = "retraction of publication"
+
+
+def pubmed_notices(summary: dict) -> tuple[list[dict], list[dict]]:
+    """(notices about the work, works it is itself a notice about) from a PubMed summary:
+    "Retracted Publication" is a ``retraction`` notice from ``pubmed`` (with the notice's
+    PMID when the summary's ``references`` name it: "Retraction in"); "Retraction of
+    Publication" makes the work a retraction notice about the PMIDs "Retraction of" names."""
+    types = {str(t).strip().lower() for t in summary.get("pubtype") or []}
+    refs = [r for r in summary.get("references") or [] if isinstance(r, dict)]
+
+    def pmids(reftype: str) -> list[str]:
+        return [str(r["pmid"]) for r in refs
+                if str(r.get("reftype") or "").lower() == reftype and r.get("pmid")]
+
+    found, notice_for = [], []
+    if RETRACTED_PUBLICATION in types:
+        notice = {"kind": "retraction", "type": "Retracted Publication", "doi": None,
+                  "sources": ["pubmed"], "date": None, "label": None}
+        by = pmids("retraction in")
+        if by:
+            notice["pmid"] = by[0]
+        found.append(notice)
+    if RETRACTION_OF_PUBLICATION in types:
+        for pmid in pmids("retraction of") or [None]:
+            notice_for.append({"doi": None, "pmid": pmid, "kind": "retraction",
+                               "type": "Retraction of Publication"})
+    return found, notice_for
+
+
+def pubmed_checks(ncbi: NcbiClient | None, items: list[Item], checks: list[Check]) -> int:
+    """Add what PubMed says (``pubmed_notices``) to the checks of the works with a PMID:
+    one ``esummary`` request for the batch. PubMed failing costs those works an error
+    (they are due again next run), never the batch. Returns the requests made."""
+    asked = [(it, c) for it, c in zip(items, checks, strict=True) if it.pmid and c.outcome != "error"]
+    if ncbi is None or not asked:
+        return 0
+    pmids = list(dict.fromkeys(it.pmid for it, _ in asked))
+    try:
+        summaries = ncbi.summaries(pmids)
+    except CrossrefError as exc:
+        for _, c in asked:
+            c.outcome, c.error = "error", f"PubMed could not be asked: {exc}"
+        return -(-len(pmids) // IDCONV_BATCH)
+    for it, c in asked:
+        summary = summaries.get(it.pmid)
+        if summary is None:
+            continue
+        found, notice_for = pubmed_notices(summary)
+        for notice in found:
+            add_notice(c, {**notice, "doi": notice["doi"] or it.doi}, it.known)
+        c.notice_for += [n for n in notice_for if n not in c.notice_for]
+    return -(-len(pmids) // IDCONV_BATCH)
+
+
+def arxiv_checks(arxiv: ArxivClient | None, items: list[Item], checks: list[Check]) -> int:
+    """Add a ``published-version`` finding to the checks of arXiv preprints whose version
+    of record arXiv knows (its DOI, else only a journal reference): one ``id_list``
+    request for the batch. arXiv failing costs nothing but the finding, which the next
+    run asks again (the works' checks stand). Returns the requests made."""
+    asked = [(it, c) for it, c in zip(items, checks, strict=True) if it.arxiv and c.outcome != "error"]
+    if arxiv is None or not asked:
+        return 0
+    ids = list(dict.fromkeys(it.arxiv for it, _ in asked))
+    try:
+        entries = arxiv.entries(ids)
+    except CrossrefError:
+        return -(-len(ids) // ARXIV_BATCH)
+    for it, c in asked:
+        entry = entries.get(it.arxiv) or {}
+        published, ref = entry.get("x-published-doi"), entry.get("x-journal-ref")
+        if published and normalize_doi(published) != it.doi:
+            add_notice(c, {"kind": PUBLISHED_VERSION, "type": "arxiv-doi",
+                           "doi": normalize_doi(published), "sources": ["arxiv"],
+                           "date": None, "label": ref}, it.known)
+        elif ref and not published:
+            add_notice(c, {"kind": PUBLISHED_VERSION, "type": "journal-ref", "doi": None,
+                           "sources": ["arxiv"], "date": None, "label": ref}, it.known)
+    return -(-len(ids) // ARXIV_BATCH)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from .. import _identifiers as identifiers
 from .._crossref import CrossrefClient
 from .._errors import CrossrefError, UsageError
-from .._registries import DoiClient
+from .._registries import ArxivClient, DoiClient, NcbiClient
 from .._store import Store
 from ._fetch import (
     DEFAULT_BATCH_SIZE,
@@ -94,6 +94,8 @@ def verify(
     workers: int = DEFAULT_WORKERS,
     resume: bool = True,
     handles: DoiClient | None = None,
+    ncbi: NcbiClient | None = None,
+    arxiv: ArxivClient | None = None,
 ) -> RunReport:
     """Re-check stored works against Crossref; returns the run's report.
 
@@ -103,7 +105,9 @@ def verify(
     first, with the scope it started with, unless ``resume=False`` abandons it.
 
     ``handles`` (the DOI system) is asked whether DOIs Crossref does not have exist: only
-    its "no such DOI" makes a ``not-found``; without it such DOIs are errors.
+    its "no such DOI" makes a ``not-found``; without it such DOIs are errors. ``ncbi``
+    (PubMed) is asked about works with a PMID (retractions PubMed marks), ``arxiv`` about
+    arXiv preprints (a published version); left out, they are not asked.
 
     Crossref failing for good does not raise: the report comes back ``interrupted`` with
     the ``error``, everything checked until then kept. Raises ``UsageError`` for bad
@@ -118,7 +122,8 @@ def verify(
     with RunLock(store.path):
         run_id, resumed = open_run(store, None if all else since, all, batch_size, resume)
         try:
-            _run(store, client, run_id, batch_size, max(1, workers), progress, handles)
+            _run(store, client, run_id, batch_size, max(1, workers), progress,
+                 (handles, ncbi, arxiv))
         except CrossrefError as exc:
             close_run(store, run_id, "interrupted", str(exc))
         except BaseException as exc:  # a bug, Ctrl-C: the run is continued next time
@@ -140,9 +145,10 @@ def _batches(store, client: CrossrefClient, run_id: int, batch_size: int) -> Ite
     length = packer.fixed
     for dois in due_pages(store, run_id, batch_size):
         agencies = identifiers.agencies(store, dois)
+        pmids = identifiers.dois_with(store, identifiers.PMID, dois)
         for doi, rec, problems in store.records_to_check(dois):
             item = Item(doi, {k: rec[k] for k in VERIFY_FIELDS if k in rec}, problems,
-                        agencies.get(doi))
+                        agencies.get(doi), pmids.get(doi))
             cost = packer.cost(doi) if filterable(doi) and at_crossref(item) else 0
             if batch and (len(batch) >= batch_size or length + cost > packer.limit):
                 yield batch
@@ -154,7 +160,8 @@ def _batches(store, client: CrossrefClient, run_id: int, batch_size: int) -> Ite
 
 
 def _run(store, client: CrossrefClient, run_id: int, batch_size: int, workers: int,
-         progress: Callable[[Progress], None] | None, handles: DoiClient | None) -> None:
+         progress: Callable[[Progress], None] | None,
+         others: tuple[DoiClient | None, NcbiClient | None, ArxivClient | None]) -> None:
     started = time.monotonic()
     done_here = 0
     pending: deque[Future] = deque()
@@ -177,7 +184,7 @@ def _run(store, client: CrossrefClient, run_id: int, batch_size: int, workers: i
     pool = ThreadPoolExecutor(workers, thread_name_prefix="refkeeper-verify")
     try:
         for batch in _batches(store, client, run_id, batch_size):
-            pending.append(pool.submit(fetch_batch, client, batch, handles))
+            pending.append(pool.submit(fetch_batch, client, batch, *others))
             # At most workers + 1 batches held: memory stays flat however many works.
             while len(pending) > workers:
                 commit(pending.popleft())

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .. import _identifiers as identifiers
 from .._errors import UsageError
 from .._models import Work
 from .._store import Store
@@ -157,8 +158,10 @@ def reply(
 ) -> str:
     """The answer to post for an answered request: the works given, formatted in ``style``
     (vancouver, apa) as ``fmt`` (text, markdown) with DOI links, grouped by stance; works
-    with a problem recorded say so ("Retracted"). With ``include_unresolved``, the reader's
-    own references that matched no DOI are listed as they wrote them, marked as such.
+    with a problem recorded say so ("Retracted"), and works with a known PMID (PMCID) get
+    their PubMed (PubMed Central) link under them: readers of health writing look there.
+    With ``include_unresolved``, the reader's own references that matched no DOI are
+    listed as they wrote them, marked as such.
     """
     if fmt not in ("text", "markdown"):
         raise UsageError(f"reply format must be text or markdown, not {fmt!r}")
@@ -177,6 +180,7 @@ def reply(
     if req.note:
         lines += ["", esc(req.note)]
     problems = store.work_problems(w.doi for w, _ in rep.answer)
+    known_ids = identifiers.identifiers_by_doi(store, [w.doi for w, _ in rep.answer])
     n = 0
     for stance, heading in _STANCE_HEADINGS.items():
         group = [w for w, s in rep.answer if s == stance]
@@ -186,13 +190,30 @@ def reply(
         for w in group:
             n += 1
             note = problem_note(problems.get(w.doi))
-            lines.append(f"{n}. {format_reference(w, style, fmt, note=note)}")
+            ids = known_ids.get(w.doi) or {}
+            lines.append(f"{n}. {format_reference(w, style, fmt, note=note, ids=ids)}")
+            lines += _pubmed_links(ids, md)
     unresolved = [r for r in rep.references if r.doi is None]
     if include_unresolved and unresolved:
         lines += ["", "**Not yet matched to a DOI**" if md else "Not yet matched to a DOI:"]
         for r in unresolved:
             lines.append(f"- {esc(r.text)}")
     return "\n".join(lines) + "\n"
+
+
+def _pubmed_links(ids: dict[str, str], md: bool) -> list[str]:
+    """The PubMed and PubMed Central links of a work in the reply, indented under it (in
+    Markdown, inside its list item)."""
+    links = []
+    if ids.get(identifiers.PMID):
+        links.append(("PubMed", identifiers.pubmed_url(ids[identifiers.PMID])))
+    if ids.get(identifiers.PMCID):
+        links.append(("PubMed Central", identifiers.pmc_url(ids[identifiers.PMCID])))
+    if not links:
+        return []
+    if md:
+        return ["   " + " · ".join(f"[{name}](<{url}>)" for name, url in links)]
+    return ["   " + " · ".join(f"{name}: {url}" for name, url in links)]
 
 
 def _stance_for(store: Store, req: Request, doi: str) -> str | None:

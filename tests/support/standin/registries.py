@@ -58,6 +58,20 @@ class Registry:
         """Make ``doi`` a DOI of ``agency`` (its CSL-JSON record ``csl``, or a bare one)."""
         self.dois[doi.lower()] = {"agency": agency, "csl": csl or {"DOI": doi, "type": "dataset"}}
 
+    def add_pubmed(self, entry: dict) -> None:
+        """Serve a PubMed record (``{"pmid", "doi", "pmcid", "in_pmc", "summary"}``, the
+        summary with ``pubtype`` and ``references`` as esummary lists them)."""
+        self.pubmed.append(entry)
+        if entry.get("pmid"):
+            self._by_pmid[entry["pmid"]] = entry
+        if entry.get("pmcid"):
+            self._by_pmcid[entry["pmcid"].upper()] = entry
+
+    def add_arxiv(self, entry: dict) -> None:
+        """Serve an arXiv entry (as in the fixtures; ``doi`` and ``journal_ref`` when the
+        paper has a published version)."""
+        self.arxiv[entry["id"]] = entry
+
     def agency(self, doi: str) -> str | None:
         doi = doi.lower()
         if doi in self.dois:
@@ -197,6 +211,8 @@ def esummary(registry: Registry, pmids: list[str]) -> dict:
             "title": s.get("title"), "volume": s.get("volume"), "issue": s.get("issue"),
             "pages": s.get("pages"), "fulljournalname": s.get("fulljournalname"),
             "pubtype": s.get("pubtype", []), "articleids": ids,
+            # Links to notices: [{"refsource", "reftype": "Retraction in", "pmid", "note"}].
+            "references": s.get("references", []),
         }
     return {"header": {"type": "esummary", "version": "0.3"}, "result": result}
 

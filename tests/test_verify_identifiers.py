@@ -1,0 +1,181 @@
+"""verify beyond Crossref (issue 13): PubMed's retraction marks for works with a PMID, and
+the published version of a stored preprint (Crossref's is-preprint-of, arXiv's DOI and
+journal reference). Over real HTTP against the stand-in, which answers for PubMed
+(esummary) and arXiv beside Crossref."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from click.testing import CliRunner
+from conftest import SAMPLE, SHARED_DATA
+from standin import Registry, StandIn
+
+from refkeeper import _identifiers as identifiers
+from refkeeper._crossref import CrossrefClient
+from refkeeper._registries import ArxivClient, DoiClient, NcbiClient
+from refkeeper._store import Store
+from refkeeper.cli import cli
+from refkeeper.verify import verify
+
+MURAKAMI = "10.1007/s00776-007-1126-1"
+PMID = "17530380"  # the seed work's PMID, as issue 13 gives it
+NOTICE_PMID = "99000001"  # a retraction notice's PMID, made up for the stand-in
+ARXIV_DOI = "10.48550/arxiv.2101.00001"  # a preprint in the stand-in's fixtures
+
+
+def retracted_pubmed_record() -> dict:
+    """The seed work as PubMed would list it once retracted: esummary's ``pubtype`` gains
+    "Retracted Publication" and ``references`` the notice ("Retraction in")."""
+    return {"pmid": PMID, "doi": MURAKAMI, "in_pmc": False, "summary": {
+        "title": "Effect of periarticular and intraarticular lidocaine injections for "
+                 "sacroiliac joint pain: prospective comparative study.",
+        "authors": ["Murakami E", "Tanaka Y", "Aizawa T", "Ishizuka M", "Kokubun S"],
+        "source": "J Orthop Sci", "pubdate": "2007 May", "volume": "12", "issue": "3",
+        "pages": "274-80",
+        "pubtype": ["Journal Article", "Comparative Study", "Retracted Publication"],
+        "references": [{"refsource": "J Orthop Sci. 2030;35(1):1.", "reftype": "Retraction in",
+                        "pmid": NOTICE_PMID, "note": ""}],
+    }}
+
+
+@pytest.fixture
+def server():
+    """A stand-in of its own (its registry is changed): the shipped sample of real Crossref
+    records, PubMed knowing the seed work as retracted, arXiv knowing the fixture preprint's
+    published version (the seed work's DOI)."""
+    registry = Registry(pubmed=[retracted_pubmed_record()])
+    entry = dict(registry.arxiv["2101.00001"], doi=MURAKAMI.upper(),
+                 journal_ref="J Orthop Sci 12 (2007) 274-280")
+    registry.add_arxiv(entry)
+    with StandIn([SAMPLE], registry=registry) as s:
+        yield s
+
+
+@pytest.fixture
+def store(tmp_path, server):
+    s = Store(tmp_path / "refs.db")
+    s.import_snapshot(SAMPLE)
+    yield s
+    s.close()
+
+
+def clients(server):
+    kw = {"backoff": 0.01, "timeout": 5}
+    return dict(
+        client=CrossrefClient(base_url=server.url, mailto="editor@example.org", **kw),
+        handles=DoiClient(server.urls["doi_url"], **kw),
+        ncbi=NcbiClient(server.urls["ncbi_url"], idconv_url=server.urls["idconv_url"],
+                        email="editor@example.org", **kw),
+        arxiv=ArxivClient(server.urls["arxiv_url"], **kw),
+    )
+
+
+def finding(report, doi):
+    return next((f for f in report.findings if f.doi == doi), None)
+
+
+def test_a_work_pubmed_marks_retracted_is_a_retraction_found_by_pubmed(server, store):
+    identifiers.record(store, MURAKAMI, {"pmid": PMID})
+    report = verify(store, all=True, **clients(server))
+    f = finding(report, MURAKAMI)
+    assert f is not None and f.outcome == "problem"
+    assert f.kinds == ["retraction"] and f.new_kinds == ["retraction"]
+    [notice] = f.notices
+    assert notice["sources"] == ["pubmed"]
+    assert notice["type"] == "Retracted Publication"
+    assert notice["pmid"] == NOTICE_PMID
+    assert store.work_problems([MURAKAMI])[MURAKAMI] == ["retraction"]
+
+
+def test_pubmed_is_asked_once_per_batch_with_every_pmid_and_tool_and_email(server, store):
+    dois = [w.doi for w in store.works() if w.doi != MURAKAMI][:30]
+    identifiers.record_many(store, {d: {"pmid": str(1000 + i)} for i, d in enumerate(dois)})
+    identifiers.record(store, MURAKAMI, {"pmid": PMID})
+    server.reset()
+    verify(store, all=True, batch_size=100, **clients(server))
+    asked = [t for t, _ in server.history if t.startswith("/ncbi/entrez/eutils/esummary.fcgi")]
+    pmids = {p for t in asked for p in t.split("id=")[1].split("&")[0].replace("%2C", ",").split(",")}
+    assert PMID in pmids and len(pmids) == len(set(dois) | {MURAKAMI})
+    assert len(asked) <= -(-store.db.execute("SELECT count(*) FROM works").fetchone()[0] // 100)
+    assert all("tool=refkeeper" in t and "email=editor%40example.org" in t for t in asked)
+
+
+def test_without_a_pmid_pubmed_is_not_asked(server, store):
+    server.reset()
+    report = verify(store, all=True, **clients(server))
+    assert finding(report, MURAKAMI) is None
+    assert not [t for t, _ in server.history if t.startswith("/ncbi")]
+
+
+def test_pubmed_failing_costs_the_works_with_a_pmid_an_error_not_the_run(server, store):
+    identifiers.record(store, MURAKAMI, {"pmid": PMID})
+    kw = clients(server)
+    kw["ncbi"] = NcbiClient("http://127.0.0.1:9", max_retries=0, timeout=1, deadline=2)
+    report = verify(store, all=True, **kw)
+    assert report.status == "finished"
+    f = finding(report, MURAKAMI)
+    assert f.outcome == "error" and "PubMed" in f.error
+    assert report.counts["errors"] == 1
+
+
+@pytest.fixture(scope="module")
+def preprint_record() -> dict:
+    """A real bioRxiv preprint record from the shared data whose Crossref record names its
+    version of record (``relation`` ``is-preprint-of``)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("shared data not found")
+    with gzip.open(SHARED_DATA / "crossref-works.jsonl.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if '"is-preprint-of"' in line:
+                rec = json.loads(line)
+                if rec.get("type") == "posted-content":
+                    return rec
+    pytest.skip("no preprint with is-preprint-of in the shared data")
+
+
+def test_a_preprint_whose_crossref_record_names_its_version_of_record_is_reported(
+        server, store, preprint_record):
+    doi = preprint_record["DOI"].lower()
+    vor = preprint_record["relation"]["is-preprint-of"][0]["id"].lower()
+    before = {k: v for k, v in preprint_record.items() if k != "relation"}
+    store.add_records([before], "crossref")
+    server.revise(preprint_record["DOI"], preprint_record)  # upstream now names it
+    report = verify(store, all=True, **clients(server))
+    f = finding(report, doi)
+    assert f is not None and f.kinds == ["published-version"]
+    [notice] = f.notices
+    assert notice["doi"] == vor and notice["sources"] == ["relation"]
+    assert notice["type"] == "is-preprint-of"
+
+
+def test_an_arxiv_preprint_whose_published_version_arxiv_knows_is_reported(server, store):
+    store.add_records([{"DOI": ARXIV_DOI, "type": "posted-content", "subtype": "preprint",
+                        "title": ["Periarticular injection targets for the sacroiliac joint: "
+                                  "an anatomical study"], "publisher": "arXiv"}], "datacite")
+    identifiers.record(store, ARXIV_DOI, {"agency": "datacite", "arxiv": "2101.00001"})
+    server.reset()
+    report = verify(store, all=True, **clients(server))
+    f = finding(report, ARXIV_DOI)
+    assert f is not None and f.kinds == ["published-version"]
+    [notice] = f.notices
+    assert notice["doi"] == MURAKAMI and notice["sources"] == ["arxiv"]
+    assert notice["label"] == "J Orthop Sci 12 (2007) 274-280"
+    arxiv_asked = [t for t, _ in server.history if t.startswith("/arxiv/query")]
+    assert len(arxiv_asked) == 1  # the batch's arXiv IDs in one id_list request
+    # An arXiv DOI is the DOI system's to answer for, not Crossref's: never called dead.
+    assert "not-found" not in f.kinds
+
+
+def test_verify_on_the_command_line_reports_pubmeds_retraction_with_its_source(
+        server, store, tmp_path):
+    identifiers.record(store, MURAKAMI, {"pmid": PMID})
+    store.close()
+    env = {**server.environ, "REFKEEPER_DB": str(tmp_path / "refs.db"),
+           "REFKEEPER_MAILTO": "editor@example.org"}
+    result = CliRunner().invoke(cli, ["verify", "--all"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "retraction" in result.output and "(pubmed)" in result.output, result.output
+    assert f"notice PMID {NOTICE_PMID}" in result.output
