@@ -48,8 +48,10 @@ def _run(job: Job, d: Desk, scope: str) -> int:
 
     store = d.store()
     try:
+        reg = d.registries
         report = verify.verify(store, d.client, all=scope == "all", progress=progress,
-                               handles=d.registries.doi if d.registries else None)
+                               handles=reg.doi if reg else None, ncbi=reg.ncbi if reg else None,
+                               arxiv=reg.arxiv if reg else None)
         job.total = job.done = report.total
         return report.run_id
     finally:
