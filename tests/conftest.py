@@ -16,6 +16,10 @@ SUPPORT = ROOT / "tests" / "support"
 if str(SUPPORT) not in sys.path:
     sys.path.insert(0, str(SUPPORT))
 
+# Fixtures shared by the desk's test-client tests (`db`, `client`); a module defining its own
+# `db` (test_cli.py) overrides it.
+pytest_plugins = ["deskclient"]
+
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):

@@ -19,6 +19,10 @@ from refkeeper.web import create_app
 from refkeeper.web._app import check_binding
 
 pytest.importorskip("httpx")
+from deskclient import token  # noqa: E402
+
+# The `db` and `client` fixtures (the seed claim, the desk over it) come from
+# tests/support/deskclient.py, loaded by conftest.py.
 from starlette.testclient import TestClient  # noqa: E402
 
 MURAKAMI = "10.1007/s00776-007-1126-1"
@@ -31,28 +35,10 @@ HOSTILE = {
 }
 
 
-@pytest.fixture
-def db(tmp_path):
-    """A database with the seed article and its contested claim."""
-    path = str(tmp_path / "refs.db")
-    store = Store(path)
-    art = workflow.add_article(store, "Treatment of the sacroiliac joint in patients with leg pain",
-                               slug="sij-leg-pain", actor="setup")
-    workflow.add_claim(store, art.id, "Intra-articular injection is the 'gold standard'.", actor="setup")
-    store.close()
-    return path
 
 
-@pytest.fixture
-def client(db, sample_standin):
-    app = create_app(db_path=db, crossref_url=sample_standin.url, secret="s" * 40, default_editor="anna")
-    with TestClient(app) as c:
-        yield c
 
 
-def token(client) -> str:
-    page = client.get("/")
-    return re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text).group(1)
 
 
 def history_count(db) -> int:

@@ -14,10 +14,13 @@ import pytest
 from conftest import READER_REFERENCES
 
 from refkeeper import Store, workflow
-from refkeeper.web import create_app
 
 pytest.importorskip("httpx")
-from starlette.testclient import TestClient  # noqa: E402
+
+from deskclient import token  # noqa: E402
+
+# The `db` and `client` fixtures (the seed claim, the desk over it) come from
+# tests/support/deskclient.py, loaded by conftest.py.
 
 MURAKAMI = "10.1007/s00776-007-1126-1"
 MURAKAMI_LINES = textwrap.wrap(READER_REFERENCES[1], 78)
@@ -30,26 +33,10 @@ COMMENT = "\n".join(["Please post the references.", "",
 M_FIRST, M_LAST = 4, 3 + len(MURAKAMI_LINES)
 
 
-@pytest.fixture
-def db(tmp_path):
-    path = str(tmp_path / "refs.db")
-    store = Store(path)
-    art = workflow.add_article(store, "Treatment of the sacroiliac joint in patients with leg pain",
-                               slug="sij-leg-pain", actor="setup")
-    workflow.add_claim(store, art.id, "Intra-articular injection is the 'gold standard'.", actor="setup")
-    store.close()
-    return path
 
 
-@pytest.fixture
-def client(db, sample_standin):
-    app = create_app(db_path=db, crossref_url=sample_standin.url, secret="s" * 40, default_editor="anna")
-    with TestClient(app) as c:
-        yield c
 
 
-def token(client) -> str:
-    return re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get("/").text).group(1)
 
 
 def wait_resolved(client, rid: int) -> None:
