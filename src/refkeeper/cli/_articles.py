@@ -317,7 +317,9 @@ def history_cmd(ctx: Context, article_ref, claim_id, request_id, doi, as_json) -
         refs_ = " ".join(f"{k} {v}" for k, v in (("article", e.article_id), ("claim", e.claim_id),
                                                   ("link", e.link_id), ("request", e.request_id),
                                                   ("doi", e.doi)) if v is not None)
-        click.echo(f"{e.at}  {e.actor:<12} {e.action:<18} {refs_}")
+        # Stored to the microsecond (one clock for ordering); people read it to the second.
+        when = e.at[:19].replace("T", " ") + (" UTC" if e.at.endswith("+00:00") else "")
+        click.echo(f"{when}  {e.actor:<12} {e.action:<18} {refs_}")
         d = e.details
         if e.action == "link.remove":
             click.echo(f"    removed: {d['link']['stance']} {d['link']['doi']}"
