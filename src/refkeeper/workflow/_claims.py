@@ -69,15 +69,8 @@ def add_article(
     title = " ".join((title or "").split())
     if not title:
         raise UsageError("an article needs a title")
-    if slug is not None:
-        slug = slug.strip()
-        if not slug or slug.isdigit() or not re.fullmatch(r"[\w.\-]+", slug):
-            raise UsageError(f"slug {slug!r}: use letters, digits, '-', '.' or '_', not only digits")
     with store.write():
-        if slug is None:
-            slug = _free_slug(store, _slugify(title))
-        elif first_row(store, "SELECT id FROM articles WHERE slug = ?", [slug]):
-            raise UsageError(f"slug {slug!r} is already used by another article")
+        slug = _free_slug(store, _slugify(title)) if slug is None else _usable_slug(store, slug)
         stamp = now()
         cur = store.db.execute(
             "INSERT INTO articles (title, url, slug, text, added_by, added_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -111,6 +104,17 @@ def articles(store: Store) -> list[Article]:
 def _slugify(title: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", fold(title)).strip("-")[:60].rstrip("-")
     return slug or "article"
+
+
+def _usable_slug(store: Store, slug: str, article_id: int | None = None) -> str:
+    """``slug`` stripped, if it is well formed and no other article uses it (``UsageError``
+    otherwise); ``article_id`` is the article that may keep it."""
+    slug = slug.strip()
+    if not slug or slug.isdigit() or not re.fullmatch(r"[\w.\-]+", slug):
+        raise UsageError(f"slug {slug!r}: use letters, digits, '-', '.' or '_', not only digits")
+    if first_row(store, "SELECT id FROM articles WHERE slug = ? AND id != ?", [slug, article_id or 0]):
+        raise UsageError(f"slug {slug!r} is already used by another article")
+    return slug
 
 
 def _free_slug(store: Store, base: str) -> str:
@@ -261,12 +265,7 @@ def edit_article(
                 raise UsageError("an article needs a title")
             changes["title"] = title
         if slug is not None:
-            slug = slug.strip()
-            if not slug or slug.isdigit() or not re.fullmatch(r"[\w.\-]+", slug):
-                raise UsageError(f"slug {slug!r}: use letters, digits, '-', '.' or '_', not only digits")
-            if first_row(store, "SELECT id FROM articles WHERE slug = ? AND id != ?", [slug, art.id]):
-                raise UsageError(f"slug {slug!r} is already used by another article")
-            changes["slug"] = slug
+            changes["slug"] = _usable_slug(store, slug, art.id)
         if url is not _UNSET:
             changes["url"] = (str(url).strip() or None) if url is not None else None
         if text is not _UNSET:
