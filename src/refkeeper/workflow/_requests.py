@@ -197,6 +197,18 @@ def open_requests(store: Store, ids: list[int]) -> list[Request]:
     return out
 
 
+def open_requests_about(store: Store, claim_ids: list[int]) -> list[Request]:
+    """The open requests about any of ``claim_ids`` (a reader asking for the evidence of a
+    claim leans on every work the claim is linked to)."""
+    out: list[Request] = []
+    for i in range(0, len(claim_ids), 500):
+        chunk = claim_ids[i:i + 500]
+        out += [from_row(Request, r) for r in store.db.query(
+            f"SELECT * FROM requests WHERE claim_id IN ({','.join('?' * len(chunk))})"
+            " AND status = 'open' ORDER BY id", chunk)]
+    return out
+
+
 # -- the works given in answer (request_works) --------------------------------------------
 
 
