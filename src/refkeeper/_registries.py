@@ -42,11 +42,14 @@ from ._identifiers import (
     AGENCY,
     ARXIV,
     CROSSREF,
+    DOI,
     PMCID,
     PMID,
     arxiv_doi,
     arxiv_of_doi,
     find_identifiers,
+    identical_dois,
+    kept_doi,
     normalize,
 )
 from ._identifiers import record as record_identifiers
@@ -565,13 +568,29 @@ def add_work(store: Store, registries: Registries, written: str) -> Work | None:
         # ``add arXiv:...`` stores the preprint asked for; its version of record is a work
         # of its own (``add`` that DOI), and the link between them is for verify to report.
     else:
+        # A DOI known as another stored work's (merged into it, or its alias) is that work.
+        kept = kept_doi(store, doi)
+        if kept != doi:
+            return store.get_work(kept)
         found_one = registries.work(doi)
+        if found_one is not None and found_one.doi != doi:
+            # Asked for an alias, Crossref answers with the record of the DOI it now
+            # redirects to: the one asked is an alias of that work, and recorded so.
+            found_one.identifiers.setdefault(DOI, doi)
     if found_one is None:
         return None
+    kept = kept_doi(store, found_one.doi)
+    if kept != found_one.doi:
+        if found_one.identifiers:
+            record_identifiers(store, kept, {k: v for k, v in found_one.identifiers.items() if k != AGENCY})
+        return store.get_work(kept)
     source = "crossref" if found_one.agency == CROSSREF else (found_one.agency or "doi")
     with store.write():
         work = store.add_work(found_one.record, source)
         record_identifiers(store, work.doi, found_one.all_identifiers())
+        aliases = [d for d in identical_dois(found_one.record) if not store.is_stored(d)]
+        if aliases:
+            record_identifiers(store, work.doi, {DOI: aliases})
     return work
 
 
