@@ -174,6 +174,7 @@ def test_adding_linking_or_importing_the_dropped_doi_lands_on_the_kept_work(twic
     pasted = wf.add_reader_references(store, ids["request"], f"Visser 2013 trial. https://doi.org/{COPY}",
                                       resolver, actor="ed")
     assert [r.doi for r in pasted.references] == [VISSER]
+    assert wf.unlink(store, ids["removed"], COPY, actor="ed").doi == VISSER
     bib = tmp_path / "refs.bib"
     bib.write_text("@article{copy2013,\n  title = {Sacroiliac joint trial},\n"
                    f"  doi = {{{COPY}}},\n  year = {{2013}}\n}}\n", encoding="utf-8")
@@ -396,3 +397,27 @@ def test_a_record_identical_to_another_doi_makes_that_doi_its_alias(sample_stand
     finally:
         sample_standin.reset()
         store.close()
+
+
+def test_a_request_answered_with_both_works_keeps_one_and_says_which_stance_went(sample_store):
+    store = sample_store
+    store.add_records([copy_of(store, VISSER, COPY)], "import")
+    art = wf.add_article(store, "Treatment of the sacroiliac joint", actor="ed")
+    req = wf.add_request(store, art.id, "Ann", text="Sources?", actor="ed")
+    wf.answer_request(store, req.id, [VISSER], stance="supports", actor="ed")
+    wf.answer_request(store, req.id, [COPY], stance="mentions", actor="ed")
+    result = wf.merge_works(store, keep=VISSER, drop=COPY, actor="ed")
+    assert _answer_works(store, req.id) == [(VISSER, "supports")]
+    assert result.stances_dropped == [{"request": req.id, "dropped": "mentions", "kept": "supports"}]
+    merge = [e for e in wf.history(store, doi=VISSER) if e.action == "merge"][0]
+    assert merge.details["moved"]["stances_dropped"] == result.stances_dropped
+
+
+def test_the_history_command_says_what_was_merged(twice):
+    store, _ = twice
+    wf.merge_works(store, keep=VISSER, drop=COPY, actor="ed", reason="archive copy")
+    store.close()
+    out = CliRunner().invoke(cli, ["history", "--doi", COPY], env={"REFKEEPER_DB": store.path})
+    assert out.exit_code == 0, out.output
+    assert f"merged {COPY} into {VISSER} — archive copy" in out.output
+    assert "link.add" in out.output  # what was recorded under the dropped DOI

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from .._errors import NotFoundError, UsageError
+from .._identifiers import kept_doi
 from .._models import Work
 from .._store import Store, now
 from ._claims import Article, Claim, claim_ids, get_article, get_claim
@@ -182,7 +183,7 @@ def unlink(
     (who, when, why), and the removal is in history with the link as it was."""
     with store.write():
         c = get_claim(store, claim)
-        d = parse_doi(doi)
+        d = kept_doi(store, parse_doi(doi))  # a DOI merged into another work is that work
         existing = live_link(store, c.id, d)
         if existing is None:
             raise NotFoundError(f"claim {c.id} has no live link to {d}")
