@@ -421,3 +421,21 @@ def test_the_history_command_says_what_was_merged(twice):
     assert out.exit_code == 0, out.output
     assert f"merged {COPY} into {VISSER} — archive copy" in out.output
     assert "link.add" in out.output  # what was recorded under the dropped DOI
+
+
+def test_add_of_a_pmid_recorded_for_a_stored_work_names_that_work_without_asking(sample_standin, tmp_path):
+    from refkeeper import Settings, add_work
+
+    sample_standin.reset()
+    settings = Settings.from_environ({**sample_standin.environ, "REFKEEPER_DB": str(tmp_path / "refs.db")})
+    store = settings.store()
+    registries = settings.registries(settings.client())
+    assert add_work(store, registries, VISSER).doi == VISSER
+    store.add_records([copy_of(store, VISSER, COPY)], "import")
+    identifiers.record(store, COPY, {"pmid": "23400545"})
+    wf.merge_works(store, keep=VISSER, drop=COPY, actor="ed")
+    asked = sample_standin.stats["requests"]
+    assert add_work(store, registries, "PMID: 23400545").doi == VISSER
+    assert sample_standin.stats["requests"] == asked
+    assert store.count_works() == 1
+    store.close()

@@ -47,6 +47,7 @@ from ._identifiers import (
     PMID,
     arxiv_doi,
     arxiv_of_doi,
+    doi_for,
     find_identifiers,
     identical_dois,
     kept_doi,
@@ -563,6 +564,12 @@ def add_work(store: Store, registries: Registries, written: str) -> Work | None:
         named = find_identifiers(written) or _bare_identifier(written)
         if not named:
             raise
+        # An identifier recorded for a stored work names that work: nothing to fetch. (An
+        # arXiv ID names its preprint, which a version of record may carry too.)
+        scheme, value = named[0]
+        known = arxiv_doi(value) if scheme == ARXIV else doi_for(store, scheme, value)
+        if known is not None and store.is_stored(kept_doi(store, known)):
+            return store.get_work(kept_doi(store, known))
         found = registries.by_identifier(*named[0])
         found_one = found[-1] if found and named[0][0] == ARXIV else (found[0] if found else None)
         # ``add arXiv:...`` stores the preprint asked for; its version of record is a work
