@@ -439,3 +439,14 @@ def test_add_of_a_pmid_recorded_for_a_stored_work_names_that_work_without_asking
     assert sample_standin.stats["requests"] == asked
     assert store.count_works() == 1
     store.close()
+
+
+def test_offline_a_citation_that_writes_an_alias_doi_matches_the_work_it_is_an_alias_of(sample_store):
+    store = sample_store
+    alias = "10.5555/visser-jstor-copy"
+    identifiers.record(store, VISSER, {"doi": alias})
+    before = store.count_works()
+    res = Resolver(source=IndexSource(store), store=store).resolve(
+        f"Visser LH et al. Eur Spine J 2013. doi:{alias}")
+    assert (res.status, res.doi) == ("matched", VISSER)
+    assert store.count_works() == before
