@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ._crossref import CrossrefClient, check_fields
+from ._identifiers import kept_doi
 from ._models import Work
 from ._store import Store
 
@@ -98,7 +99,8 @@ class IndexSource:
         return 1
 
     def work(self, doi: str) -> Work | None:
-        return self.store.get_work(doi)
+        # An alias DOI (merged, or recorded for a stored work) answers with that work.
+        return self.store.get_work(kept_doi(self.store, doi))
 
     def search(self, text: str, rows: int) -> list[Work]:
         return self.store.candidates(text, limit=rows)

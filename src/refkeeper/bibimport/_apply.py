@@ -243,6 +243,8 @@ def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool,
         if resolution.status != MATCHED or not resolution.doi:
             return ImportResult(entry, "unmatched", notes=notes)
         doi, resolved = normalize_doi(resolution.doi), True
+    # An alias DOI (one merged away, or recorded for a stored work) is that work.
+    doi = _identifiers.kept_doi(store, doi)
     if doi in seen:
         return ImportResult(entry, "duplicate", doi=doi,
                             notes=notes + [f"same DOI as entry {seen[doi]}"])
