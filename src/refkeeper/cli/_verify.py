@@ -133,6 +133,9 @@ def _print_details(notices, diff, alias_of, error, indent: int) -> None:
     pad = " " * indent
     for n in notices:
         when = f", {n['date']}" if n.get("date") else ""
+        if n["kind"] == "not-found" and n.get("label"):  # a PMID, PMCID or arXiv ID
+            click.echo(f"{pad}{n['label']}")
+            continue
         if n["kind"] == "published-version":
             what = " ".join(x for x in (n.get("doi"), f"({n['label']})" if n.get("label") else None) if x)
             click.echo(f"{pad}published version: {what} ({', '.join(n['sources'])})")
@@ -192,21 +195,25 @@ def _print_verify_report(r) -> None:
 
 
 def _verify_bib_command(ctx: Context, path: str, as_json: bool, batch_size: int) -> None:
-    rep = refkeeper.verify_bib(path, ctx.client, batch_size=batch_size,
-                               handles=ctx.settings.doi_client())
+    others = ctx.settings.registries(ctx.client)
+    rep = refkeeper.verify_bib(path, ctx.client, batch_size=batch_size, handles=others.doi,
+                               ncbi=others.ncbi, arxiv=others.arxiv)
     if as_json:
         click.echo(json.dumps(rep.to_json(), ensure_ascii=False))
     else:
         d = rep.to_json()
-        click.echo(f"{path}: {d['entries']} entries, {d['checked']} with a DOI checked "
-                   f"({rep.requests} Crossref requests)")
+        others = f", {rep.registry_requests} PubMed/arXiv" if rep.registry_requests else ""
+        click.echo(f"{path}: {d['entries']} entries, {d['checked']} checked "
+                   f"({rep.requests} Crossref requests{others})")
         if d["without_doi"]:
-            click.echo(f"  without a DOI (not checked): {', '.join(d['without_doi'][:20])}"
+            click.echo(f"  without a DOI, PMID or arXiv ID (not checked): {', '.join(d['without_doi'][:20])}"
                        + (" …" if len(d["without_doi"]) > 20 else ""))
         for e in rep.findings:
             label = ", ".join(e.kinds).upper() if e.kinds else {"changed": "DIFFERS"}.get(
                 e.outcome, e.outcome.upper())
-            click.echo(f"  {label}  {e.key}  {e.doi}")
+            via = ", ".join(f"{'arXiv' if k == 'arxiv' else k.upper()} {v}"
+                            for k, v in e.identifiers.items() if v)
+            click.echo(f"  {label}  {e.key}  {e.doi or ''}" + (f"  ({via})" if via else ""))
             _print_details(e.notices, e.diff, e.alias_of, e.error, indent=6)
         if not rep.findings:
             click.echo("Nothing needs attention.")

@@ -293,16 +293,24 @@ def arxiv_checks(arxiv: ArxivClient | None, items: list[Item], checks: list[Chec
     except CrossrefError:
         return -(-len(ids) // ARXIV_BATCH)
     for it, c in asked:
-        entry = entries.get(it.arxiv) or {}
-        published, ref = entry.get("x-published-doi"), entry.get("x-journal-ref")
-        if published and normalize_doi(published) != it.doi:
-            add_notice(c, {"kind": PUBLISHED_VERSION, "type": "arxiv-doi",
-                           "doi": normalize_doi(published), "sources": ["arxiv"],
-                           "date": None, "label": ref}, it.known)
-        elif ref and not published:
-            add_notice(c, {"kind": PUBLISHED_VERSION, "type": "journal-ref", "doi": None,
-                           "sources": ["arxiv"], "date": None, "label": ref}, it.known)
+        notice = arxiv_notice(entries.get(it.arxiv) or {}, it.doi)
+        if notice is not None:
+            add_notice(c, notice, it.known)
     return -(-len(ids) // ARXIV_BATCH)
+
+
+def arxiv_notice(entry: dict, doi: str) -> dict | None:
+    """The ``published-version`` notice an arXiv entry (``ArxivClient.entries``) makes for
+    the preprint ``doi``: the published version's DOI, else only its journal reference;
+    None when arXiv knows of no published version."""
+    published, ref = entry.get("x-published-doi"), entry.get("x-journal-ref")
+    if published and normalize_doi(published) != normalize_doi(doi):
+        return {"kind": PUBLISHED_VERSION, "type": "arxiv-doi", "doi": normalize_doi(published),
+                "sources": ["arxiv"], "date": None, "label": ref}
+    if ref and not published:
+        return {"kind": PUBLISHED_VERSION, "type": "journal-ref", "doi": None,
+                "sources": ["arxiv"], "date": None, "label": ref}
+    return None
 
 
 PREPRINT_TYPES = ("posted-content",)
