@@ -21,6 +21,9 @@ from refkeeper._registries import relation_chunks, versions_of_record
 from refkeeper._store import Store
 from refkeeper.verify import verify
 
+# citeproc-py (CSL 1.0.1) warns about the 1.0.2 variable citation-key that exports write.
+pytestmark = pytest.mark.filterwarnings("ignore:The following arguments for Reference are unsupported")
+
 PREPRINT = "10.1101/014852"
 VERSION_OF_RECORD = "10.1002/ece3.2314"
 
@@ -122,3 +125,103 @@ def test_a_preprint_that_names_its_version_itself_is_not_asked_again(standin_cle
     [f] = [f for f in report.findings if f.doi == PREPRINT]
     assert [n["type"] for n in f.notices] == ["is-preprint-of"]
     assert not [t for t, _ in standin_clean.history if "relation.object" in t]
+
+
+# --- exports that prefer the version of record -----------------------------------------------
+
+def bibtex_entries(text: str) -> dict:
+    """The entries as bibtexparser (not the exporter's pybtex) reads them."""
+    bibtexparser = pytest.importorskip("bibtexparser")
+    library = bibtexparser.parse_string(text)
+    assert not library.failed_blocks, [b.error for b in library.failed_blocks]
+    return {e.key: {k.lower(): f.value for k, f in e.fields_dict.items()} for e in library.entries}
+
+
+def export(store, fmt="bibtex", dois=None, **kw) -> str:
+    from io import StringIO
+
+    from refkeeper.export import export_store
+
+    buf = StringIO()
+    export_store(store, buf, fmt, dois, **kw)
+    return buf.getvalue()
+
+
+def csl_items(text: str) -> list[dict]:
+    """CSL-JSON as citeproc-py reads it (an independent reader of the format)."""
+    items = json.loads(text)
+    citeproc = pytest.importorskip("citeproc.source.json")
+    source = citeproc.CiteProcJSON(items)
+    assert len(source) == len(items)
+    return items
+
+
+@pytest.fixture
+def verified(standin_clean, client, store):
+    """The preprint stored and verified: verify found the version of record naming it."""
+    verify(store, client, all=True)
+    return store
+
+
+def registries_for(server):
+    from refkeeper._registries import Registries
+
+    return Registries(crossref=CrossrefClient(base_url=server.url, backoff=0.01, timeout=10))
+
+
+def test_online_the_version_of_record_is_fetched_stored_and_written_instead(standin_clean, verified):
+    assert verified.get_work(VERSION_OF_RECORD) is None
+    text = export(verified, prefer_published=True, registries=registries_for(standin_clean))
+    [entry] = bibtex_entries(text).values()
+    assert entry["doi"].lower() == VERSION_OF_RECORD
+    assert f"preprint https://doi.org/{PREPRINT}" in entry["note"]
+    assert verified.get_work(VERSION_OF_RECORD) is not None  # stored for next time
+    [item] = csl_items(export(verified, "csl-json", prefer_published=True))
+    assert item["DOI"].lower() == VERSION_OF_RECORD and PREPRINT in item["note"]
+
+
+def test_offline_the_preprint_is_written_with_a_note_that_its_version_is_not_available(verified):
+    [entry] = bibtex_entries(export(verified, prefer_published=True)).values()
+    assert entry["doi"].lower() == PREPRINT
+    assert f"published as https://doi.org/{VERSION_OF_RECORD} (not available here)" in entry["note"]
+    [item] = csl_items(export(verified, "csl-json", [PREPRINT], prefer_published=True))
+    assert item["DOI"].lower() == PREPRINT and "not available here" in item["note"]
+
+
+def test_a_preprint_and_its_stored_version_of_record_are_one_entry(verified, pair):
+    verified.add_records([pair[VERSION_OF_RECORD]], "crossref")
+    for dois in (None, [PREPRINT, VERSION_OF_RECORD], [VERSION_OF_RECORD, PREPRINT]):
+        entries = bibtex_entries(export(verified, dois=dois, prefer_published=True))
+        assert [e["doi"].lower() for e in entries.values()] == [VERSION_OF_RECORD]
+    # Without the option nothing changes: both works, as stored.
+    plain = bibtex_entries(export(verified))
+    assert sorted(e["doi"].lower() for e in plain.values()) == sorted([PREPRINT, VERSION_OF_RECORD])
+
+
+def test_a_preprint_whose_own_record_names_its_version_is_replaced_without_a_verify_run(
+        tmp_path, pair):
+    s = Store(tmp_path / "named.db")
+    s.add_records([dict(pair[PREPRINT], relation={"is-preprint-of": [
+        {"id-type": "doi", "id": VERSION_OF_RECORD.upper(), "asserted-by": "subject"}]}),
+        pair[VERSION_OF_RECORD]], "crossref")
+    [item] = csl_items(export(s, "csl-json", [PREPRINT], prefer_published=True))
+    assert item["DOI"].lower() == VERSION_OF_RECORD
+    s.close()
+
+
+def test_export_prefer_published_on_the_command_line(standin_clean, verified, tmp_path):
+    from click.testing import CliRunner
+
+    from refkeeper.cli import cli
+
+    verified.close()
+    env = {**standin_clean.environ, "REFKEEPER_DB": str(tmp_path / "refs.db")}
+    offline = CliRunner().invoke(cli, ["export", "--prefer-published", "--offline"], env=env)
+    assert offline.exit_code == 0, offline.output
+    assert PREPRINT in offline.stdout.lower() and "not available here" in offline.stdout
+    online = CliRunner().invoke(cli, ["export", "--prefer-published", "--format", "csl-json"], env=env)
+    assert online.exit_code == 0, online.output
+    [item] = csl_items(online.stdout)
+    assert item["DOI"].lower() == VERSION_OF_RECORD
+    misuse = CliRunner().invoke(cli, ["export", "--offline"], env=env)
+    assert misuse.exit_code == 2
