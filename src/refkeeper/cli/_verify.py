@@ -19,7 +19,8 @@ from ._common import Context, Group, ProgressLine, clip, describe, pass_ctx
               help="Check works not checked in the last DAYS days [default: 30].")
 @click.option("--all", "check_all", is_flag=True, help="Check every stored work.")
 @click.option("--bib", type=click.Path(exists=True, dir_okay=False), metavar="FILE.bib",
-              help="Check the DOIs of a BibTeX file instead; nothing is stored.")
+              help="Check the DOIs of a BibTeX file instead (entries without one by their PMID, "
+                   "PMCID or arXiv ID); nothing is stored.")
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object (for cron/CI).")
 @click.option("--batch-size", type=click.IntRange(1, 1000), default=100, show_default=True,
               metavar="N", help="DOIs per Crossref request (always kept under its URL limit).")
@@ -36,7 +37,8 @@ def verify(cctx: click.Context, since, check_all, bib, as_json, batch_size, rest
       not-found   Crossref no longer knows the DOI (404)
       alias       Crossref answers the DOI with another one
       published-version  a preprint's version of record exists (Crossref's
-                  is-preprint-of, arXiv's DOI or journal reference)
+                  is-preprint-of, a work whose has-preprint names it,
+                  arXiv's DOI or journal reference)
     Works with a PMID are also checked against PubMed's retraction marks.
       changed     title, authors, year, journal, volume, issue, pages or
                   type changed upstream: the stored record is updated and
