@@ -251,3 +251,17 @@ def test_verify_bib_on_the_command_line_names_the_identifier_it_checked(server, 
     assert "arXiv 2101.99999 is not at arXiv" in result.output
     assert "(not checked): plain" in result.output
     assert not (tmp_path / "untouched.db").exists()
+
+
+def test_without_pubmed_an_entry_with_a_pmid_and_an_arxiv_id_is_checked_by_its_arxiv_id(
+        server, tmp_path):
+    from refkeeper.verify import verify_bib
+
+    bib = tmp_path / "both.bib"
+    bib.write_text("@misc{both, title = {Periarticular injection targets for the sacroiliac joint},"
+                   f" pmid = {{{PMID}}}, eprint = {{2101.00001}}, archivePrefix = {{arXiv}}}}\n",
+                   encoding="utf-8")
+    kw = clients(server)
+    kw.pop("ncbi")
+    [entry] = verify_bib(bib, kw.pop("client"), **kw).entries
+    assert entry.doi == ARXIV_DOI and entry.kinds == ["published-version"]

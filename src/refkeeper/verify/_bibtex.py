@@ -244,9 +244,10 @@ def _identified(named: list[tuple[BibEntryResult, dict]],
             res.add(found)
             if res.doi:
                 by_doi.setdefault(res.doi, []).append((res, {**rec, "DOI": res.doi}))
+    # An arXiv ID names the DOI when PubMed named none (or was not asked) and said nothing
+    # against the entry.
     papers = [(res, rec) for res, rec in named
-              if ARXIV in res.identifiers and res.doi is None and res.outcome == "ok"
-              and PMID not in res.identifiers and PMCID not in res.identifiers]
+              if ARXIV in res.identifiers and res.doi is None and res.outcome == "ok"]
     if arxiv is not None and papers:
         ids = list(dict.fromkeys(r.identifiers[ARXIV] for r, _ in papers))
         try:
