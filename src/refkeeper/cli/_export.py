@@ -111,6 +111,8 @@ def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
     Keys in FILE are kept: later exports write the same keys; an entry
     without a key, or with another work's key, gets one (and a note).
     An entry with a DOI is stored as written, if that DOI is not stored yet.
+    An entry without a DOI but with a PMID, PMCID or arXiv ID gets the DOI
+    NCBI or arXiv names for it (online only).
     An entry without a DOI is resolved (online, or --offline); only a clear
     match gives it a DOI: ambiguous and unmatched entries are listed for you,
     and nothing is stored for them.
