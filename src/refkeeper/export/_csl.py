@@ -19,8 +19,8 @@ from typing import TextIO
 
 from refkeeper._models import Work
 from refkeeper.export._fields import (
+    date_range,
     doi_url,
-    int_date_parts,
     one_line,
     work_container,
     work_doi,
@@ -80,14 +80,15 @@ def _names(people: list[dict]) -> list[dict]:
 
 
 def _date(record: dict) -> dict | None:
-    parts = int_date_parts(record)
-    if not parts:
+    """``issued``: one date, or two for a range; an open end is ``[0]`` (the CSL test
+    suite's and citeproc-js's convention). A negative year is written as the record has it
+    (ISO 8601's numbering: -379 is 380 BC)."""
+    date = date_range(record)
+    if date is None:
         return None
-    if len(parts) > 1 and not 1 <= parts[1] <= 12:
-        parts = parts[:1]
-    if len(parts) > 2 and not 1 <= parts[2] <= 31:
-        parts = parts[:2]
-    return {"date-parts": [parts]}
+    if date.end is None:
+        return {"date-parts": [date.start]}
+    return {"date-parts": [date.start, date.end or [0]]}
 
 
 def work_to_csl(work: Work, key: str | None = None, note: str | None = None,
