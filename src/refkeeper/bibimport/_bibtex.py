@@ -59,9 +59,11 @@ def _person(person) -> dict | None:
     first = " ".join(person.first_names + person.middle_names)
     if len(person.last_names) == 1 and not first and not person.prelast_names:
         raw = person.last_names[0]
-        if raw.startswith("{") and raw.endswith("}") and " " in raw:
+        if _one_group(raw) and (" " in raw or not raw.startswith("{\\")):
+            # the whole name in braces: an organisation, or one name (how CSL's
+            # given-only and literal names are written), kept whole
             name = latex_to_text(raw)
-            return {"name": name} if name else None  # an organisation, kept whole
+            return {"name": name} if name else None
     family = latex_to_text(last)
     if not family:
         return None
@@ -71,6 +73,18 @@ def _person(person) -> dict | None:
     if person.lineage_names:
         out["suffix"] = latex_to_text(" ".join(person.lineage_names))
     return out
+
+
+def _one_group(raw: str) -> bool:
+    """Whether ``raw`` is one brace group, ``{...}`` (not ``{\\"O}zt{\\"u}rk``)."""
+    if not (raw.startswith("{") and raw.endswith("}")):
+        return False
+    depth = 0
+    for i, ch in enumerate(raw):
+        depth += 1 if ch == "{" else -1 if ch == "}" else 0
+        if depth == 0:
+            return i == len(raw) - 1
+    return False
 
 
 def _doi(fields: dict[str, str]) -> tuple[str | None, str | None]:
