@@ -3,7 +3,8 @@
 What each format writes (and reads back):
 
 * CSL-JSON: ``date-parts`` with two dates for a range, ``[0]`` for an open end (the CSL
-  test suite's convention); negative years as the number.
+  test suite's convention); years before 1 AD one lower, as CSL counts them (no year 0:
+  biblatex's -0379, 380 BC in ISO 8601's numbering, is CSL's -380).
 * biblatex: ``date`` as ISO 8601 / EDTF writes it (``-0379-02``, ``2019-03/2019-05``,
   ``2019/..``).
 * classic BibTeX: ``year`` and ``month`` as they should print, BibTeX having no date type:
@@ -101,8 +102,36 @@ def test_csl_json_writes_two_date_parts_for_a_range_and_reads_them_back(parts, b
     buf = io.StringIO()
     export_works(_works(parts), buf, "csl-json")
     (item,) = json.loads(buf.getvalue())
-    assert item["issued"] == {"date-parts": parts}
+    # CSL has no year 0 (-380 is 380 BC), ISO 8601 and biblatex do (-379 is 380 BC)
+    csl = [[p[0] - 1 if p[0] < 0 else p[0], *p[1:]] for p in parts]
+    assert item["issued"] == {"date-parts": csl}
     assert _read_back(buf.getvalue(), "csl-json") == parts
+
+
+@pytest.mark.filterwarnings("ignore:The following arguments for Reference are unsupported")
+@pytest.mark.parametrize(("biblatex", "printed"), [
+    ("-0379-02", "(380 BC)"), ("-0400/-0379", "(401 BC–380 BC)"), ("1988/1992", "(1988–1992)"),
+    ("2019/..", "(2019–)"),
+])
+def test_a_csl_processor_prints_what_biblatex_means(biblatex, printed):
+    pytest.importorskip("citeproc")
+    from citeproc import (
+        Citation,
+        CitationItem,
+        CitationStylesBibliography,
+        CitationStylesStyle,
+        formatter,
+    )
+    from citeproc.source.json import CiteProcJSON
+
+    (entry,), _ = parse_bibliography(f"@book{{k, title = {{T}}, date = {{{biblatex}}}}}", "bibtex")
+    buf = io.StringIO()
+    export_works([entry.work()], buf, "csl-json")
+    items = json.loads(buf.getvalue())
+    style = CitationStylesStyle("harvard-cite-them-right", validate=False)
+    bibliography = CitationStylesBibliography(style, CiteProcJSON(items), formatter.plain)
+    bibliography.register(Citation([CitationItem(items[0]["id"])]))
+    assert printed in str(bibliography.bibliography()[0])
 
 
 @pytest.mark.parametrize(("text", "parts"), [

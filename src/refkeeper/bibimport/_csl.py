@@ -75,21 +75,28 @@ def _parts(value) -> list[int]:
     return out
 
 
+def _iso(parts: list[int]) -> list[int]:
+    """CSL's years before 1 AD as ISO 8601 and the store count them: CSL's -380 (380 BC,
+    no year 0) is -379 (0 is 1 BC)."""
+    return [parts[0] + 1, *parts[1:]] if parts and parts[0] < 0 else parts
+
+
 def _date(value) -> list[list[int]] | None:
     """``date-parts``: one date, or two for a range (``[0]`` or an empty end: an open
-    end, kept as ``[0]``); else ``raw``/``literal`` as ISO 8601 (``2019-03/2019-05``),
-    else the year in it."""
+    end, kept as ``[0]``; negative years as ISO 8601 counts them); else ``raw`` or
+    ``literal`` as ISO 8601 writes dates (``2019-03/2019-05``), else the year in it."""
     if not isinstance(value, dict):
         return None
     parts = value.get("date-parts")
     if isinstance(parts, list) and parts:
-        start = _parts(parts[0])
+        start = _iso(_parts(parts[0]))
         if start:
             if len(parts) < 2:
                 return [start]
             end = _parts(parts[1])
             if not end or end[0] == 0:
                 return [start, [0]]
+            end = _iso(end)
             return [start, end] if end != start else [start]
     raw = str(value.get("raw") or value.get("literal") or "")
     found, _ = parse_date(raw) if re.match(r"\s*-?\d{4}", raw) else (None, None)

@@ -81,14 +81,22 @@ def _names(people: list[dict]) -> list[dict]:
 
 def _date(record: dict) -> dict | None:
     """``issued``: one date, or two for a range; an open end is ``[0]`` (the CSL test
-    suite's and citeproc-js's convention). A negative year is written as the record has it
-    (ISO 8601's numbering: -379 is 380 BC)."""
+    suite's and citeproc-js's convention). Years before 1 AD: CSL counts them as historians
+    do (-380 is 380 BC; citeproc prints "380 BC"), the record as ISO 8601 and biblatex do
+    (-379 is 380 BC, 0 is 1 BC), so they are written one lower (``_csl_year``)."""
     date = date_range(record)
     if date is None:
         return None
+    start = [_csl_year(date.start[0]), *date.start[1:]]
     if date.end is None:
-        return {"date-parts": [date.start]}
-    return {"date-parts": [date.start, date.end or [0]]}
+        return {"date-parts": [start]}
+    end = [_csl_year(date.end[0]), *date.end[1:]] if date.end else [0]
+    return {"date-parts": [start, end]}
+
+
+def _csl_year(iso_year: int) -> int:
+    """A year as CSL numbers it (no year 0: -1 is 1 BC) from ISO 8601's (0 is 1 BC)."""
+    return iso_year - 1 if iso_year <= 0 else iso_year
 
 
 def work_to_csl(work: Work, key: str | None = None, note: str | None = None,
