@@ -208,3 +208,21 @@ def test_dates_survive_the_store_from_import_to_every_export(tmp_path):
         entries, _ = parse_bibliography(out, fmt)
         by_doi = {e.doi: e.record["issued"]["date-parts"] for e in entries}
         assert [by_doi[d] for d in ("10.5555/anc", "10.5555/span", "10.5555/open")] == expected, fmt
+
+
+@pytest.mark.parametrize(("parts", "apa", "vancouver"), [
+    ([[-379, 2]], "(380 BCE)", "380 BCE Feb"),
+    ([[1988], [1992]], "(1988–1992)", "1988–1992"),
+    ([[2019], [0]], "(2019–)", "2019–"),
+    ([[2004, 2], [2004, 5]], "(2004)", "2004 Feb-May"),  # NLM's range of months
+    ([[2019, 11], [2020, 2]], "(2019–2020)", "2019 Nov-2020 Feb"),
+    ([[2019, 3], [0]], "(2019–)", "2019 Mar–"),
+])
+def test_reference_styles_print_ranges_and_eras(parts, apa, vancouver):
+    work = Work.from_crossref({"DOI": "10.5555/date", "type": "journal-article", "title": ["A dated work"],
+                               "container-title": ["J Dates"], "author": [{"family": "Doe", "given": "Jane"}],
+                               "issued": {"date-parts": parts}})
+    from refkeeper.export import format_reference
+
+    assert apa in format_reference(work, "apa", "text")
+    assert f". {vancouver}." in format_reference(work, "vancouver", "text")
