@@ -3,7 +3,8 @@
 A file is opened in the encoding ``detect_encoding`` finds, and its format is told from
 its content as well as its name: a file that yields no entry in the format claimed is an
 ``InputError`` naming the format it looks like (a Web of Science export named ``.ris``),
-never "0 entries". BibTeX is streamed: entries are read as the file is, one at a time.
+never "0 entries". BibTeX and Scopus CSV are streamed: entries are read as the file is,
+one at a time.
 """
 
 from __future__ import annotations
