@@ -94,6 +94,8 @@ def test_the_import_command_reads_a_scopus_export_by_content_and_by_name(tmp_pat
     named = tmp_path / "export.txt"
     named.write_bytes((FIXTURES / "scopus-old-authors.csv").read_bytes())
     assert _import(tmp_path / "b", "--from", "scopus", named).exit_code == 0
+    (tmp_path / "c").mkdir()  # --format: the same option, named as export names it
+    assert "ADDED" in _import(tmp_path / "c", "--format", "scopus", named).stdout
 
 
 def test_a_scopus_export_given_as_another_format_is_named_with_the_way_to_read_it(tmp_path):

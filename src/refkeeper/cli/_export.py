@@ -81,7 +81,7 @@ def export(ctx: Context, dois, fmt, style, output, force, ascii_only, article, c
 
 @click.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--from", "fmt", type=click.Choice(["bibtex", "ris", "csl-json", "wos", "scopus"]),
+@click.option("--from", "--format", "fmt", type=click.Choice(["bibtex", "ris", "csl-json", "wos", "scopus"]),
               help="Format of FILE (wos: a Web of Science tagged export; scopus: a Scopus "
                    "CSV export) [default: from its name (.bib .ris .json) or content].")
 @click.option("--offline", is_flag=True, help="Resolve entries without a DOI from refs.db only.")
