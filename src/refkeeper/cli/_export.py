@@ -92,16 +92,17 @@ def export(ctx: Context, dois, fmt, style, output, force, ascii_only, article, c
 
 @click.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--from", "fmt", type=click.Choice(["bibtex", "ris", "csl-json", "wos"]),
-              help="Format of FILE (wos: a Web of Science tagged export) "
-                   "[default: from its name (.bib .ris .json) or content].")
+@click.option("--from", "--format", "fmt", type=click.Choice(["bibtex", "ris", "csl-json", "wos", "scopus"]),
+              help="Format of FILE (wos: a Web of Science tagged export; scopus: a Scopus "
+                   "CSV export) [default: from its name (.bib .ris .json) or content].")
 @click.option("--offline", is_flag=True, help="Resolve entries without a DOI from refs.db only.")
 @click.option("--update", is_flag=True,
               help="Where a stored work differs from FILE, take FILE's fields and key.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per entry.")
 @pass_ctx
 def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
-    """Import a bibliography FILE (.bib, .ris, CSL-JSON .json, Web of Science .txt).
+    """Import a bibliography FILE (.bib, .ris, CSL-JSON .json, Web of Science .txt,
+    Scopus .csv).
 
     \b
     FILE's encoding: a byte-order mark, else what FILE declares (% Encoding:

@@ -22,7 +22,15 @@ from refkeeper._identifiers import identifiers_by_doi
 from refkeeper._models import Work, normalize_doi, problem_kinds
 from refkeeper.export._bibtex import MONTHS, entry_type, to_bibtex, work_to_entry, write_bibtex
 from refkeeper.export._csl import csl_type, work_to_csl, write_csl_json
-from refkeeper.export._fields import doi_url, one_line, work_container, work_title
+from refkeeper.export._fields import (
+    DateRange,
+    date_range,
+    doi_url,
+    edtf_date,
+    one_line,
+    work_container,
+    work_title,
+)
 from refkeeper.export._keys import KEY_PATTERN, KeyAssigner, bibtex_key, check_key
 from refkeeper.export._latex import latex_escape, title_to_latex
 from refkeeper.export._markup import plain_title, title_runs
@@ -45,6 +53,7 @@ __all__ = [
     "REFERENCE_FORMATS",
     "STYLES",
     "TYPES",
+    "DateRange",
     "KeyAssigner",
     "PublishedVersions",
     "TypeNames",
@@ -52,7 +61,9 @@ __all__ = [
     "check_key",
     "crossref_type",
     "csl_type",
+    "date_range",
     "doi_url",
+    "edtf_date",
     "entry_type",
     "export_store",
     "export_works",
