@@ -244,6 +244,13 @@ def test_duplicates_are_pairs_sharing_an_identifier_or_title_year_and_first_auth
     assert wf.duplicate_works(store) == []
 
 
+def test_a_column_that_recurs_under_one_title_in_another_issue_is_not_a_duplicate(sample_store):
+    store = sample_store
+    record = copy_of(store, VISSER, COPY)
+    store.add_records([{**record, "issue": str(int(record.get("issue") or 1) + 1)}], "import")
+    assert wf.duplicate_works(store) == []
+
+
 def test_a_preprint_and_its_version_of_record_are_not_duplicates(sample_store):
     store = sample_store
     preprint = "10.48550/arxiv.1301.00001"
