@@ -175,6 +175,8 @@ def test_adding_linking_or_importing_the_dropped_doi_lands_on_the_kept_work(twic
                                       resolver, actor="ed")
     assert [r.doi for r in pasted.references] == [VISSER]
     assert wf.unlink(store, ids["removed"], COPY, actor="ed").doi == VISSER
+    store.pin_key(COPY, "visser2013")
+    assert store.get_key(VISSER) == store.get_key(COPY) == "visser2013"
     bib = tmp_path / "refs.bib"
     bib.write_text("@article{copy2013,\n  title = {Sacroiliac joint trial},\n"
                    f"  doi = {{{COPY}}},\n  year = {{2013}}\n}}\n", encoding="utf-8")
