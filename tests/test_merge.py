@@ -175,6 +175,8 @@ def test_adding_linking_or_importing_the_dropped_doi_lands_on_the_kept_work(twic
                                       resolver, actor="ed")
     assert [r.doi for r in pasted.references] == [VISSER]
     assert wf.unlink(store, ids["removed"], COPY, actor="ed").doi == VISSER
+    store.pin_key(COPY, "visser2013")
+    assert store.get_key(VISSER) == store.get_key(COPY) == "visser2013"
     bib = tmp_path / "refs.bib"
     bib.write_text("@article{copy2013,\n  title = {Sacroiliac joint trial},\n"
                    f"  doi = {{{COPY}}},\n  year = {{2013}}\n}}\n", encoding="utf-8")
@@ -241,6 +243,13 @@ def test_duplicates_are_pairs_sharing_an_identifier_or_title_year_and_first_auth
     assert wf.duplicate_works(store)[0].evidence == ["same pmid 23400545",
                                                      "same title, year and first author"]
     wf.merge_works(store, keep=VISSER, drop=COPY, actor="ed")
+    assert wf.duplicate_works(store) == []
+
+
+def test_a_column_that_recurs_under_one_title_in_another_issue_is_not_a_duplicate(sample_store):
+    store = sample_store
+    record = copy_of(store, VISSER, COPY)
+    store.add_records([{**record, "issue": str(int(record.get("issue") or 1) + 1)}], "import")
     assert wf.duplicate_works(store) == []
 
 

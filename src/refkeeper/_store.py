@@ -1149,9 +1149,11 @@ class Store:
     # -- citation keys, and the problems exports note ------------------------------------
 
     def get_key(self, doi: str) -> str | None:
-        """The citation key stored for a work (None when none was chosen yet)."""
+        """The citation key stored for a work (None when none was chosen yet); a key merged
+        into another work gives that work's."""
+        doi = normalize_doi(doi)
         row = self.db.execute(
-            "SELECT bibtex_key FROM works WHERE doi = ?", [normalize_doi(doi)]
+            "SELECT bibtex_key FROM works WHERE doi = ?", [self.merged_into(doi) or doi]
         ).fetchone()
         return row[0] if row else None
 
@@ -1165,9 +1167,11 @@ class Store:
     def pin_key(self, doi: str, key: str) -> str | None:
         """Give a stored work the citation key ``key``, replacing one chosen before; returns
         the previous key. Raises ``NotFoundError`` when the work is not stored and
-        ``InputError`` when another work has that key (compared without case)."""
+        ``InputError`` when another work has that key (compared without case). A key
+        merged into another work names that work."""
         doi = normalize_doi(doi)
         with self.write():
+            doi = self.merged_into(doi) or doi
             row = self.db.execute("SELECT bibtex_key FROM works WHERE doi = ?", [doi]).fetchone()
             if row is None:
                 raise NotFoundError(f"{doi} is not in {self.path}")
