@@ -146,6 +146,14 @@ def test_an_export_after_a_merge_has_one_entry_for_the_work(twice):
     assert text.count(f'doi = "{VISSER}"') == 1
 
 
+
+def test_an_export_naming_both_the_kept_and_the_dropped_doi_writes_the_work_once(twice):
+    store, _ = twice
+    wf.merge_works(store, keep=VISSER, drop=COPY, actor="ed")
+    out = io.StringIO()
+    assert export_store(store, out, "bibtex", dois=[VISSER, COPY, VISSER]) == 1
+    assert out.getvalue().count(f'doi = "{VISSER}"') == 1
+
 def test_a_cached_answer_never_names_the_dropped_work_again(twice):
     store, _ = twice
     resolver = Resolver(source=IndexSource(store), store=store)

@@ -14,7 +14,7 @@ markup) and ``_keys`` (citation keys). Reading bibliographies in is ``refkeeper.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from refkeeper._errors import InputError
@@ -128,12 +128,24 @@ def export_store(
             notes = store_notes(store, dois)
         notes = versions.notes(notes)
     works = store.works(dois) if dois is not None else store.works()
+    if dois is not None:
+        # One entry per work: a DOI given twice, or a merged DOI beside the one it was
+        # merged into, names the same work.
+        works = _once(works)
     if prefer_published and dois is None:
         works = versions.works(store, works)
     n, used = export_works(works, fp, fmt, keys=store.bibtex_keys(), notes=notes,
                            style=style, ascii=ascii, identifiers=identifiers_by_doi(store, dois))
     store.set_bibtex_keys(used)
     return n
+
+
+def _once(works: Iterable[Work]) -> Iterator[Work]:
+    seen: set[str] = set()
+    for work in works:
+        if work.doi not in seen:
+            seen.add(work.doi)
+            yield work
 
 
 def export_works(
