@@ -10,7 +10,9 @@ Split by what it does:
   are usable on their own (``refkeeper verify --bib`` checks a file without importing it);
 * ``latex_to_text``: LaTeX in BibTeX fields -> Unicode text and Crossref-style markup;
 * ``import_entries``: what becomes of each entry (added, compared with what is stored,
-  resolved when it has no DOI), through the store's and the resolver's public API.
+  resolved when it has no DOI), through the store's and the resolver's public API;
+* ``import_file``: a whole file opened and imported, its outcome kept (``ImportReport``),
+  what the desk's import page runs.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from refkeeper.bibimport._bibtex import bibtex_entries, read_bibtex
 from refkeeper.bibimport._csl import csl_to_record, read_csl_json
 from refkeeper.bibimport._encoding import Encoding, detect_encoding
 from refkeeper.bibimport._entry import ImportEntry
+from refkeeper.bibimport._file import ImportReport, import_file
 from refkeeper.bibimport._latex import latex_to_text
 from refkeeper.bibimport._read import (
     FORMAT_NAMES,
@@ -42,10 +45,12 @@ __all__ = [
     "Encoding",
     "bibtex_entries",
     "ImportEntry",
+    "ImportReport",
     "ImportResult",
     "csl_to_record",
     "detect_encoding",
     "import_entries",
+    "import_file",
     "latex_to_text",
     "open_bibliography",
     "parse_bibliography",

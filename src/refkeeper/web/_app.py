@@ -30,13 +30,14 @@ from .._settings import Settings
 from .._store import Store
 from ._jobs import JobRunner
 from ._pages import Desk, os_user, render_title, user_message
-from ._security import MAX_BODY, BodyLimit, CSRFProtect, SecurityHeaders, load_secret
+from ._security import MAX_BODY, MAX_IMPORT_BODY, BodyLimit, CSRFProtect, SecurityHeaders, load_secret
 
 log = logging.getLogger("refkeeper.web")
 HERE = Path(__file__).parent
 
 # The page modules, in routing order; each exposes ``routes: list[Route]`` (see __init__).
-PAGE_MODULES = ["_session", "_queue", "_requests", "_articles", "_works", "_verify", "_exports"]
+PAGE_MODULES = ["_session", "_queue", "_requests", "_articles", "_duplicates", "_works", "_verify",
+                "_exports", "_imports"]
 
 SESSION_COOKIE = "refkeeper_session"
 SESSION_DAYS = 14
@@ -104,6 +105,10 @@ def day(stamp: str | None) -> str:
     if then is None:
         return stamp or ""
     return f"{then.day} {then:%b %Y}"
+
+
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MB" if n >= 1024 * 1024 else f"{n // 1024} kB"
 
 
 # -- error pages ---------------------------------------------------------------------------
@@ -207,6 +212,7 @@ def create_app(
     offline: bool = False,
     default_editor: str | None = None,
     max_body: int = MAX_BODY,
+    max_import: int = MAX_IMPORT_BODY,
     workers: int = 2,
     https_only: bool = False,
     settings: Settings | None = None,
@@ -217,7 +223,8 @@ def create_app(
     every request and background job; ``offline=True`` resolves from the database only.
     ``secret`` signs session cookies (default: kept in ``<db>.secret``, made once).
     ``default_editor`` is the name history records when no one signed in (default: the OS
-    user); ``https_only`` marks the session cookie Secure (behind a TLS proxy). ``settings``
+    user); ``https_only`` marks the session cookie Secure (behind a TLS proxy). ``max_body`` bounds
+    every request body but the import page's upload, which ``max_import`` bounds. ``settings``
     (built at the edge) names every registry; without it, Crossref's URL and ``mailto`` are
     taken from the arguments and the other registries keep their public defaults.
     """
@@ -245,7 +252,10 @@ def create_app(
                                  "token). Reload the page and try again.")
     middleware = [
         Middleware(BodyLimit, limit=max_body, too_large=_Fixed(env, 413, "That request is too large "
-                                                                        f"(limit {max_body // 1024} kB).")),
+                                                                        f"(limit {max_body // 1024} kB)."),
+                   paths={"/imports": (max_import, _Fixed(env, 413, "That file is too large to import "
+                                                                    f"here (limit {_size(max_import)}); "
+                                                                    "split it into smaller files."))}),
         Middleware(SessionMiddleware, secret_key=secret or load_secret(str(db_path)),
                    session_cookie=SESSION_COOKIE, max_age=SESSION_DAYS * 86400, same_site="lax",
                    https_only=https_only),

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from .. import workflow
 from .._errors import NotFoundError, RefkeeperError, UsageError
 from ..export import FORMATS, STYLES, export_store
-from ._pages import call, form, render, user_message
+from ._pages import call, desk, form, render, user_message
 
 # Labels for the format menus, and what a downloaded file is called and served as.
 FORMAT_LABELS = {
@@ -45,20 +45,23 @@ async def exports_page(request: Request, error: str | None = None, values: dict 
     arts = await call(request, workflow.articles)
     if values is None:  # a link may preselect the choice: /exports?claim=3&stance=contests
         values = {k: v for k, v in request.query_params.items()
-                  if k in ("article", "claim", "request", "stance", "format", "style")}
+                  if k in ("article", "claim", "request", "stance", "format", "style", "published")}
     return render(request, "exports.html", {
         "articles": arts, "formats": FORMAT_LABELS.items(), "styles": STYLES,
         "stances": workflow.STANCES, "v": values, "error": error,
+        "offline": desk(request).client is None,
     }, status=status)
 
 
-def _export(store, what: dict, fmt: str, style: str) -> tuple[int, str]:
+def _export(store, what: dict, fmt: str, style: str, options: dict) -> tuple[int, str]:
     buf = io.StringIO()
     if what.get("doi"):
-        n = export_store(store, buf, fmt, [workflow.fetch_work(store, what["doi"], None).doi], style=style)
+        n = export_store(store, buf, fmt, [workflow.fetch_work(store, what["doi"], None).doi], style=style,
+                         **options)
     else:
         n = workflow.export_selection(store, buf, fmt, article=what.get("article"), claim=what.get("claim"),
-                                      request=what.get("request"), stance=what.get("stance"), style=style)
+                                      request=what.get("request"), stance=what.get("stance"), style=style,
+                                      **options)
     return n, buf.getvalue()
 
 
@@ -79,7 +82,12 @@ async def download(request: Request):
             raise UsageError(f"format must be one of {', '.join(FORMATS)}")
         if style not in STYLES:
             raise UsageError(f"style must be one of {', '.join(STYLES)}")
-        n, text = await call(request, _export, what, fmt, style)
+        # A preprint's version of record not stored yet is fetched through the desk's
+        # registries (its one client); offline only stored versions can be used.
+        published = data.get("published") == "yes"
+        options = {"prefer_published": published,
+                   "registries": desk(request).registries if published else None}
+        n, text = await call(request, _export, what, fmt, style, options)
         if n == 0:
             raise UsageError("No works to export for that choice: nothing is linked or given in answer yet.")
     except RefkeeperError as exc:  # an unknown claim, no works: the form again, with why

@@ -20,6 +20,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY = 1024 * 1024  # a pasted comment is a few kB; 1 MB is generous and bounded
+# An uploaded library: a Zotero export of ~10,000 works is ~10 MB of BibTeX; bounded still,
+# because the CSRF check holds the body in memory.
+MAX_IMPORT_BODY = 32 * 1024 * 1024
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -63,18 +66,23 @@ class PayloadTooLarge(Exception):
 
 class BodyLimit:
     """Refuses request bodies over ``limit`` bytes with 413: by Content-Length before
-    reading, and by counting for chunked bodies that did not announce their length."""
+    reading, and by counting for chunked bodies that did not announce their length.
+    ``paths`` gives a few exact paths their own limit and 413 page (an uploaded library
+    file is megabytes; a form elsewhere never is)."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY, too_large: ASGIApp | None = None) -> None:
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY, too_large: ASGIApp | None = None,
+                 paths: dict[str, tuple[int, ASGIApp | None]] | None = None) -> None:
         self.app, self.limit, self.too_large = app, limit, too_large
+        self.paths = dict(paths or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, too_large = self.paths.get(scope["path"], (self.limit, self.too_large))
         length = Headers(scope=scope).get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await self._refuse(scope, receive, send)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await self._refuse(scope, receive, send, too_large)
             return
         seen = 0
 
@@ -83,7 +91,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise PayloadTooLarge()
             return message
 
@@ -98,11 +106,12 @@ class BodyLimit:
             await self.app(scope, counted, tracking_send)
         except PayloadTooLarge:
             if not started:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, too_large)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.too_large is not None:
-            await self.too_large(scope, receive, send)
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, too_large: ASGIApp | None) -> None:
+        if too_large is not None:
+            await too_large(scope, receive, send)
         else:
             await Response("Request too large", status_code=413)(scope, receive, send)
 

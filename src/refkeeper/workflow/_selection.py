@@ -90,9 +90,13 @@ def export_selection(
     stance: str | None = None,
     style: str = "vancouver",
     ascii: bool = False,
+    prefer_published: bool = False,
+    registries=None,
 ) -> int:
     """Write the works ``works_for`` picks (an article, claim, request and/or stance) to
     ``fp`` in ``fmt`` (``export.FORMATS``), as ``refkeeper export --claim ...`` does;
-    return the number of entries written. Keys are kept and new ones stored."""
+    return the number of entries written. Keys are kept and new ones stored.
+    ``prefer_published`` and ``registries``: as ``export_store``'s."""
     dois = works_for(store, article=article, claim=claim, request=request, stance=stance)
-    return export_store(store, fp, fmt, dois, style=style, ascii=ascii)
+    return export_store(store, fp, fmt, dois, style=style, ascii=ascii, prefer_published=prefer_published,
+                        registries=registries)
