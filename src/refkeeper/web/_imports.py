@@ -54,7 +54,7 @@ def _run(job: Job, d: Desk, bib: Bibliography, update: bool) -> ImportReport:
         return import_file(store, bib, resolver=_resolver(d, store), update=update, on_result=job.step,
                            on_open=opened)
     except RefkeeperError as exc:  # the file named as the editor knows it, not where it was kept
-        raise type(exc)(_unplaced(str(exc), bib.path.parent)) from None
+        raise type(exc)(_unplaced(user_message(exc), bib.path.parent)) from None
     finally:
         shutil.rmtree(bib.path.parent, ignore_errors=True)
 
