@@ -71,6 +71,7 @@ def pages(desk_url: str) -> list[str]:
         "/requests/3", "/requests/4", "/articles", "/articles/1", "/articles/1/proposals", "/claims/1",
         "/claims/2", "/works", "/works?q=sacroiliac", "/works/" + quote(VISSER, safe="/"),
         "/works/" + quote(MURAKAMI, safe="/"), "/verify", "/exports", "/exports?claim=1&stance=contests",
+        "/imports", "/works/duplicates",
         "/no-such-page", "/claims/999")]
 
 
@@ -157,5 +158,71 @@ def test_accept_reject_and_link_on_a_request_page_with_the_keyboard_alone(browse
                                                     ("unmatched", None)]
         lk = workflow.links(s, 1, doi=MURAKAMI)[0]
         assert (lk.stance, lk.note, lk.confirmed) == ("contests", "periarticular injections did better", True)
+    finally:
+        s.close()
+
+
+def every_violation(page) -> list[str]:
+    """All of axe-core's violations on the page, whatever their impact."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    return page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations']});
+        return r.violations.map(v => `${v.impact} ${v.id} (${v.help}): `
+            + v.nodes.map(n => n.target.join(' ')).join(' | '));
+    }""")
+
+
+def test_a_file_imported_and_a_duplicate_merged_with_the_keyboard_alone_and_no_axe_violation(
+        browser, tmp_path):
+    from deskbrowser import watch
+    from playwright.sync_api import expect
+
+    library = Path(__file__).parent / "fixtures" / "import" / "desk-library.bib"
+    path = str(tmp_path / "refs.db")
+    s = Store(path)
+    s.import_snapshot(SAMPLE)
+    s.add_records([dict(s.require_work(MURAKAMI).record, DOI="10.5555/murakami-copy")], "import")
+    s.close()
+    with DeskServer(path, offline=True) as desk:
+        context = browser.new_context()
+        page = context.new_page()
+        problems = watch(page)
+        page.goto(desk.url + "/imports")
+        assert every_violation(page) == []
+        # The system's file chooser is no page: the file is handed to the focused control.
+        tab_to(page, "#import-file")
+        page.set_input_files("#import-file", str(library))
+        tab_to(page, "#import-format", limit=3)
+        tab_to(page, "#import-update", limit=3)
+        tab_to(page, 'form[action="/imports"] button[type=submit]', limit=3)
+        page.keyboard.press("Enter")
+        # The progress fragment polls until the job is over, then the page reloads with the outcome.
+        expect(page.locator("#import-progress")).to_contain_text("The import is finished: 4 entries.",
+                                                                 timeout=30_000)
+        main = page.locator("main")
+        expect(main).to_contain_text("Entries by outcome")
+        expect(main).to_contain_text("line 35: entry 'broken' not read")
+        expect(page.locator("dl.diff")).to_contain_text("in the file: 13")
+        expect(main).to_contain_text("nowhere1999")
+        assert every_violation(page) == []
+
+        page.goto(desk.url + "/works")
+        tab_to(page, 'a[href="/works/duplicates"]')
+        page.keyboard.press("Enter")
+        expect(page.locator("h1")).to_have_text("Works stored twice")
+        assert every_violation(page) == []
+        keep = f'form:has(input[name="keep"][value="{MURAKAMI}"])'
+        tab_to(page, f"{keep} input[name=reason]")
+        page.keyboard.type("one paper, a second DOI")
+        tab_to(page, f"{keep} button[type=submit]", limit=3)
+        page.keyboard.press("Enter")
+        expect(main).to_contain_text(f"10.5555/murakami-copy is merged into {MURAKAMI}")
+        context.close()
+    assert problems == []
+    s = Store(path)
+    try:
+        assert s.get_work("10.1101/014852") is not None  # the import stored the new DOI
+        assert s.get_work("10.5555/murakami-copy").doi == MURAKAMI  # merged: an alias of the kept one
     finally:
         s.close()

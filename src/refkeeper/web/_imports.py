@@ -121,19 +121,24 @@ def _job(request: Request) -> Job:
     return job
 
 
-async def import_page(request: Request):
+def _view(request: Request) -> dict:
     job = _job(request)
-    return render(request, "import.html", {"job": job, "number": request.path_params["number"],
-                                           "report": job.result, "running": job.running})
+    # Read once: the job may finish while the page renders, and a page that says "so far"
+    # must keep polling, or it would never reload with the outcome.
+    running = job.running
+    return {"job": job, "running": running, "number": request.path_params["number"], "report": job.result}
+
+
+async def import_page(request: Request):
+    return render(request, "import.html", _view(request))
 
 
 async def progress_fragment(request: Request):
-    job = _job(request)
+    view = _view(request)
     headers = None
-    if request.headers.get("hx-request") == "true" and not job.running:
+    if request.headers.get("hx-request") == "true" and not view["running"]:
         headers = {"HX-Refresh": "true"}  # over: reload the page with the outcome
-    return render(request, "_import_progress.html", {"job": job, "number": request.path_params["number"],
-                                                     "report": job.result}, headers=headers)
+    return render(request, "_import_progress.html", view, headers=headers)
 
 
 routes = [
