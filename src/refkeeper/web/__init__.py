@@ -17,7 +17,9 @@ Modules:
   ``redirect``, ``desk``;
 * ``_jobs``: background jobs with progress (one runner, bounded workers);
 * ``_session``: sign-in and sign-out;
-* ``_queue``: the request queue (home page); ``_requests``: a request, new request.
+* ``_queue``: the request queue (home page); ``_requests``: a request, new request;
+* ``_articles``, ``_works``, ``_duplicates`` (works stored twice), ``_verify``,
+  ``_exports``, ``_imports`` (a bibliography file imported as a background job).
 
 Adding pages (how part 2's ``_articles``, ``_works``, ``_verify``, ``_exports`` plug in):
 each page module exposes ``routes: list[starlette.routing.Route]`` and is named in
