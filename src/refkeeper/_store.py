@@ -435,6 +435,20 @@ def m011_compact_works(db: sqlite_utils.Database) -> None:
         index.add_compact(db.conn, FTS_TABLE, [(rowid, unpack_record(rec)) for rowid, rec in chunk])
 
 
+@migrations()
+def m012_doi_like_keys(db: sqlite_utils.Database) -> None:
+    # DOI-like tokens among the blocking keys (issue 14): a citation whose DOI is broken
+    # or cut short, or that gives a PII or an article number, finds the work by them.
+    # Works stored before get theirs here (the records are read once).
+    rows = db.execute("SELECT rowid, record FROM works")
+    while True:
+        chunk = rows.fetchmany(5000)
+        if not chunk:
+            break
+        index.add_key_sets(db.conn, [(rowid, {f"d{k}" for k in index.doi_like_keys(unpack_record(rec))})
+                                     for rowid, rec in chunk])
+
+
 # Records are stored as zlib streams primed with this dictionary: the keys and the stock
 # values of Crossref's work records, so that even a short record compresses well. Never
 # change it: records written with it must stay readable. A new one gets a new format byte.
