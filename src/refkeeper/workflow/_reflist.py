@@ -70,7 +70,8 @@ _LOCATOR = re.compile(
     rf"|;\s*\d+\s*[:(]"  # ;89:
     rf"|\b\d{{1,4}}\s*:\s*[A-Za-z]?\d+(?!\s*[:.]\d)"  # 15:345   8:89   4:1--79
     rf"|:\s*[A-Za-z]?\d+{_DASH}[A-Za-z]?\d+"  # :2048-2056
-    rf"|\bpp?\.?\s*\d+"  # pp. 17   pp 1746
+    # pp. 17   pp 1746   P. 13 (a capital P alone is an initial: "Buss P 2005")
+    rf"|(?-i:\bpp?\.?\s*\d+|\bPp?\.\s*\d+)"
     rf"|\bvol\.?\s*\d+"  # vol. 73
     rf"|\bS\.\s*\d+{_DASH}\d+"  # S. 138–149
     # 21, 37-71 (2002)
@@ -82,7 +83,7 @@ _LOCATOR = re.compile(
 _DOI = re.compile(r"\b10\.\d{4,9}/\S+|\bdoi\s*:|doi\.org/|\bPMID\s*:?\s*\d", re.IGNORECASE)
 _URL = re.compile(r"https?://\S+|\bwww\.\S+\.\w", re.IGNORECASE)
 _TAIL = re.compile(
-    r"^(?:doi\b|https?://|www\.|PMID|PMCID|Epub|\[|available\b|accessed\b|retrieved\b|erratum\b)",
+    r"^(?:doi\b|https?://|www\.|PMID|PMCID|PubMed\b|Epub|\[|available\b|accessed\b|retrieved\b|erratum\b)",
     re.IGNORECASE,
 )
 # Words of what bibliographies are made of, rare in a reader's sentences.
@@ -187,7 +188,38 @@ def split_text(text: str) -> list[Chunk]:
         if (not c.is_reference and not signature[i] and chunks[i - 1].is_reference
                 and chunks[i + 1].is_reference and looks_like_reference(c.text, listed=True)):
             c.kind = REFERENCE
+    # An item carrying the same marker as the reference next to it ("[8]" after "[7]", a
+    # "-" after a "-") is the next one of that list, however little it has of a reference
+    # ("LEP collaboration, A. Rosca, Fermiophobic Higgs bosons at LEP, hep-ex/0212038"),
+    # unless the reader speaks in it or it is a bare name ("- Anne", "— J. Hesch, DC").
+    before = [c.is_reference for c in chunks]
+    for i, c in enumerate(chunks):
+        if c.is_reference or signature[i] or c.marker is None or not _could_be_listed_reference(c.text):
+            continue
+        if any(0 <= j < len(chunks) and before[j] and _same_list(chunks[min(i, j)], chunks[max(i, j)])
+               for j in (i - 1, i + 1)):
+            c.kind = REFERENCE
     return chunks
+
+
+def _same_list(first: Chunk, second: Chunk) -> bool:
+    """``second`` is the item right after ``first`` in one list: the same bullet, or the
+    next number written the same way."""
+    a, b = first.marker, second.marker
+    if a is None or b is None:
+        return False
+    if not a[0].isdigit() and a[0] not in "[(":
+        return a == b
+    na, nb = re.sub(r"\d+", "#", a), re.sub(r"\d+", "#", b)
+    return na == nb and int(re.sub(r"\D", "", b)) == int(re.sub(r"\D", "", a)) + 1
+
+
+def _could_be_listed_reference(text: str) -> bool:
+    """Nothing speaks against ``text`` being a reference: no reader speaking, no sentence
+    about a paper, not a header, not a bare name (a reference has five words or a number)."""
+    words = text.split()
+    return (not _FIRST_PERSON.search(text) and not _NARRATIVE.search(text) and not text.endswith(":")
+            and (len(words) >= 5 or bool(re.search(r"\d", text))) and _reference_score(text) >= -1.0)
 
 
 def looks_like_reference(text: str, listed: bool = False) -> bool:
@@ -301,13 +333,30 @@ def _items(lines: list[str]) -> list[_Item]:
         # Inside a numbered or bulleted item the next marker starts the next item, so a
         # break the text was written with is no evidence of a new one there.
         listed = cur is not None and cur.marker is not None
-        if cur is None or _starts_new(_join(cur.lines), line, hard and not listed, listed):
+        # Inside a marked item, a line the wrapping made (its first word did not fit on the
+        # line above), or one indented under the marker as a hanging indent, carries the
+        # item on even after its locator: "... pp. 26-33)." / "IEEE Computer Society.".
+        # Only the reader speaking again ends it there.
+        wrapped_on = listed and (not hard or _hanging(lines, cur, raw)) and not _FIRST_PERSON.search(line)
+        if cur is not None and wrapped_on:
+            cur.lines.append(line)
+            cur.end = lineno
+        elif cur is None or _starts_new(_join(cur.lines), line, hard and not listed, listed):
             cur = _Item(lineno, [line], prose=signature, hard=hard)
             items.append(cur)
         else:
             cur.lines.append(line)
             cur.end = lineno
     return _merge_tails(items)
+
+
+def _indent(raw: str) -> int:
+    return len(raw) - len(raw.lstrip())
+
+
+def _hanging(lines: list[str], item: _Item, raw: str) -> bool:
+    """``raw`` is indented deeper than the marker line of ``item``: a hanging indent."""
+    return _indent(raw) > _indent(lines[item.line - 1]) and _indent(raw) > 0
 
 
 def _merge_tails(items: list[_Item]) -> list[_Item]:
