@@ -52,15 +52,19 @@ _SURNAME = (
 # How references begin: "Berthelot JM," (Vancouver), "Berthelot, J. M.," / "Berthelot, J.-M."
 # (APA, Harvard), "Borowsky CD, et al." and "Murakami et al." (short forms), "Li H Durbin R
 # 2009" (no punctuation at all), "R. Pemantle." / "B. Li, Y. Liu" (initials first),
-# "Kahn, Ludwig W.:" (a given name written out).
+# "Kahn, Ludwig W.:" (a given name written out), "WI Steudel, F Cortbus," (initials first,
+# no full stops), "Southwick D (Forthcoming)".
 _INITIALS = rf"[{_UP}]\.(?:\s?-?[{_UP}]\.){{0,3}}"
 _AUTHOR_START = re.compile(
-    rf"^(?:(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=\s?[,.;:]|\s+et\s+al|\s*$|\s+\((?:1[89]|20)\d\d)"
+    rf"^(?:(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=\s?[,.;:]|\s+et\s+al|\s*$|\s+\((?:1[89]|20)\d\d"
+    rf"|\s+\((?i:in\s+press|forthcoming|submitted|n\.\s?d\.)\))"
     rf"|,\s*[{_UP}]\.(?:\s?-?[{_UP}]\.)*"
     rf"|\s+et\s+al\b"
     rf"|\s+[{_UP}]{{1,3}}\s+(?:(?:{_SURNAME})\s+[{_UP}]{{1,3}}\b|(?:1[89]|20)\d\d\b)"
     rf"|,\s+[{_UP}][{_LOW}]+(?:\s+{_INITIALS})?\s?[.,:])"
-    rf"|{_INITIALS}\s?(?:{_SURNAME})(?=[,.:;]|\s+(?:and|&|et\s+al)\b|\s+{_INITIALS}))"
+    rf"|{_INITIALS}\s?(?:{_SURNAME})(?=[,.:;]|\s+(?:and|&|et\s+al)\b|\s+{_INITIALS})"
+    # "WI Steudel, F Cortbus, ...": initials first, without full stops
+    rf"|[{_UP}]{{1,3}}\s(?:{_SURNAME}),\s+[{_UP}]{{1,3}}\s(?:{_SURNAME})\b)"
 )
 _YEAR = re.compile(r"(?<![\d:–\-/.])(?:1[89]\d\d|20[0-4]\d)[a-z]?(?![\d\-–/])")
 _APA_YEAR_END = re.compile(r"\(\s*(?:1[89]\d\d|20[0-4]\d)[a-z]?\s*\)\s*\.?\s*$")
@@ -97,7 +101,9 @@ _BIBLIO = re.compile(
 _PROSE_WORDS = re.compile(
     r"\b(?:that|this|these|there|here|showed|shows|found|finds|suggests?|demonstrated?|which|because|"
     r"but|however|would|should|could|can|not|is|are|was|were|has|have|had|been|it|also|very|just|"
-    r"so|too|really|about|what|if|all|any|some|at\s+least|does|did|do)\b"
+    r"so|too|really|about|what|if|all|any|some|at\s+least|does|did|do|"
+    # a reader telling what a paper did: "later wrote", "the one everyone cites"
+    r"says|said|wrote|writes|cites|cite|everyone|anyone|later|he|she|his|her|they|them|only|whole)\b"
 )
 _FIRST_PERSON = re.compile(
     r"\b(?:I(?:'|’)(?:m|ve|d|ll)|I\s+(?:am|was|have|had|think|found|would|will|can|could|do|did|"
@@ -122,8 +128,9 @@ _MONTH = re.compile(
     re.IGNORECASE,
 )
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣–—])\s+(?=\S)")
+# "2) , 1992. The genus ...": a string whose authors are missing is still item 2.
 _NUMBERED = re.compile(
-    r"^\s*(?:\[(\d{1,3})\]|\((\d{1,3})\)|(\d{1,3})[.)])(?:\s*(?=[^\W\d_]|[\"“‘'\[(—–])|\s+(?=\d))"
+    r"^\s*(?:\[(\d{1,3})\]|\((\d{1,3})\)|(\d{1,3})[.)])(?:\s*(?=[^\W\d_]|[\"“‘'\[(—–])|\s+(?=[\d,;:]))"
 )
 # A place inside one paragraph where the next reference may begin: a space, optionally a
 # number ("2."), then authors; ``_split_run_on`` checks that a whole reference ends there.
@@ -192,12 +199,20 @@ def split_text(text: str) -> list[Chunk]:
     # "-" after a "-") is the next one of that list, however little it has of a reference
     # ("LEP collaboration, A. Rosca, Fermiophobic Higgs bosons at LEP, hep-ex/0212038"),
     # unless the reader speaks in it or it is a bare name ("- Anne", "— J. Hesch, DC").
+    # In a list without markers, a line at either end of the references that has half of
+    # what a loose reference needs (authors and a year, a locator, a URL) and nothing of
+    # the reader's is the list's first or last reference, not the prose around it.
     before = [c.is_reference for c in chunks]
     for i, c in enumerate(chunks):
-        if c.is_reference or signature[i] or c.marker is None or not _could_be_listed_reference(c.text):
+        if c.is_reference or signature[i] or not _could_be_listed_reference(c.text):
             continue
-        if any(0 <= j < len(chunks) and before[j] and _same_list(chunks[min(i, j)], chunks[max(i, j)])
-               for j in (i - 1, i + 1)):
+        neighbours = [chunks[j] for j in (i - 1, i + 1) if 0 <= j < len(chunks) and before[j]]
+        if c.marker is not None:
+            if any(_same_list(*sorted((c, n), key=lambda x: x.line)) for n in neighbours):
+                c.kind = REFERENCE
+        elif (any(n.marker is None for n in neighbours) and len(c.text.split()) >= 5
+              and _could_be_listed_reference(c.text, sentence_words=1)
+              and _reference_score(c.text) >= _LOOSE / 2):
             c.kind = REFERENCE
     return chunks
 
@@ -214,11 +229,13 @@ def _same_list(first: Chunk, second: Chunk) -> bool:
     return na == nb and int(re.sub(r"\D", "", b)) == int(re.sub(r"\D", "", a)) + 1
 
 
-def _could_be_listed_reference(text: str) -> bool:
+def _could_be_listed_reference(text: str, sentence_words: int = 2) -> bool:
     """Nothing speaks against ``text`` being a reference: no reader speaking, no sentence
-    about a paper, not a header, not a bare name (a reference has five words or a number)."""
+    about a paper (at most one of the words sentences are made of), not a header, not a
+    bare name (a reference has five words or a number)."""
     words = text.split()
     return (not _FIRST_PERSON.search(text) and not _NARRATIVE.search(text) and not text.endswith(":")
+            and len(_PROSE_WORDS.findall(text)) <= max(sentence_words, len(words) // 10)
             and (len(words) >= 5 or bool(re.search(r"\d", text))) and _reference_score(text) >= -1.0)
 
 
