@@ -128,9 +128,10 @@ _MONTH = re.compile(
     re.IGNORECASE,
 )
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣–—])\s+(?=\S)")
-# "2) , 1992. The genus ...": a string whose authors are missing is still item 2.
+# "2) , 1992. The genus ...", "5. ? The earliest ...": a string whose authors are missing
+# is still item 2 (a number counting up is what tells an item from a wrapped line).
 _NUMBERED = re.compile(
-    r"^\s*(?:\[(\d{1,3})\]|\((\d{1,3})\)|(\d{1,3})[.)])(?:\s*(?=[^\W\d_]|[\"“‘'\[(—–])|\s+(?=[\d,;:]))"
+    r"^\s*(?:\[(\d{1,3})\]|\((\d{1,3})\)|(\d{1,3})[.)])(?:\s*(?=[^\W\d_]|[\"“‘'\[(—–])|\s+(?=\S))"
 )
 # A place inside one paragraph where the next reference may begin: a space, optionally a
 # number ("2."), then authors; ``_split_run_on`` checks that a whole reference ends there.
@@ -338,9 +339,12 @@ def _items(lines: list[str]) -> list[_Item]:
             cur = _Item(lineno, [line], prose=True)
             items.append(cur)
             continue
-        marker, rest = _marker(raw, last_number, block_start)
-        block_start = False
         hard = lineno >= 2 and _hard_break(lines[lineno - 2], line, width)
+        # "* ... Part" / "1. Review of current status ...": a line the wrapping made inside a
+        # marked item starts a numbered list only by carrying on a count already begun.
+        marker, rest = _marker(raw, last_number, block_start,
+                               wrapped=cur is not None and cur.marker is not None and not hard)
+        block_start = False
         if marker is not None:
             if marker[0].isdigit() or marker[0] in "[(":
                 last_number = int(re.sub(r"\D", "", marker))
@@ -423,7 +427,10 @@ def _wrap_width(lines: list[str]) -> int | None:
             best, best_near = w, near
     if best is None or best_near < 2 or best_near < 0.4 * len(runs_on):
         return None
-    return best
+    # No line a wrapping ran on is longer than its width: one a column or two longer than
+    # the width most lines end near says the width is that much larger (a line taken as
+    # longer than the width would make its break look like one the text was written with).
+    return max([best] + [n for n in runs_on if best < n <= best + 4])
 
 
 def _hard_break(prev_raw: str, line: str, width: int | None) -> bool:
@@ -438,7 +445,8 @@ def _hard_break(prev_raw: str, line: str, width: int | None) -> bool:
     return n + 1 + len(line.split(None, 1)[0]) <= width
 
 
-def _marker(raw: str, last_number: int | None, block_start: bool) -> tuple[str | None, str]:
+def _marker(raw: str, last_number: int | None, block_start: bool,
+            wrapped: bool = False) -> tuple[str | None, str]:
     m = _BULLET.match(raw)
     if m:
         return m.group(0).strip(), raw[m.end():].strip()
@@ -446,6 +454,8 @@ def _marker(raw: str, last_number: int | None, block_start: bool) -> tuple[str |
     if m:
         n = int(next(g for g in m.groups() if g))
         # Numbers must count up: "80. Epub 2007" wrapped onto its own line is no item.
+        if last_number is None and wrapped:
+            return None, raw.strip()
         if n == (last_number or 0) + 1 or (last_number is None and block_start):
             return m.group(0).strip(), raw[m.end():].strip()
     return None, raw.strip()
@@ -465,6 +475,9 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
     if _url_continues(cur, line):
         return False
     unfinished = bool(re.search(r"(?:[,;:&/\-–]|\band|\bin|\bet)\s*$", _EMPTY_DOI.sub("", cur)))
+    # A parenthesis or quotation still open: "(ACC/AHA/NASPE Committee to Update the 1998"
+    # / "Pacemaker Guidelines). Circulation ...".
+    still_open = cur.count("(") > cur.count(")") or cur.count("“") > cur.count("”")
     # "References:", "... recommends this. Sources:": the last sentence leads into a list.
     lead_in = cur.endswith(":") and not looks_like_reference(re.split(r"(?<=[.!?])\s+", cur)[-1], listed=True)
     if hard:
@@ -477,7 +490,7 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
         return True
     if (not line[:1].isalpha() or line[:1].islower()) and not _AUTHOR_START.match(line):
         return False  # ":274-80.", "(2007)", "intraarticular lidocaine ...": wrapped text
-    if unfinished and not lead_in:
+    if (unfinished or still_open) and not lead_in:
         return False  # the item is visibly unfinished: "... Bayani N," / "Coppe JP, ..."
     if (not listed and _AUTHOR_START.match(line) and not _AUTHOR_START.match(cur)
             and not looks_like_reference(cur)):
@@ -487,7 +500,8 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
     if _finished_reference(cur):
         # After a whole reference only its tail (Epub, DOI, PMID, URL, "May 31.")
         # continues it; anything else is the next reference, or prose.
-        return not (_TAIL.match(line) or _MONTH.match(line))
+        # "New York: ACM." / "Amsterdam: Benjamins.": a place and a publisher end one.
+        return not (_TAIL.match(line) or _MONTH.match(line) or _PLACE.match(line))
     return False
 
 
@@ -521,6 +535,7 @@ def _finished_reference(text: str) -> bool:
     return len(title_words) >= 3 or longest >= 4
 
 
+_PLACE = re.compile(rf"^[{_UP}][{_LOW}]+(?:[ -][{_UP}][{_LOW}]+)?(?:,\s*[{_UP}]{{2}})?:\s*[{_UP}]")
 # A DOI label left empty at the end of a reference ("... 2005; 29:564-70. doi:", "(doi: ."):
 # nothing follows it, so it neither continues into the next line nor keeps it.
 _EMPTY_DOI = re.compile(r"[\s(]*(?:PubMed\s+)?(?:doi|DOI)\s*:?\s*\.?\s*$")
