@@ -121,10 +121,11 @@ _NARRATIVE = re.compile(
     r"|\)\s+(?:showed|found|reported|demonstrated|suggested|argued|claimed|concluded|noted|observed|"
     r"says|said|shows|finds|reports|argues|claims|did|does|is|was|were|are|had|has)\b"
 )
-# Month names only: "Mar" is a month, "Martin" an author.
+# Month names only: "Mar" is a month, "Martin" an author, and so is "Mar JC" (a month is
+# followed by a day, a year or punctuation).
 _MONTH = re.compile(
     r"^(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
-    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?=[\s;,]|$)",
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?=\s*(?:[\d;,.)]|$))",
     re.IGNORECASE,
 )
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣–—])\s+(?=\S)")
@@ -481,7 +482,8 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
     # "References:", "... recommends this. Sources:": the last sentence leads into a list.
     lead_in = cur.endswith(":") and not looks_like_reference(re.split(r"(?<=[.!?])\s+", cur)[-1], listed=True)
     if hard:
-        if lead_in:
+        # "References" on a line of its own is a header, whatever the next line begins with.
+        if lead_in or re.fullmatch(rf"[{_UP}][\w ]{{0,30}}", cur) and len(cur.split()) <= 3:
             return True
         if unfinished or _TAIL.match(line) or _MONTH.match(line):
             return False
@@ -535,7 +537,7 @@ def _finished_reference(text: str) -> bool:
     return len(title_words) >= 3 or longest >= 4
 
 
-_PLACE = re.compile(rf"^[{_UP}][{_LOW}]+(?:[ -][{_UP}][{_LOW}]+)?(?:,\s*[{_UP}]{{2}})?:\s*[{_UP}]")
+_PLACE = re.compile(rf"^[{_UP}][{_LOW}]+(?:[ -][{_UP}][{_LOW}]+)?(?:,?\s*[{_UP}]{{2}})?:\s*[{_UP}]")
 # A DOI label left empty at the end of a reference ("... 2005; 29:564-70. doi:", "(doi: ."):
 # nothing follows it, so it neither continues into the next line nor keeps it.
 _EMPTY_DOI = re.compile(r"[\s(]*(?:PubMed\s+)?(?:doi|DOI)\s*:?\s*\.?\s*$")
