@@ -359,17 +359,53 @@ def _items(lines: list[str]) -> list[_Item]:
         # line above), or one indented under the marker as a hanging indent, carries the
         # item on even after its locator: "... pp. 26-33)." / "IEEE Computer Society.".
         # Only the reader speaking again ends it there.
-        wrapped_on = listed and (not hard or _hanging(lines, cur, raw)) and not _FIRST_PERSON.search(line)
+        signs_off = _signs_off(line)
+        hanging = cur is not None and _hanging(lines, cur, raw)
+        # (A bare name does not stop a wrapping: "Elsevier." may be all it left on a line.)
+        wrapped_on = listed and (not hard or hanging) and not (_FIRST_PERSON.search(line) or _closes(line))
+        if wrapped_on and _BARE_NAME.match(line) and _finished_reference(_join(cur.lines)):
+            wrapped_on = False  # "... 21:281-289." / "J.H.": the reader's name, not a tail
         if cur is not None and wrapped_on:
             cur.lines.append(line)
             cur.end = lineno
-        elif cur is None or _starts_new(_join(cur.lines), line, hard and not listed, listed):
+        elif cur is None or (listed and hard and not hanging and signs_off) or _starts_new(
+                _join(cur.lines), line, hard and not listed, listed):
+            # A sign-off or a bare name right under a list, where the reader wrote it on a
+            # line of its own ("Thanks,", "Dr. A. K. Singh"), ends the list's last item.
             cur = _Item(lineno, [line], prose=signature, hard=hard)
             items.append(cur)
         else:
             cur.lines.append(line)
             cur.end = lineno
     return _merge_tails(items)
+
+
+# How readers sign off under a comment, and the bare name they sign with ("Jerry Hesch",
+# "Dr. A. K. Singh", "Maria Lopez, PT, DPT", "J.H."): never a reference's tail.
+_SIGN_OFF = re.compile(
+    r"^(?:thanks|thank\s+you|many\s+thanks|cheers|(?:best|kind|warm|warmest)(?:\s+regards|\s+wishes)?|"
+    r"regards|yours|sincerely|greetings|all\s+the\s+best|sent\s+from|hope\s+this\s+helps|let\s+me|please|"
+    r"feel\s+free|(?-i:I)(?=\s|'|’))\b",
+    re.IGNORECASE,
+)
+_NAME = (
+    rf"(?:(?:Dr|Prof|Mr|Mrs|Ms)\.?\s+)?(?:[{_UP}]\.\s?)*[{_UP}][{_LOW}'’-]+(?:\s+[{_UP}][{_LOW}'’-]+)?"
+    rf"(?:,\s*[{_UP}][{_UP}a-z]{{1,4}})*\.?"
+)
+_BARE_NAME = re.compile(rf"^(?:{_NAME}|(?:[{_UP}]\.\s?){{1,3}})$")
+
+
+def _closes(line: str) -> bool:
+    """``line`` opens the reader's closing: "Thanks,", "Best regards,", "Keep it up!"."""
+    line = line.strip()
+    return bool((_SIGN_OFF.match(line) and len(line.split()) <= 8) or line.endswith("!"))
+
+
+def _signs_off(line: str) -> bool:
+    """``line`` is the reader signing off or signing: a sign-off opening a short line, a
+    bare name, or an exclamation ("Keep up the good work!")."""
+    line = line.strip()
+    return _closes(line) or bool(_BARE_NAME.match(line))
 
 
 def _indent(raw: str) -> int:
@@ -395,7 +431,7 @@ def _merge_tails(items: list[_Item]) -> list[_Item]:
                 and item.line == prev.end + 1 and (prev.marker is not None or not item.hard)):
             text, above = _join(item.lines), _join(prev.lines)
             score = _reference_score(text)
-            if (0 < score < _LOOSE and not _FIRST_PERSON.search(text)
+            if (0 < score < _LOOSE and not _FIRST_PERSON.search(text) and not _signs_off(text)
                     and looks_like_reference(above, listed=prev.marker is not None)):
                 prev.lines.extend(item.lines)
                 prev.end = item.end
@@ -481,6 +517,8 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
     still_open = cur.count("(") > cur.count(")") or cur.count("“") > cur.count("”")
     # "References:", "... recommends this. Sources:": the last sentence leads into a list.
     lead_in = cur.endswith(":") and not looks_like_reference(re.split(r"(?<=[.!?])\s+", cur)[-1], listed=True)
+    if not unfinished and (_closes(line) or (_BARE_NAME.match(line) and (hard or _finished_reference(cur)))):
+        return True  # the reader's closing or name right under the last reference
     if hard:
         # "References" on a line of its own is a header, whatever the next line begins with.
         if lead_in or re.fullmatch(rf"[{_UP}][\w ]{{0,30}}", cur) and len(cur.split()) <= 3:
