@@ -140,6 +140,10 @@ _RUN_ON = re.compile(
     rf"\s+(?=(?:[\[(]?\d{{1,3}}[.)\]]\s*)?(?:{_SURNAME})"
     rf"(?:\s+[{_UP}]{{1,3}}(?=[,.;:]|\s+et\s+al)|,\s*[{_UP}]\.|\s+et\s+al\b))"
 )
+# Authors as only author lists write them: "Hassa PO,", "Escueta, M.,", "Murakami et al".
+_NAMES_START = re.compile(
+    rf"^(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=[,.;:]|\s+et\s+al)|,\s*[{_UP}]\.|\s+et\s+al\b)"
+)
 _URL_END = re.compile(r"(?:https?://|\b10\.\d{4,9}/|\bdoi:\s?)\S*$", re.IGNORECASE)
 _INLINE_MARKER = re.compile(r"^\s*(?:\[\d{1,3}\]|\(\d{1,3}\)|\d{1,3}[.)])\s*")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
@@ -536,6 +540,12 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
             and not looks_like_reference(cur)):
         # A reference right under prose ("References:" or "Jerry Hesch" / "Berthelot JM,
         # ..."); under a reference's first line ("... Labat JJ, Le" / "Goff B,") it continues.
+        return True
+    if (not listed and _NAMES_START.match(line) and _AUTHOR_START.match(cur)
+            and (_YEAR.search(cur) or _LOCATOR.search(cur)) and looks_like_reference(cur)):
+        # Authors with their initials under a reference that has its own authors and year:
+        # the next reference ("... Med., 2015(in press)" / "Schunemann HJ, Fretheim A,"),
+        # not the rest of an author list, which comes before the year.
         return True
     if _finished_reference(cur):
         # After a whole reference only its tail (Epub, DOI, PMID, URL, "May 31.")
