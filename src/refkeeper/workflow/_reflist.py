@@ -345,10 +345,12 @@ def _items(lines: list[str]) -> list[_Item]:
             items.append(cur)
             continue
         hard = lineno >= 2 and _hard_break(lines[lineno - 2], line, width)
-        # "* ... Part" / "1. Review of current status ...": a line the wrapping made inside a
-        # marked item starts a numbered list only by carrying on a count already begun.
+        # "* ... Part" / "1. Review of current status ...": a line the wrapping made (or one
+        # under a hanging indent) inside a marked item starts a numbered list only by
+        # carrying on a count already begun.
+        hanging = cur is not None and _hanging(lines, cur, raw)
         marker, rest = _marker(raw, last_number, block_start,
-                               wrapped=cur is not None and cur.marker is not None and not hard)
+                               wrapped=cur is not None and cur.marker is not None and (not hard or hanging))
         block_start = False
         if marker is not None:
             if marker[0].isdigit() or marker[0] in "[(":
@@ -364,7 +366,6 @@ def _items(lines: list[str]) -> list[_Item]:
         # item on even after its locator: "... pp. 26-33)." / "IEEE Computer Society.".
         # Only the reader speaking again ends it there.
         signs_off = _signs_off(line)
-        hanging = cur is not None and _hanging(lines, cur, raw)
         # (A bare name does not stop a wrapping: "Elsevier." may be all it left on a line.)
         wrapped_on = listed and (not hard or hanging) and not (_FIRST_PERSON.search(line) or _closes(line))
         if wrapped_on and _BARE_NAME.match(line) and _finished_reference(_join(cur.lines)):
@@ -458,15 +459,17 @@ def _wrap_width(lines: list[str]) -> int | None:
     runs_on = [n for n, nxt in zip(lengths[:-1], nonblank[1:], strict=True) if n and nxt]
     if len(runs_on) < 2:
         return None
-    best, best_near = None, 0
+    best, best_near, best_over = None, 0, 0
     # The width is the length of some line (the last line of a paragraph may be the
     # longest); most lines that run on end within a word's length of it.
     for w in sorted({n for n in lengths if 30 <= n <= 110}):
         near = sum(1 for n in runs_on if w - 10 <= n <= w)
         over = sum(1 for n in lengths if n > w)
         if over <= max(1.0, 0.2 * len(runs_on)) and near >= best_near:
-            best, best_near = w, near
-    if best is None or best_near < 2 or best_near < 0.4 * len(runs_on):
+            best, best_near, best_over = w, near, over
+    # A short list has few lines that run on, half of them a reference's last line; three
+    # near the width and none longer are wrapping enough.
+    if best is None or best_near < 2 or (best_near < 0.4 * len(runs_on) and (best_near < 3 or best_over)):
         return None
     # No line a wrapping ran on is longer than its width: one a column or two longer than
     # the width most lines end near says the width is that much larger (a line taken as
