@@ -492,3 +492,21 @@ def test_a_readers_sentence_with_a_year_or_a_journal_stays_prose_beside_a_list(s
     ):
         assert split_references(text) == refs, text
     assert not looks_like_reference(sentence)
+
+
+def test_a_reference_starting_lower_case_under_the_readers_sentence_is_not_glued_to_it(dev_string):
+    ref = dev_string("ben-Avraham, D. and Havlin, S.")
+    text = f"The 2016 NICE guideline no longer recommends this.\n{ref}\n{dev_string('Schunemann HJ')}\n"
+    chunks = split_text(text)
+    assert [c.text for c in chunks if c.is_reference] == [ref, dev_string("Schunemann HJ")]
+    assert chunks[0].text == "The 2016 NICE guideline no longer recommends this."
+
+
+def test_a_signature_under_a_url_or_an_unfinished_reference_stays_the_readers(dev_string):
+    url_end = dev_string("Vetter, C.: MoNav")  # ends ".../p/monav/"
+    no_end = dev_string("Solms, M. (1997)")  # ends "..., New Jersey." (no year or pages)
+    for refs in ([dev_string("Schunemann HJ"), url_end], [dev_string("Schunemann HJ"), no_end]):
+        for marker in ("", "- "):
+            for signature in (["Sent from my iPhone"], ["Dr. A. K. Singh", "University of Leeds"]):
+                text = "\n".join([*(marker + r for r in refs), *signature]) + "\n"
+                assert split_references(text) == refs, (marker, signature)

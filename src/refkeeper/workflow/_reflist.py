@@ -44,9 +44,10 @@ REFERENCE, PROSE = "reference", "prose"
 
 _UP = "A-ZÀ-ÖØ-ÞĀĂĄĆČĎĐĒĖĘĚĞĪİĶĹĻĽŁŃŅŇŌŐŒŔŘŚŞŠŢŤŪŮŰŲŹŻŽ"
 _LOW = "a-zß-öø-ÿāăąćčďđēėęěğīıķĺļľłńņňōőœŕřśşšţťūůűųźżž"
-_PARTICLE = r"(?i:van\s+der|van\s+den|van|von|de\s+la|de|der|den|del|della|da|di|du|le|la|dos|das|ter|ten)"
+_PARTICLE = (r"(?i:van\s+der|van\s+den|van|von|de\s+la|de|der|den|del|della|da|di|du|le|la|dos|das|ter|ten|"
+             r"ben|bin|ibn|al|el)")
 _SURNAME = (
-    rf"(?:{_PARTICLE}\s+)*(?:[{_UP}][{_LOW}'’]*(?:[-'’][{_UP}]?[{_LOW}]+|[{_UP}][{_LOW}]+)*[{_LOW}]"
+    rf"(?:{_PARTICLE}(?:\s+|-(?=[{_UP}])))*(?:[{_UP}][{_LOW}'’]*(?:[-'’][{_UP}]?[{_LOW}]+|[{_UP}][{_LOW}]+)*[{_LOW}]"
     rf"|[{_UP}]{{2,}}(?:-[{_UP}]{{2,}})?)"
 )
 # How references begin: "Berthelot JM," (Vancouver), "Berthelot, J. M.," / "Berthelot, J.-M."
@@ -368,8 +369,11 @@ def _items(lines: list[str]) -> list[_Item]:
         signs_off = _signs_off(line)
         # (A bare name does not stop a wrapping: "Elsevier." may be all it left on a line.)
         wrapped_on = listed and (not hard or hanging) and not (_FIRST_PERSON.search(line) or _closes(line))
-        if wrapped_on and _BARE_NAME.match(line) and _finished_reference(_join(cur.lines)):
-            wrapped_on = False  # "... 21:281-289." / "J.H.": the reader's name, not a tail
+        if wrapped_on and _BARE_NAME.match(line) and (_TITLED_NAME.match(line)
+                                                       or _finished_reference(_join(cur.lines))):
+            # "... 21:281-289." / "J.H.": the reader's name, not a tail; "Dr. A. K. Singh"
+            # (a title, or initials before a surname) under anything.
+            wrapped_on = False
         if cur is not None and wrapped_on:
             cur.lines.append(line)
             cur.end = lineno
@@ -397,6 +401,7 @@ _NAME = (
     rf"(?:(?:Dr|Prof|Mr|Mrs|Ms)\.?\s+)?(?:[{_UP}]\.\s?)*[{_UP}][{_LOW}'’-]+(?:\s+[{_UP}][{_LOW}'’-]+)?"
     rf"(?:,\s*[{_UP}][{_UP}a-z]{{1,4}})*\.?"
 )
+_TITLED_NAME = re.compile(rf"^(?:(?:Dr|Prof|Mr|Mrs|Ms)\.?\s|(?:[{_UP}]\.\s?)+[{_UP}][{_LOW}])")
 _BARE_NAME = re.compile(rf"^(?:{_NAME}|(?:[{_UP}]\.\s?){{1,3}})$")
 
 
@@ -524,7 +529,9 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
     still_open = cur.count("(") > cur.count(")") or cur.count("“") > cur.count("”")
     # "References:", "... recommends this. Sources:": the last sentence leads into a list.
     lead_in = cur.endswith(":") and not looks_like_reference(re.split(r"(?<=[.!?])\s+", cur)[-1], listed=True)
-    if not unfinished and (_closes(line) or (_BARE_NAME.match(line) and (hard or _finished_reference(cur)))):
+    if (not unfinished or _URL_END.search(cur)) and (
+            _closes(line) or (_BARE_NAME.match(line) and (hard or _TITLED_NAME.match(line)
+                                                          or _finished_reference(cur)))):
         return True  # the reader's closing or name right under the last reference
     if hard:
         # "References" on a line of its own is a header, whatever the next line begins with.
@@ -533,7 +540,10 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
         if unfinished or _TAIL.match(line) or _MONTH.match(line):
             return False
         if (not line[:1].isalpha() or line[:1].islower()) and not _AUTHOR_START.match(line):
-            return _finished_reference(cur)
+            # A reader's sentence the text ended a line after ("... recommends this." /
+            # "ben-Avraham, D. ...") is over; so is a whole reference.
+            over = cur.endswith((".", "!", "?")) and not looks_like_reference(cur)
+            return over or _finished_reference(cur)
         return True
     if (not line[:1].isalpha() or line[:1].islower()) and not _AUTHOR_START.match(line):
         return False  # ":274-80.", "(2007)", "intraarticular lidocaine ...": wrapped text
