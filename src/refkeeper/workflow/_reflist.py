@@ -119,7 +119,8 @@ _NARRATIVE = re.compile(
     r"\b(?:show|showed|shown|shows|found|finds|report|reported|reports|demonstrate|demonstrated|"
     r"conclude|concluded|suggest|suggested|argue|argued|argues|claim|claimed|claims|"
     r"note|noted|observe|observed|say|says|said|think|thinks|believe|mean|means)\s+that\b"
-    r"|\)\s+(?:showed|found|reported|demonstrated|suggested|argued|claimed|concluded|noted|observed|"
+    # "(2013) showed", "(Smith et al.) found"; not "(Sardinia, Tyrrhenian Islands) are inhabited"
+    r"|(?:\b(?:1[89]|20)\d\d[a-z]?|\bet\s+al\.?)\s*\)\s+(?:showed|found|reported|demonstrated|suggested|argued|claimed|concluded|noted|observed|"
     r"says|said|shows|finds|reports|argues|claims|did|does|is|was|were|are|had|has)\b"
 )
 # Month names only: "Mar" is a month, "Martin" an author, and so is "Mar JC" (a month is
