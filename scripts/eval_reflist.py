@@ -6,8 +6,9 @@ Builds reader comments from the real reference strings of
 style (numbered ``1.`` / ``1)``, bracketed ``[1]``, bulleted ``-`` ``•`` ``*``, plain one
 per line, blank-line separated), some hard-wrapped by a "mail client" at 60-78 columns
 (one reference over several lines, markers with or without a hanging indent), with or
-without a header line, with the reader's prose before and a signature after. Then it
-splits each comment with ``refkeeper.workflow.reflist.split_references`` and prints:
+without a header line, always with the reader's prose before and a signature after (as
+issue 12's held-out comments are; a blank line around the list most of the time, not
+always). Then it splits each comment with ``refkeeper.workflow.split_text`` and prints:
 
 * exact: the share of comments split into exactly the right references, in order
   (compared without whitespace: joining a wrapped ``cell-`` / ``penetrating`` is no

@@ -23,14 +23,19 @@ The rules, in order:
   locator, a year after its title, a DOI) or begins under prose ("References:");
 * a short line a wrapping cut off a reference ("Springer, Heidelberg (2002)") goes back
   to it; an item holding several references run together is cut after each reference's
-  locator where the next one's authors (or its number) begin.
+  locator where the next one's authors (or its number) begin;
+* the reader's closing or name right under the last reference ("Thanks,", "J.H.",
+  "Dr. A. K. Singh", "Keep up the good work!") ends the list, never a reference's tail.
 
 Joined lines get one space, except inside a DOI or URL and after a hyphen (``intra-`` /
 ``articular``), where the pieces are joined as they were. Each chunk is then called a
 reference or prose by weighing what it contains (authors first, a year, a locator, a DOI,
 bibliographic words) against the reader speaking ("I have", "thanks") and sentences
 ("showed that"); a list item, or a chunk between two references, needs less evidence
-than a loose line.
+than a loose line. Then the list's shape decides what evidence alone cannot: an item
+carrying the same marker as the reference next to it is the next reference, and a line at
+either end of a list without markers with half of a loose reference's evidence is its
+first or last one, as long as nothing of the reader's (speech, sentence words) is in it.
 """
 
 from __future__ import annotations
