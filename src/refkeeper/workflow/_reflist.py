@@ -23,14 +23,19 @@ The rules, in order:
   locator, a year after its title, a DOI) or begins under prose ("References:");
 * a short line a wrapping cut off a reference ("Springer, Heidelberg (2002)") goes back
   to it; an item holding several references run together is cut after each reference's
-  locator where the next one's authors (or its number) begin.
+  locator where the next one's authors (or its number) begin;
+* the reader's closing or name right under the last reference ("Thanks,", "J.H.",
+  "Dr. A. K. Singh", "Keep up the good work!") ends the list, never a reference's tail.
 
 Joined lines get one space, except inside a DOI or URL and after a hyphen (``intra-`` /
 ``articular``), where the pieces are joined as they were. Each chunk is then called a
 reference or prose by weighing what it contains (authors first, a year, a locator, a DOI,
 bibliographic words) against the reader speaking ("I have", "thanks") and sentences
 ("showed that"); a list item, or a chunk between two references, needs less evidence
-than a loose line.
+than a loose line. Then the list's shape decides what evidence alone cannot: an item
+carrying the same marker as the reference next to it is the next reference, and a line at
+either end of a list without markers with half of a loose reference's evidence is its
+first or last one, as long as nothing of the reader's (speech, sentence words) is in it.
 """
 
 from __future__ import annotations
@@ -44,23 +49,28 @@ REFERENCE, PROSE = "reference", "prose"
 
 _UP = "A-ZÀ-ÖØ-ÞĀĂĄĆČĎĐĒĖĘĚĞĪİĶĹĻĽŁŃŅŇŌŐŒŔŘŚŞŠŢŤŪŮŰŲŹŻŽ"
 _LOW = "a-zß-öø-ÿāăąćčďđēėęěğīıķĺļľłńņňōőœŕřśşšţťūůűųźżž"
-_PARTICLE = r"(?i:van\s+der|van\s+den|van|von|de\s+la|de|der|den|del|della|da|di|du|le|la|dos|das|ter|ten)"
+_PARTICLE = (r"(?i:van\s+der|van\s+den|van|von|de\s+la|de|der|den|del|della|da|di|du|le|la|dos|das|ter|ten|"
+             r"ben|bin|ibn|al|el)")
 _SURNAME = (
-    rf"(?:{_PARTICLE}\s+)*(?:[{_UP}][{_LOW}'’]*(?:[-'’][{_UP}]?[{_LOW}]+|[{_UP}][{_LOW}]+)*[{_LOW}]"
+    rf"(?:{_PARTICLE}(?:\s+|-(?=[{_UP}])))*(?:[{_UP}][{_LOW}'’]*(?:[-'’][{_UP}]?[{_LOW}]+|[{_UP}][{_LOW}]+)*[{_LOW}]"
     rf"|[{_UP}]{{2,}}(?:-[{_UP}]{{2,}})?)"
 )
 # How references begin: "Berthelot JM," (Vancouver), "Berthelot, J. M.," / "Berthelot, J.-M."
 # (APA, Harvard), "Borowsky CD, et al." and "Murakami et al." (short forms), "Li H Durbin R
 # 2009" (no punctuation at all), "R. Pemantle." / "B. Li, Y. Liu" (initials first),
-# "Kahn, Ludwig W.:" (a given name written out).
+# "Kahn, Ludwig W.:" (a given name written out), "WI Steudel, F Cortbus," (initials first,
+# no full stops), "Southwick D (Forthcoming)".
 _INITIALS = rf"[{_UP}]\.(?:\s?-?[{_UP}]\.){{0,3}}"
 _AUTHOR_START = re.compile(
-    rf"^(?:(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=\s?[,.;:]|\s+et\s+al|\s*$|\s+\((?:1[89]|20)\d\d)"
+    rf"^(?:(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=\s?[,.;:]|\s+et\s+al|\s*$|\s+\((?:1[89]|20)\d\d"
+    rf"|\s+\((?i:in\s+press|forthcoming|submitted|n\.\s?d\.)\))"
     rf"|,\s*[{_UP}]\.(?:\s?-?[{_UP}]\.)*"
     rf"|\s+et\s+al\b"
     rf"|\s+[{_UP}]{{1,3}}\s+(?:(?:{_SURNAME})\s+[{_UP}]{{1,3}}\b|(?:1[89]|20)\d\d\b)"
     rf"|,\s+[{_UP}][{_LOW}]+(?:\s+{_INITIALS})?\s?[.,:])"
-    rf"|{_INITIALS}\s?(?:{_SURNAME})(?=[,.:;]|\s+(?:and|&|et\s+al)\b|\s+{_INITIALS}))"
+    rf"|{_INITIALS}\s?(?:{_SURNAME})(?=[,.:;]|\s+(?:and|&|et\s+al)\b|\s+{_INITIALS})"
+    # "WI Steudel, F Cortbus, ...": initials first, without full stops
+    rf"|[{_UP}]{{1,3}}\s(?:{_SURNAME}),\s+[{_UP}]{{1,3}}\s(?:{_SURNAME})\b)"
 )
 _YEAR = re.compile(r"(?<![\d:–\-/.])(?:1[89]\d\d|20[0-4]\d)[a-z]?(?![\d\-–/])")
 _APA_YEAR_END = re.compile(r"\(\s*(?:1[89]\d\d|20[0-4]\d)[a-z]?\s*\)\s*\.?\s*$")
@@ -70,7 +80,8 @@ _LOCATOR = re.compile(
     rf"|;\s*\d+\s*[:(]"  # ;89:
     rf"|\b\d{{1,4}}\s*:\s*[A-Za-z]?\d+(?!\s*[:.]\d)"  # 15:345   8:89   4:1--79
     rf"|:\s*[A-Za-z]?\d+{_DASH}[A-Za-z]?\d+"  # :2048-2056
-    rf"|\bpp?\.?\s*\d+"  # pp. 17   pp 1746
+    # pp. 17   pp 1746   P. 13 (a capital P alone is an initial: "Buss P 2005")
+    rf"|(?-i:\bpp?\.?\s*\d+|\bPp?\.\s*\d+)"
     rf"|\bvol\.?\s*\d+"  # vol. 73
     rf"|\bS\.\s*\d+{_DASH}\d+"  # S. 138–149
     # 21, 37-71 (2002)
@@ -82,7 +93,7 @@ _LOCATOR = re.compile(
 _DOI = re.compile(r"\b10\.\d{4,9}/\S+|\bdoi\s*:|doi\.org/|\bPMID\s*:?\s*\d", re.IGNORECASE)
 _URL = re.compile(r"https?://\S+|\bwww\.\S+\.\w", re.IGNORECASE)
 _TAIL = re.compile(
-    r"^(?:doi\b|https?://|www\.|PMID|PMCID|Epub|\[|available\b|accessed\b|retrieved\b|erratum\b)",
+    r"^(?:doi\b|https?://|www\.|PMID|PMCID|PubMed\b|Epub|\[|available\b|accessed\b|retrieved\b|erratum\b)",
     re.IGNORECASE,
 )
 # Words of what bibliographies are made of, rare in a reader's sentences.
@@ -96,7 +107,9 @@ _BIBLIO = re.compile(
 _PROSE_WORDS = re.compile(
     r"\b(?:that|this|these|there|here|showed|shows|found|finds|suggests?|demonstrated?|which|because|"
     r"but|however|would|should|could|can|not|is|are|was|were|has|have|had|been|it|also|very|just|"
-    r"so|too|really|about|what|if|all|any|some|at\s+least|does|did|do)\b"
+    r"so|too|really|about|what|if|all|any|some|at\s+least|does|did|do|"
+    # a reader telling what a paper did: "later wrote", "the one everyone cites"
+    r"says|said|wrote|writes|cites|cite|everyone|anyone|later|he|she|his|her|they|them|only|whole)\b"
 )
 _FIRST_PERSON = re.compile(
     r"\b(?:I(?:'|’)(?:m|ve|d|ll)|I\s+(?:am|was|have|had|think|found|would|will|can|could|do|did|"
@@ -111,24 +124,32 @@ _NARRATIVE = re.compile(
     r"\b(?:show|showed|shown|shows|found|finds|report|reported|reports|demonstrate|demonstrated|"
     r"conclude|concluded|suggest|suggested|argue|argued|argues|claim|claimed|claims|"
     r"note|noted|observe|observed|say|says|said|think|thinks|believe|mean|means)\s+that\b"
-    r"|\)\s+(?:showed|found|reported|demonstrated|suggested|argued|claimed|concluded|noted|observed|"
+    # "(2013) showed", "(Smith et al.) found"; not "(Sardinia, Tyrrhenian Islands) are inhabited"
+    r"|(?:\b(?:1[89]|20)\d\d[a-z]?|\bet\s+al\.?)\s*\)\s+(?:showed|found|reported|demonstrated|suggested|argued|claimed|concluded|noted|observed|"
     r"says|said|shows|finds|reports|argues|claims|did|does|is|was|were|are|had|has)\b"
 )
-# Month names only: "Mar" is a month, "Martin" an author.
+# Month names only: "Mar" is a month, "Martin" an author, and so is "Mar JC" (a month is
+# followed by a day, a year or punctuation).
 _MONTH = re.compile(
     r"^(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
-    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?=[\s;,]|$)",
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?=\s*(?:[\d;,.)]|$))",
     re.IGNORECASE,
 )
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣–—])\s+(?=\S)")
+# "2) , 1992. The genus ...", "5. ? The earliest ...": a string whose authors are missing
+# is still item 2 (a number counting up is what tells an item from a wrapped line).
 _NUMBERED = re.compile(
-    r"^\s*(?:\[(\d{1,3})\]|\((\d{1,3})\)|(\d{1,3})[.)])(?:\s*(?=[^\W\d_]|[\"“‘'\[(—–])|\s+(?=\d))"
+    r"^\s*(?:\[(\d{1,3})\]|\((\d{1,3})\)|(\d{1,3})[.)])(?:\s*(?=[^\W\d_]|[\"“‘'\[(—–])|\s+(?=\S))"
 )
 # A place inside one paragraph where the next reference may begin: a space, optionally a
 # number ("2."), then authors; ``_split_run_on`` checks that a whole reference ends there.
 _RUN_ON = re.compile(
     rf"\s+(?=(?:[\[(]?\d{{1,3}}[.)\]]\s*)?(?:{_SURNAME})"
     rf"(?:\s+[{_UP}]{{1,3}}(?=[,.;:]|\s+et\s+al)|,\s*[{_UP}]\.|\s+et\s+al\b))"
+)
+# Authors as only author lists write them: "Hassa PO,", "Escueta, M.,", "Murakami et al".
+_NAMES_START = re.compile(
+    rf"^(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=[,.;:]|\s+et\s+al)|,\s*[{_UP}]\.|\s+et\s+al\b)"
 )
 _URL_END = re.compile(r"(?:https?://|\b10\.\d{4,9}/|\bdoi:\s?)\S*$", re.IGNORECASE)
 _INLINE_MARKER = re.compile(r"^\s*(?:\[\d{1,3}\]|\(\d{1,3}\)|\d{1,3}[.)])\s*")
@@ -187,7 +208,48 @@ def split_text(text: str) -> list[Chunk]:
         if (not c.is_reference and not signature[i] and chunks[i - 1].is_reference
                 and chunks[i + 1].is_reference and looks_like_reference(c.text, listed=True)):
             c.kind = REFERENCE
+    # An item carrying the same marker as the reference next to it ("[8]" after "[7]", a
+    # "-" after a "-") is the next one of that list, however little it has of a reference
+    # ("LEP collaboration, A. Rosca, Fermiophobic Higgs bosons at LEP, hep-ex/0212038"),
+    # unless the reader speaks in it or it is a bare name ("- Anne", "— J. Hesch, DC").
+    # In a list without markers, a line at either end of the references that has half of
+    # what a loose reference needs (authors and a year, a locator, a URL) and nothing of
+    # the reader's is the list's first or last reference, not the prose around it.
+    before = [c.is_reference for c in chunks]
+    for i, c in enumerate(chunks):
+        if c.is_reference or signature[i] or not _could_be_listed_reference(c.text):
+            continue
+        neighbours = [chunks[j] for j in (i - 1, i + 1) if 0 <= j < len(chunks) and before[j]]
+        if c.marker is not None:
+            if any(_same_list(*sorted((c, n), key=lambda x: x.line)) for n in neighbours):
+                c.kind = REFERENCE
+        elif (any(n.marker is None for n in neighbours) and len(c.text.split()) >= 5
+              and _could_be_listed_reference(c.text, sentence_words=1)
+              and _reference_score(c.text) >= _LOOSE / 2):
+            c.kind = REFERENCE
     return chunks
+
+
+def _same_list(first: Chunk, second: Chunk) -> bool:
+    """``second`` is the item right after ``first`` in one list: the same bullet, or the
+    next number written the same way."""
+    a, b = first.marker, second.marker
+    if a is None or b is None:
+        return False
+    if not a[0].isdigit() and a[0] not in "[(":
+        return a == b
+    na, nb = re.sub(r"\d+", "#", a), re.sub(r"\d+", "#", b)
+    return na == nb and int(re.sub(r"\D", "", b)) == int(re.sub(r"\D", "", a)) + 1
+
+
+def _could_be_listed_reference(text: str, sentence_words: int = 2) -> bool:
+    """Nothing speaks against ``text`` being a reference: no reader speaking, no sentence
+    about a paper (at most one of the words sentences are made of), not a header, not a
+    bare name (a reference has five words or a number)."""
+    words = text.split()
+    return (not _FIRST_PERSON.search(text) and not _NARRATIVE.search(text) and not text.endswith(":")
+            and len(_PROSE_WORDS.findall(text)) <= max(sentence_words, len(words) // 10)
+            and (len(words) >= 5 or bool(re.search(r"\d", text))) and _reference_score(text) >= -1.0)
 
 
 def looks_like_reference(text: str, listed: bool = False) -> bool:
@@ -289,9 +351,14 @@ def _items(lines: list[str]) -> list[_Item]:
             cur = _Item(lineno, [line], prose=True)
             items.append(cur)
             continue
-        marker, rest = _marker(raw, last_number, block_start)
-        block_start = False
         hard = lineno >= 2 and _hard_break(lines[lineno - 2], line, width)
+        # "* ... Part" / "1. Review of current status ...": a line the wrapping made (or one
+        # under a hanging indent) inside a marked item starts a numbered list only by
+        # carrying on a count already begun.
+        hanging = cur is not None and _hanging(lines, cur, raw)
+        marker, rest = _marker(raw, last_number, block_start,
+                               wrapped=cur is not None and cur.marker is not None and (not hard or hanging))
+        block_start = False
         if marker is not None:
             if marker[0].isdigit() or marker[0] in "[(":
                 last_number = int(re.sub(r"\D", "", marker))
@@ -301,13 +368,69 @@ def _items(lines: list[str]) -> list[_Item]:
         # Inside a numbered or bulleted item the next marker starts the next item, so a
         # break the text was written with is no evidence of a new one there.
         listed = cur is not None and cur.marker is not None
-        if cur is None or _starts_new(_join(cur.lines), line, hard and not listed, listed):
+        # Inside a marked item, a line the wrapping made (its first word did not fit on the
+        # line above), or one indented under the marker as a hanging indent, carries the
+        # item on even after its locator: "... pp. 26-33)." / "IEEE Computer Society.".
+        # Only the reader speaking again ends it there.
+        signs_off = _signs_off(line)
+        # (A bare name does not stop a wrapping: "Elsevier." may be all it left on a line.)
+        wrapped_on = listed and (not hard or hanging) and not (_FIRST_PERSON.search(line) or _closes(line))
+        if wrapped_on and _BARE_NAME.match(line) and (_TITLED_NAME.match(line)
+                                                       or _finished_reference(_join(cur.lines))):
+            # "... 21:281-289." / "J.H.": the reader's name, not a tail; "Dr. A. K. Singh"
+            # (a title, or initials before a surname) under anything.
+            wrapped_on = False
+        if cur is not None and wrapped_on:
+            cur.lines.append(line)
+            cur.end = lineno
+        elif cur is None or (listed and hard and not hanging and signs_off) or _starts_new(
+                _join(cur.lines), line, hard and not listed, listed):
+            # A sign-off or a bare name right under a list, where the reader wrote it on a
+            # line of its own ("Thanks,", "Dr. A. K. Singh"), ends the list's last item.
             cur = _Item(lineno, [line], prose=signature, hard=hard)
             items.append(cur)
         else:
             cur.lines.append(line)
             cur.end = lineno
     return _merge_tails(items)
+
+
+# How readers sign off under a comment, and the bare name they sign with ("Jerry Hesch",
+# "Dr. A. K. Singh", "Maria Lopez, PT, DPT", "J.H."): never a reference's tail.
+_SIGN_OFF = re.compile(
+    r"^(?:thanks|thank\s+you|many\s+thanks|cheers|(?:best|kind|warm|warmest)(?:\s+regards|\s+wishes)?|"
+    r"regards|yours|sincerely|greetings|all\s+the\s+best|sent\s+from|hope\s+this\s+helps|let\s+me|please|"
+    r"feel\s+free|(?-i:I)(?=\s|'|’))\b",
+    re.IGNORECASE,
+)
+_NAME = (
+    rf"(?:(?:Dr|Prof|Mr|Mrs|Ms)\.?\s+)?(?:[{_UP}]\.\s?)*[{_UP}][{_LOW}'’-]+(?:\s+[{_UP}][{_LOW}'’-]+)?"
+    rf"(?:,\s*[{_UP}][{_UP}a-z]{{1,4}})*\.?"
+)
+_TITLED_NAME = re.compile(rf"^(?:(?:Dr|Prof|Mr|Mrs|Ms)\.?\s|(?:[{_UP}]\.\s?)+[{_UP}][{_LOW}])")
+_BARE_NAME = re.compile(rf"^(?:{_NAME}|(?:[{_UP}]\.\s?){{1,3}})$")
+
+
+def _closes(line: str) -> bool:
+    """``line`` opens the reader's closing: "Thanks,", "Best regards,", "Keep it up!"."""
+    line = line.strip()
+    return bool((_SIGN_OFF.match(line) and len(line.split()) <= 8) or line.endswith("!"))
+
+
+def _signs_off(line: str) -> bool:
+    """``line`` is the reader signing off or signing: a sign-off opening a short line, a
+    bare name, or an exclamation ("Keep up the good work!")."""
+    line = line.strip()
+    return _closes(line) or bool(_BARE_NAME.match(line))
+
+
+def _indent(raw: str) -> int:
+    return len(raw) - len(raw.lstrip())
+
+
+def _hanging(lines: list[str], item: _Item, raw: str) -> bool:
+    """``raw`` is indented deeper than the marker line of ``item``: a hanging indent."""
+    return _indent(raw) > _indent(lines[item.line - 1]) and _indent(raw) > 0
 
 
 def _merge_tails(items: list[_Item]) -> list[_Item]:
@@ -324,7 +447,7 @@ def _merge_tails(items: list[_Item]) -> list[_Item]:
                 and item.line == prev.end + 1 and (prev.marker is not None or not item.hard)):
             text, above = _join(item.lines), _join(prev.lines)
             score = _reference_score(text)
-            if (0 < score < _LOOSE and not _FIRST_PERSON.search(text)
+            if (0 < score < _LOOSE and not _FIRST_PERSON.search(text) and not _signs_off(text)
                     and looks_like_reference(above, listed=prev.marker is not None)):
                 prev.lines.extend(item.lines)
                 prev.end = item.end
@@ -347,17 +470,22 @@ def _wrap_width(lines: list[str]) -> int | None:
     runs_on = [n for n, nxt in zip(lengths[:-1], nonblank[1:], strict=True) if n and nxt]
     if len(runs_on) < 2:
         return None
-    best, best_near = None, 0
+    best, best_near, best_over = None, 0, 0
     # The width is the length of some line (the last line of a paragraph may be the
     # longest); most lines that run on end within a word's length of it.
     for w in sorted({n for n in lengths if 30 <= n <= 110}):
         near = sum(1 for n in runs_on if w - 10 <= n <= w)
         over = sum(1 for n in lengths if n > w)
         if over <= max(1.0, 0.2 * len(runs_on)) and near >= best_near:
-            best, best_near = w, near
-    if best is None or best_near < 2 or best_near < 0.4 * len(runs_on):
+            best, best_near, best_over = w, near, over
+    # A short list has few lines that run on, half of them a reference's last line; three
+    # near the width and none longer are wrapping enough.
+    if best is None or best_near < 2 or (best_near < 0.4 * len(runs_on) and (best_near < 3 or best_over)):
         return None
-    return best
+    # No line a wrapping ran on is longer than its width: one a column or two longer than
+    # the width most lines end near says the width is that much larger (a line taken as
+    # longer than the width would make its break look like one the text was written with).
+    return max([best] + [n for n in runs_on if best < n <= best + 4])
 
 
 def _hard_break(prev_raw: str, line: str, width: int | None) -> bool:
@@ -372,7 +500,8 @@ def _hard_break(prev_raw: str, line: str, width: int | None) -> bool:
     return n + 1 + len(line.split(None, 1)[0]) <= width
 
 
-def _marker(raw: str, last_number: int | None, block_start: bool) -> tuple[str | None, str]:
+def _marker(raw: str, last_number: int | None, block_start: bool,
+            wrapped: bool = False) -> tuple[str | None, str]:
     m = _BULLET.match(raw)
     if m:
         return m.group(0).strip(), raw[m.end():].strip()
@@ -380,6 +509,8 @@ def _marker(raw: str, last_number: int | None, block_start: bool) -> tuple[str |
     if m:
         n = int(next(g for g in m.groups() if g))
         # Numbers must count up: "80. Epub 2007" wrapped onto its own line is no item.
+        if last_number is None and wrapped:
+            return None, raw.strip()
         if n == (last_number or 0) + 1 or (last_number is None and block_start):
             return m.group(0).strip(), raw[m.end():].strip()
     return None, raw.strip()
@@ -399,29 +530,47 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
     if _url_continues(cur, line):
         return False
     unfinished = bool(re.search(r"(?:[,;:&/\-–]|\band|\bin|\bet)\s*$", _EMPTY_DOI.sub("", cur)))
+    # A parenthesis or quotation still open: "(ACC/AHA/NASPE Committee to Update the 1998"
+    # / "Pacemaker Guidelines). Circulation ...".
+    still_open = cur.count("(") > cur.count(")") or cur.count("“") > cur.count("”")
     # "References:", "... recommends this. Sources:": the last sentence leads into a list.
     lead_in = cur.endswith(":") and not looks_like_reference(re.split(r"(?<=[.!?])\s+", cur)[-1], listed=True)
+    if (not unfinished or _URL_END.search(cur)) and (
+            _closes(line) or (_BARE_NAME.match(line) and (hard or _TITLED_NAME.match(line)
+                                                          or _finished_reference(cur)))):
+        return True  # the reader's closing or name right under the last reference
     if hard:
-        if lead_in:
+        # "References" on a line of its own is a header, whatever the next line begins with.
+        if lead_in or re.fullmatch(rf"[{_UP}][\w ]{{0,30}}", cur) and len(cur.split()) <= 3:
             return True
         if unfinished or _TAIL.match(line) or _MONTH.match(line):
             return False
         if (not line[:1].isalpha() or line[:1].islower()) and not _AUTHOR_START.match(line):
-            return _finished_reference(cur)
+            # A reader's sentence the text ended a line after ("... recommends this." /
+            # "ben-Avraham, D. ...") is over; so is a whole reference.
+            over = cur.endswith((".", "!", "?")) and not looks_like_reference(cur)
+            return over or _finished_reference(cur)
         return True
     if (not line[:1].isalpha() or line[:1].islower()) and not _AUTHOR_START.match(line):
         return False  # ":274-80.", "(2007)", "intraarticular lidocaine ...": wrapped text
-    if unfinished and not lead_in:
+    if (unfinished or still_open) and not lead_in:
         return False  # the item is visibly unfinished: "... Bayani N," / "Coppe JP, ..."
     if (not listed and _AUTHOR_START.match(line) and not _AUTHOR_START.match(cur)
             and not looks_like_reference(cur)):
         # A reference right under prose ("References:" or "Jerry Hesch" / "Berthelot JM,
         # ..."); under a reference's first line ("... Labat JJ, Le" / "Goff B,") it continues.
         return True
+    if (not listed and _NAMES_START.match(line) and _AUTHOR_START.match(cur)
+            and (_YEAR.search(cur) or _LOCATOR.search(cur)) and looks_like_reference(cur)):
+        # Authors with their initials under a reference that has its own authors and year:
+        # the next reference ("... Med., 2015(in press)" / "Schunemann HJ, Fretheim A,"),
+        # not the rest of an author list, which comes before the year.
+        return True
     if _finished_reference(cur):
         # After a whole reference only its tail (Epub, DOI, PMID, URL, "May 31.")
         # continues it; anything else is the next reference, or prose.
-        return not (_TAIL.match(line) or _MONTH.match(line))
+        # "New York: ACM." / "Amsterdam: Benjamins.": a place and a publisher end one.
+        return not (_TAIL.match(line) or _MONTH.match(line) or _PLACE.match(line))
     return False
 
 
@@ -455,6 +604,7 @@ def _finished_reference(text: str) -> bool:
     return len(title_words) >= 3 or longest >= 4
 
 
+_PLACE = re.compile(rf"^[{_UP}][{_LOW}]+(?:[ -][{_UP}][{_LOW}]+)?(?:,?\s*[{_UP}]{{2}})?:\s*[{_UP}]")
 # A DOI label left empty at the end of a reference ("... 2005; 29:564-70. doi:", "(doi: ."):
 # nothing follows it, so it neither continues into the next line nor keeps it.
 _EMPTY_DOI = re.compile(r"[\s(]*(?:PubMed\s+)?(?:doi|DOI)\s*:?\s*\.?\s*$")
