@@ -198,11 +198,12 @@ def test_a_file_imported_and_a_duplicate_merged_with_the_keyboard_alone_and_no_a
         tab_to(page, 'form[action="/imports"] button[type=submit]', limit=3)
         page.keyboard.press("Enter")
         # The progress fragment polls until the job is over, then the page reloads with the outcome.
-        expect(page.locator("#import-progress")).to_contain_text("The import is finished: 4 entries.",
+        expect(page.locator("#import-progress")).to_contain_text("The import is finished: 6 entries.",
                                                                  timeout=30_000)
         main = page.locator("main")
         expect(main).to_contain_text("Entries by outcome")
-        expect(main).to_contain_text("line 35: entry 'broken' not read")
+        expect(main).to_contain_text("line 46: entry 'broken' not read")
+        expect(main).to_contain_text("Candidates (none stored for this entry)")
         expect(page.locator("dl.diff")).to_contain_text("in the file: 13")
         expect(main).to_contain_text("nowhere1999")
         assert every_violation(page) == []

@@ -59,7 +59,8 @@ def wait_for_import(client: TestClient, location: str, limit: float = 60.0) -> s
 
 
 def text_of(page: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    """The page's words as a reader reads them (no space left where a tag closed before a comma)."""
+    return re.sub(r" ([,.;:])", r"\1", " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split()))
 
 
 @pytest.fixture
@@ -93,18 +94,24 @@ def test_an_uploaded_bibtex_file_is_imported_in_the_background_and_every_entry_t
     assert r.status_code == 303 and re.fullmatch(r"/imports/\d+", r.headers["location"])
     page = wait_for_import(desk, r.headers["location"])
     words = text_of(page)
-    assert "The import is finished: 4 entries." in words
+    assert "The import is finished: 6 entries." in words
     assert "Read as BibTeX, encoding UTF-8." in words
     counts = dict((s, int(n)) for n, s in re.findall(r"<li><strong>(\d+)</strong> ([a-z ]+)</li>", page))
-    assert counts == {"differs": 1, "added": 1, "resolved": 1, "unmatched": 1, "not read": 1}
+    assert counts == {"differs": 1, "added": 2, "resolved": 1, "unmatched": 1, "ambiguous": 1, "not read": 1}
     # The stored work that differs, with the field diff; the file's volume was not applied.
     assert "volume stored: 12 in the file: 13" in words
     assert stored(db, MURAKAMI).volume == "12"
     # The entry without a DOI that no stored work matches, by key and line; nothing stored.
     assert "nowhere1999 line 28" in words and "No work found for it: nothing stored." in words
     # The entry the reader could not read, with its line and key.
-    assert "line 35: entry 'broken' not read" in words
-    assert "2 entries are not stored: nowhere1999 (line 28)." in words
+    assert "line 46: entry 'broken' not read" in words
+    assert "3 entries are not stored: nowhere1999 (line 28), murakami-short (line 35)." in words
+    # The entry that could be more than one work, with its candidates to choose from.
+    ambiguous = words[words.index("murakami-short line 35"):]
+    assert ambiguous.startswith("murakami-short line 35 ambiguous Candidates (none stored for this entry): "
+                                f"{MURAKAMI}, score 0.20: Effect of periarticular")
+    # A note on an entry stored as it is: the key made for it.
+    assert "line 41: entry without a key: kept as 'anonndreport'" in words
     # Stored as the file has it: the new DOI, no network needed.
     assert stored(db, PREPRINT).title == "A preprint"
     assert '<a href="/works/10.1101/014852">10.1101/014852</a>' not in page  # added: not a finding
