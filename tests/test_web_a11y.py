@@ -207,12 +207,15 @@ def test_a_file_imported_and_a_duplicate_merged_with_the_keyboard_alone_and_no_a
         expect(page.locator("dl.diff")).to_contain_text("in the file: 13")
         expect(main).to_contain_text("nowhere1999")
         assert every_violation(page) == []
+        page.set_viewport_size({"width": 400, "height": 800})  # the outcome on a phone: tables stack
+        assert page.evaluate("document.documentElement.scrollWidth") <= 400
 
         page.goto(desk.url + "/works")
         tab_to(page, 'a[href="/works/duplicates"]')
         page.keyboard.press("Enter")
         expect(page.locator("h1")).to_have_text("Works stored twice")
         assert every_violation(page) == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= 400
         keep = f'form:has(input[name="keep"][value="{MURAKAMI}"])'
         tab_to(page, f"{keep} input[name=reason]")
         page.keyboard.type("one paper, a second DOI")

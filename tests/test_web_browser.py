@@ -189,7 +189,7 @@ def test_every_page_fits_a_400_pixel_wide_screen(browser, sample_standin, seeded
         page = context.new_page()
         problems = watch(page)
         for path in ["/", "/requests/new", "/requests/1", "/articles", "/articles/1", "/claims/1", "/works",
-                     "/verify", "/exports", "/signin"]:
+                     "/works/duplicates", "/verify", "/exports", "/imports", "/signin"]:
             page.goto(desk.url + path)
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 400, f"{path} is {width} px wide at 400"
