@@ -117,6 +117,19 @@ def test_an_uploaded_bibtex_file_is_imported_in_the_background_and_every_entry_t
     assert '<a href="/works/10.1101/014852">10.1101/014852</a>' not in page  # added: not a finding
 
 
+def test_the_import_page_lists_this_servers_imports_with_links_to_their_outcome(desk):
+    first = upload(desk, LIBRARY).headers["location"]
+    wait_for_import(desk, first)
+    second = upload(desk, FIXTURES / "empty-of-entries.bib").headers["location"]
+    wait_for_import(desk, second)
+    listed = desk.get("/imports").text
+    earlier = text_of(listed[listed.index("Imports since the desk started"):])
+    assert earlier.startswith(f"Imports since the desk started Import {second.rsplit('/', 1)[1]}: "
+                              "empty-of-entries.bib stopped "
+                              f"Import {first.rsplit('/', 1)[1]}: desk-library.bib 6 entries")
+    assert f'href="{first}"' in listed and f'href="{second}"' in listed
+
+
 def test_the_update_box_makes_stored_works_take_the_files_fields(desk, db):
     page = wait_for_import(desk, upload(desk, LIBRARY, update="yes").headers["location"])
     assert re.search(r"<strong>1</strong> updated", page) and "differs" not in text_of(page)

@@ -32,6 +32,9 @@ from ._pages import Desk, desk, redirect, render, user_message
 
 FORMATS = [(key, FORMAT_NAMES[key]) for key in READERS]
 _numbers = itertools.count(1)
+# number -> the file's name as uploaded, for the list of this server's imports (a desk
+# lists only the numbers its own job runner knows)
+_names: dict[int, str] = {}
 
 
 def _key(number: int | str) -> str:
@@ -69,9 +72,17 @@ def _upload_name(filename: str | None) -> str:
     return name[-100:] or "upload"
 
 
+def _earlier(d: Desk) -> list[tuple[int, str, Job]]:
+    """This server's imports, newest first: (number, file name, job)."""
+    found = [(n, name, d.jobs.get(_key(n))) for n, name in list(_names.items())]
+    return [(n, name, job) for n, name, job in reversed(found) if job is not None]
+
+
 def _form_page(request: Request, error: str | None = None, values: dict | None = None, status: int = 200):
+    d = desk(request)
     return render(request, "imports.html", {"formats": FORMATS, "error": error, "v": values or {},
-                                            "offline": desk(request).client is None}, status=status)
+                                            "offline": d.client is None, "earlier": _earlier(d)},
+                  status=status)
 
 
 async def imports_page(request: Request):
@@ -109,6 +120,7 @@ async def start(request: Request):
     finally:
         await data.close()
     number = next(_numbers)
+    _names[number] = Path(upload.filename).name
     d.jobs.submit(_key(number), _run, d, bib, values["update"])
     return redirect(f"/imports/{number}")
 
