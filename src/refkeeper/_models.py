@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import InputError, RefkeeperError
+from ._text import fold
 
 
 def first_text(value: Any) -> str | None:
@@ -55,11 +57,72 @@ def person_name(person: dict) -> str:
     return person.get("name") or person.get("literal") or ""
 
 
+# A work without a DOI is stored under an internal key that can never be taken for a DOI
+# (DOIs always start "10."): "pmid:<digits>" for a PubMed-only work, "rk:<id>" otherwise.
+# The key sits in the record as KEY_FIELD (a record with a DOI needs none).
+KEY_FIELD = "refkeeper-key"
+PMID_KEY_PREFIX = "pmid:"
+RK_KEY_PREFIX = "rk:"
+
+
+def is_internal_key(key: str | None) -> bool:
+    """True for the key of a work without a DOI (``pmid:...``, ``rk:...``)."""
+    return bool(key) and key.startswith((PMID_KEY_PREFIX, RK_KEY_PREFIX))
+
+
+def doi_of_key(key: str | None) -> str | None:
+    """The DOI a work key is, or None for an internal key: the one way from a key (a
+    ``links.doi``, ``request_works.doi``...) to something that may be written as a DOI."""
+    return None if not key or is_internal_key(key) else key
+
+
+def record_key(record: dict) -> str:
+    """The work key of a stored record: its DOI (lower-cased), else its internal key;
+    "" when it has neither."""
+    doi = record.get("DOI")
+    if doi:
+        return normalize_doi(doi)
+    return str(record.get(KEY_FIELD) or "").strip().lower()
+
+
+def _key_words(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", fold(text or "")))
+
+
+def work_key_for(record: dict, pmid: str | None = None) -> str:
+    """The key a work without a DOI is stored under: ``pmid:<n>`` when it has a PMID, else
+    ``rk:`` and a short hash of what identifies it, so the same entry (from this file or
+    another) gets the same key again: its normalised title, year and first author's
+    surname; for an entry without a title, the whole record as written."""
+    if pmid:
+        digits = re.sub(r"\D", "", str(pmid))
+        if digits:
+            return f"{PMID_KEY_PREFIX}{int(digits)}"
+    title = _key_words(" ".join(str(t) for t in (record.get("title") or []) if t))
+    if title:
+        people = [p for p in record.get("author") or record.get("editor") or []
+                  if isinstance(p, dict)]
+        first = people[0] if people else {}
+        surname = _key_words(first.get("family") or first.get("literal") or first.get("name") or "")
+        identity = f"{title}|{record_year(record) or ''}|{surname}"
+    else:
+        identity = json.dumps({k: v for k, v in record.items() if not k.startswith("x-")
+                               and k != KEY_FIELD}, sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()
+    return f"{RK_KEY_PREFIX}{digest[:16]}"
+
+
 @dataclass
 class Work:
-    """A bibliographic work as Crossref describes it; ``record`` keeps the full message."""
+    """A bibliographic work as Crossref describes it; ``record`` keeps the full message.
 
-    doi: str
+    ``key`` is the work key it is stored under: its DOI, or an internal key for a work
+    without one (``is_internal_key``). ``doi`` is the DOI only: None for such a work, so
+    code that writes a DOI (exports, links to doi.org, Crossref look-ups) cannot be handed
+    an internal key by mistake.
+    """
+
+    key: str
     title: str | None = None
     authors: list[str] = field(default_factory=list)
     year: int | None = None
@@ -71,10 +134,18 @@ class Work:
     publisher: str | None = None
     record: dict = field(default_factory=dict, repr=False)
 
+    @property
+    def doi(self) -> str | None:
+        return doi_of_key(self.key)
+
+    @property
+    def has_doi(self) -> bool:
+        return self.doi is not None
+
     @classmethod
     def from_crossref(cls, record: dict) -> Work:
         return cls(
-            doi=normalize_doi(record["DOI"]),
+            key=record_key(record),
             title=first_text(record.get("title")),
             authors=[person_name(a) for a in record.get("author") or [] if person_name(a)],
             year=record_year(record),
@@ -86,7 +157,6 @@ class Work:
             publisher=record.get("publisher"),
             record=record,
         )
-
 
 
 def normalize_doi(doi: str) -> str:

@@ -97,11 +97,20 @@ class IndexSource:
         # A SQLite connection is not shared across threads; local look-ups are fast anyway.
         return 1
 
+    # Works without a DOI (stored under an internal key) are never candidates: a resolver
+    # answers DOIs, and ``resolve --json``'s ``doi`` is only ever a real DOI or null.
+
     def work(self, doi: str) -> Work | None:
-        return self.store.get_work(doi)
+        work = self.store.get_work(doi)
+        return work if work is not None and work.has_doi else None
 
     def search(self, text: str, rows: int) -> list[Work]:
-        return self.store.candidates(text, limit=rows)
+        found = self.store.candidates(text, limit=rows)
+        if all(w.has_doi for w in found):
+            return found
+        # Some of the best are works without a DOI: look a little further for DOI works.
+        return [w for w in self.store.candidates(text, limit=rows * 3) if w.has_doi][:rows]
 
     def mention(self, family: str, year: int, context: str | None) -> list[Work]:
-        return self.store.by_author_year(family, year, limit=self.mention_pool)
+        return [w for w in self.store.by_author_year(family, year, limit=self.mention_pool)
+                if w.has_doi]

@@ -35,7 +35,17 @@ from sqlite_utils import Migrations
 
 from . import _index as index
 from ._errors import InputError, NotFoundError, RefkeeperError, StoreError
-from ._models import Candidate, Evidence, Resolution, Work, normalize_doi, problem_kinds
+from ._models import (
+    KEY_FIELD,
+    Candidate,
+    Evidence,
+    Resolution,
+    Work,
+    is_internal_key,
+    normalize_doi,
+    problem_kinds,
+    record_key,
+)
 from ._text import content_words, dehyphenate
 
 DEFAULT_DB = "refs.db"
@@ -1231,7 +1241,7 @@ def prepare_records(records: Iterable[dict]) -> list[PreparedWork]:
     for rec in records:
         if "score" in rec:  # a search's relevance is not part of the work
             rec = {k: v for k, v in rec.items() if k != "score"}
-        by_doi[normalize_doi(rec["DOI"])] = rec
+        by_doi[record_key(rec)] = rec
     out = []
     for doi, rec in by_doi.items():
         w = Work.from_crossref(rec)
@@ -1297,8 +1307,12 @@ def record_problem(rec: object) -> str | None:
         return f"a Crossref record must be a JSON object, not {_kind(rec)}"
     doi = rec.get("DOI")
     if not doi:
-        return "a Crossref record needs a DOI"
-    if not isinstance(doi, str):
+        # A work without a DOI is stored under its internal key (``work_key_for``).
+        key = rec.get(KEY_FIELD)
+        if not (isinstance(key, str) and is_internal_key(key.strip().lower())):
+            return "a Crossref record needs a DOI"
+        doi = key
+    elif not isinstance(doi, str):
         return f"DOI must be text, not {_kind(doi)}"
     for name in _LISTS_OF_TEXT:
         value = rec.get(name)

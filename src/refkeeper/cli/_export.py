@@ -101,8 +101,10 @@ def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
     without a key, or with another work's key, gets one (and a note).
     An entry with a DOI is stored as written, if that DOI is not stored yet.
     An entry without a DOI is resolved (online, or --offline); only a clear
-    match gives it a DOI: ambiguous and unmatched entries are listed for you,
-    and nothing is stored for them.
+    match gives it a DOI. Otherwise it is stored as a work without a DOI
+    (ADDED-WITHOUT-DOI), under an internal key (pmid:N, or rk:...): linkable,
+    exportable, resolvable later. Ambiguous entries are stored so too and
+    listed with their candidates for you to choose.
     A stored work that differs from FILE is shown as a diff and left alone
     unless --update.
     Exit code 1 when any entry needs a look (differs, ambiguous, unmatched,
@@ -126,7 +128,7 @@ def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
         for problem in bib.problems[shown:]:
             click.echo(f"warning: {path}: {problem}", err=True)
         shown = len(bib.problems)
-        if result.doi is None or result.status in ("duplicate", "error"):
+        if result.work is None or result.status in ("duplicate", "error"):
             not_stored.append(result.entry.label)
         counts[result.status] = counts.get(result.status, 0) + 1
         findings |= result.finding
@@ -136,7 +138,7 @@ def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
         label = result.key or result.entry.label
         colour = "red" if result.status in ("ambiguous", "unmatched", "error", "differs") else None
         click.echo(click.style(f"{result.status.upper():<10}", fg=colour, bold=bool(colour))
-                   + f" {label}  {result.doi or ''}".rstrip())
+                   + f" {label}  {result.work or ''}".rstrip())
         for name, stored, incoming in result.diff:
             click.echo(f"    - {name}: {clip(stored, 150) or '(empty)'}")
             click.echo(f"    + {name}: {clip(incoming, 150) or '(empty)'}")
@@ -155,8 +157,8 @@ def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
                + ("" if update or not counts.get("differs") else " (use --update to apply diffs)"),
                err=True)
     if not_stored or unread:
-        # Each entry not stored, by key and line: works without a DOI are not kept yet
-        # (issue 12 defers them to the identifiers round), so none may go unnoticed.
+        # Each entry not stored, by key and line (not read, a duplicate, an error), so
+        # none may go unnoticed.
         listed = ", ".join(not_stored[:50]) + (" ..." if len(not_stored) > 50 else "")
         click.echo(f"{len(not_stored) + unread} entries not stored"
                    + (" (not read: see the warnings above)" if unread else "")

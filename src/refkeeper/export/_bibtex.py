@@ -36,6 +36,7 @@ from pybtex.database.output.bibtex import Writer
 from refkeeper._models import Work, first_text, record_date_parts, record_year
 from refkeeper.export._fields import (
     doi_url,
+    work_link,
     work_container,
     work_doi,
     work_institution,
@@ -244,6 +245,8 @@ def work_to_entry(
         fields["doi"] = doi
     if doi:
         fields["url"] = doi_url(doi)
+    elif work_link(work):
+        fields["url"] = work_link(work)
     ids = ids or {}
     # Digits and arXiv's own characters only, never from free text: written as they are.
     if ids.get("pmid"):

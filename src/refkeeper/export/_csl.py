@@ -20,6 +20,7 @@ from typing import TextIO
 from refkeeper._models import Work
 from refkeeper.export._fields import (
     doi_url,
+    work_link,
     int_date_parts,
     one_line,
     work_container,
@@ -102,7 +103,7 @@ def work_to_csl(work: Work, key: str | None = None, note: str | None = None,
     """
     record = work.record or {}
     ctype = csl_type(work.type or record.get("type"))
-    item: dict = {"id": key or work.doi, "type": ctype}
+    item: dict = {"id": key or work.key, "type": ctype}
     if key:
         item["citation-key"] = key  # CSL 1.0.2: what Pandoc and Zotero cite by
 
@@ -165,6 +166,8 @@ def work_to_csl(work: Work, key: str | None = None, note: str | None = None,
     if doi:
         item["DOI"] = doi
         item["URL"] = doi_url(doi)
+    elif work_link(work):
+        item["URL"] = work_link(work)
     ids = ids or {}
     if ids.get("pmid"):
         item["PMID"] = ids["pmid"]

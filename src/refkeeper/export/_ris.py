@@ -18,6 +18,7 @@ from refkeeper._identifiers import arxiv_url
 from refkeeper._models import Work, first_text
 from refkeeper.export._fields import (
     doi_url,
+    work_link,
     int_date_parts,
     one_line,
     work_container,
@@ -117,6 +118,8 @@ def work_to_ris(work: Work, key: str | None = None, note: str | None = None,
     if doi:
         put("DO", doi)
         put("UR", doi_url(doi))
+    else:
+        put("UR", work_link(work))
     ids = ids or {}
     if ids.get("pmid"):  # AN is an accession number in the database DB names
         put("DB", "PubMed")
