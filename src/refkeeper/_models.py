@@ -201,6 +201,22 @@ def parse_doi(text: str) -> str:
     return normalize_doi(found[0])
 
 
+_INTERNAL_KEY = re.compile(r"\s*(?:pmid:\s*(\d{1,9})|rk:([0-9a-f]{6,64}))\s*$", re.IGNORECASE)
+
+
+def parse_work_key(text: str) -> str:
+    """The work key a person gave: an internal key (``rk:...``, ``pmid:N``) as it is, else
+    the DOI ``parse_doi`` reads (an ``InputError`` when ``text`` holds neither). What
+    commands that name a stored work (link, show, export, history) take."""
+    m = _INTERNAL_KEY.match(text or "")
+    if m:
+        return f"{PMID_KEY_PREFIX}{int(m.group(1))}" if m.group(1) else f"{RK_KEY_PREFIX}{m.group(2).lower()}"
+    try:
+        return parse_doi(text)
+    except InputError:
+        raise InputError(f"not a DOI or a work key: {text!r}") from None
+
+
 def problem_kinds(raw: Any) -> list[str] | None:
     """A work's recorded problems (``works.problems``: a JSON list, or the list itself) as
     normalised kinds ("retraction", "expression-of-concern", ...).

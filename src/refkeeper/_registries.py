@@ -571,7 +571,7 @@ def add_work(store: Store, registries: Registries, written: str) -> Work | None:
     source = "crossref" if found_one.agency == CROSSREF else (found_one.agency or "doi")
     with store.write():
         work = store.add_work(found_one.record, source)
-        record_identifiers(store, work.doi, found_one.all_identifiers())
+        record_identifiers(store, work.key, found_one.all_identifiers())
     return work
 
 

@@ -60,8 +60,7 @@ class ImportResult:
     nor found: stored under an internal key), ``resolved`` (no DOI in the file; the
     resolver matched one), ``unchanged``, ``updated`` (``--update`` applied the diff),
     ``differs`` (stored work differs; nothing changed), ``ambiguous`` (candidates for an
-    editor; stored without a DOI meanwhile), ``unmatched`` (no resolver was given: not
-    stored), ``duplicate`` (the same work already in this file), ``error``.
+    editor; stored without a DOI meanwhile), ``duplicate`` (the same work already in this file), ``error``.
     ``doi`` is the work's DOI only (None for a work without one); ``work`` its work key
     (the DOI, or the internal key).
     ``diff`` lists (field, stored value, file value); ``notes`` say what else to know
@@ -188,7 +187,7 @@ def import_entries(
     """Import ``entries`` into ``store``, one ``ImportResult`` per entry, in order.
 
     ``resolver`` (a ``Resolver`` on the same store, online or offline) resolves entries
-    without a DOI; without one they are reported ``unmatched``. With ``update=True`` a
+    without a DOI; without one (or when it finds none) they are stored without a DOI. With ``update=True`` a
     stored work that differs from the file takes the file's fields (and key). ``entries``
     is read as it goes (a ``Bibliography`` streams its file), a chunk at a time.
     """
@@ -275,9 +274,7 @@ def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool,
         if resolution is not None and resolution.status == MATCHED and resolution.doi:
             wkey, resolved = normalize_doi(resolution.doi), True
         else:
-            if resolution is None:
-                return ImportResult(entry, "unmatched", notes=notes + ["no DOI, and not resolved"])
-            if resolution.status == AMBIGUOUS:
+            if resolution is not None and resolution.status == AMBIGUOUS:
                 candidates = resolution.candidates
             wkey = _internal_key(store, entry)
     if wkey in seen:

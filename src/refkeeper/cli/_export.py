@@ -12,7 +12,7 @@ import click
 import refkeeper
 
 from .._errors import UsageError
-from .._models import parse_doi
+from .._models import parse_work_key
 from .._output import open_output, output_exists
 from ._common import CLAIM_ID, EXIT_FINDINGS, REQUEST_ID, Context, LazyChoice, clip, pass_ctx
 
@@ -56,7 +56,7 @@ def export(ctx: Context, dois, fmt, style, output, force, ascii_only, article, c
       refkeeper export --claim 2 --stance contests -o contested.bib
     """
     store = ctx.store
-    chosen = [parse_doi(d) for d in dois] or None
+    chosen = [parse_work_key(d) for d in dois] or None
     if any(x is not None for x in (article, claim, request_id, stance)):
         if chosen:
             raise UsageError("give DOIs or --article/--claim/--request/--stance, not both")
@@ -183,7 +183,7 @@ def key_cmd(ctx: Context, doi, key) -> None:
       refkeeper key 10.1007/s00776-007-1126-1 Murakami2007
     """
     store = ctx.store
-    bare = parse_doi(doi)
+    bare = parse_work_key(doi)
     store.require_work(bare)
     if key is None:
         click.echo(store.get_key(bare) or "(no key yet: the next export chooses one)")

@@ -11,7 +11,7 @@ import click
 
 from .._errors import StoreError, UsageError
 from .._identifiers import identifiers_of
-from .._models import parse_doi
+from .._models import parse_work_key
 from .._registries import add_work
 from ._common import EXIT_FINDINGS, Context, Group, clip, pass_ctx, read_lines
 
@@ -45,9 +45,9 @@ def add(ctx: Context, dois, as_json) -> None:
                 click.echo(f"NOT FOUND  {doi}", err=True)
             continue
         if as_json:
-            click.echo(json.dumps({"doi": w.doi, "status": "added", "title": w.title}))
+            click.echo(json.dumps({"doi": w.doi, "work": w.key, "status": "added", "title": w.title}))
         else:
-            click.echo(f"added  {w.doi}  {clip(w.title or '', 80)}")
+            click.echo(f"added  {w.key}  {clip(w.title or '', 80)}")
     if missing:
         sys.exit(EXIT_FINDINGS)
 
@@ -57,14 +57,14 @@ def add(ctx: Context, dois, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The stored Crossref record as JSON.")
 @pass_ctx
 def show(ctx: Context, doi, as_json) -> None:
-    """Show a stored work."""
-    w = ctx.store.require_work(parse_doi(doi))
+    """Show a stored work: by DOI, or by the key of a work without one (rk:..., pmid:N)."""
+    w = ctx.store.require_work(parse_work_key(doi))
     if as_json:
         click.echo(json.dumps(w.record, ensure_ascii=False, indent=2))
         return
     click.echo(w.title or "(no title)")
     for label, value in (
-        ("DOI", f"{w.doi}  https://doi.org/{w.doi}"),
+        ("DOI", f"{w.doi}  https://doi.org/{w.doi}" if w.doi else f"no DOI (stored as {w.key})"),
         ("authors", "; ".join(w.authors) or None),
         ("in", w.container),
         ("year", w.year),
@@ -73,7 +73,9 @@ def show(ctx: Context, doi, as_json) -> None:
         ("pages", w.pages),
         ("type", w.type),
         ("publisher", w.publisher),
-        *_identifier_lines(ctx, w.doi),
+        ("ISBN", "; ".join(map(str, w.record.get("ISBN") or [])) or None),
+        ("link", None if w.doi else w.record.get("URL")),
+        *_identifier_lines(ctx, w.key),
     ):
         if value:
             click.echo(f"  {label:<9} {value}")

@@ -36,10 +36,10 @@ from pybtex.database.output.bibtex import Writer
 from refkeeper._models import Work, first_text, record_date_parts, record_year
 from refkeeper.export._fields import (
     doi_url,
-    work_link,
     work_container,
     work_doi,
     work_institution,
+    work_link,
     work_people,
     work_title,
 )

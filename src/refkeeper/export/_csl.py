@@ -20,12 +20,12 @@ from typing import TextIO
 from refkeeper._models import Work
 from refkeeper.export._fields import (
     doi_url,
-    work_link,
     int_date_parts,
     one_line,
     work_container,
     work_doi,
     work_institution,
+    work_link,
     work_people,
     work_title,
 )

@@ -18,12 +18,12 @@ from refkeeper._identifiers import arxiv_url
 from refkeeper._models import Work, first_text
 from refkeeper.export._fields import (
     doi_url,
-    work_link,
     int_date_parts,
     one_line,
     work_container,
     work_doi,
     work_institution,
+    work_link,
     work_people,
     work_title,
 )
