@@ -204,3 +204,78 @@ def test_the_desk_shows_a_work_without_a_doi_and_links_a_claim_to_it(client, db)
     posted = client.post("/claims/1/links", data=form, follow_redirects=True)
     assert posted.status_code == 200 and "The TeXbook" in posted.text
     assert f"Linked {key}" in posted.text
+
+
+# --- PubMed-only works --------------------------------------------------------------------
+
+# A PubMed record written for these tests: an article of 1965 that PubMed lists without a
+# DOI and that is not in PMC (so the ID converter knows nothing of it).
+OLD_PMID = "5432101"
+OLD_ARTICLE = {"pmid": OLD_PMID, "in_pmc": False, "summary": {
+    "title": "Manipulation in the treatment of sacroiliac strain.",
+    "authors": ["Hartley AB", "Morrow CD"], "source": "Lancet",
+    "fulljournalname": "Lancet (London, England)", "pubdate": "1965 Mar 6",
+    "volume": "1", "issue": "7384", "pages": "501-3", "pubtype": ["Journal Article"]}}
+OLD_CITATION = ("Hartley AB, Morrow CD. Manipulation in the treatment of sacroiliac strain. "
+                "Lancet. 1965 Mar 6;1(7384):501-3. PMID: 5432101.")
+
+
+def _env(server) -> dict:
+    return {**server.environ, "REFKEEPER_MAILTO": "editor@example.org"}  # NCBI asks for an email
+
+
+@pytest.fixture
+def pubmed():
+    from standin import Registry
+
+    with StandIn([SAMPLE], registry=Registry(pubmed=[OLD_ARTICLE])) as server:
+        yield server
+
+
+def test_a_pmid_citation_whose_id_converter_answer_has_no_doi_gives_a_pmid_work(tmp_path, pubmed):
+    from refkeeper import Settings
+
+    db = tmp_path / "refs.db"
+    store = Store(db)
+    settings = Settings(db=str(db), mailto="editor@example.org", **pubmed.urls)
+    res = settings.resolver(store).resolve(OLD_CITATION)
+    assert (res.status, res.doi, res.key, res.method) == ("matched", None, f"pmid:{OLD_PMID}", "pmid")
+    assert res.to_json()["doi"] is None and res.to_json()["work"] == f"pmid:{OLD_PMID}"
+    asked = [t for t, _ in pubmed.history]
+    assert any(t.startswith("/idconv") for t in asked) and any("esummary" in t for t in asked)
+    work = store.get_work(f"pmid:{OLD_PMID}")
+    assert work.doi is None and work.title == "Manipulation in the treatment of sacroiliac strain"
+    assert work.container == "Lancet (London, England)" and work.pages == "501-503" and work.year == 1965
+    # offline, the same citation finds it again, never as a DOI
+    from refkeeper import IndexSource, Resolver
+
+    again = Resolver(source=IndexSource(store), store=store, refresh=True).resolve(OLD_CITATION)
+    assert (again.status, again.doi, again.key) == ("matched", None, f"pmid:{OLD_PMID}")
+    # without its PMID the citation is searched for, and a work without a DOI is no candidate
+    plain = Resolver(source=IndexSource(store), store=store, refresh=True).resolve(
+        OLD_CITATION.replace(" PMID: 5432101.", ""))
+    assert plain.doi is None and plain.status == "unmatched" and "work" not in plain.to_json()
+    store.close()
+
+
+def test_the_resolve_command_keeps_doi_null_for_a_pubmed_only_work(tmp_path, pubmed):
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "refs.db"), "resolve", "--json", "-"],
+                                input=OLD_CITATION + "\n", env=_env(pubmed))
+    [line] = map(json.loads, result.stdout.splitlines())
+    assert line["status"] == "matched" and line["doi"] is None and line["work"] == f"pmid:{OLD_PMID}"
+    assert [c["doi"] for c in line["candidates"]] == [None]
+
+
+def test_a_pubmed_only_work_is_checked_against_pubmed_and_shown_with_its_pubmed_link(tmp_path, pubmed):
+    db = tmp_path / "refs.db"
+    assert _run(["add", f"PMID:{OLD_PMID}"], db, env=_env(pubmed)).exit_code == 0
+    shown = _run(["show", f"pmid:{OLD_PMID}"], db).stdout
+    assert f"no DOI (stored as pmid:{OLD_PMID})" in shown
+    assert f"https://pubmed.ncbi.nlm.nih.gov/{OLD_PMID}/" in shown
+    pubmed.reset()
+    out = _run(["verify", "--all", "--json"], db, env=_env(pubmed))
+    report = json.loads(out.stdout)
+    assert out.exit_code == 0 and report["without_doi"] == 1 and report["findings"] == []
+    asked = [t for t, _ in pubmed.history]
+    assert any("esummary" in t and OLD_PMID in t for t in asked)  # PubMed's retraction marks
+    assert not any(t.startswith(("/works", "/doi")) for t in asked)

@@ -250,17 +250,28 @@ class Evidence:
 
 @dataclass
 class Candidate:
-    """A work that might be the one a citation means, with the validation's verdict."""
+    """A work that might be the one a citation means, with the validation's verdict.
 
-    doi: str
+    ``doi`` is None for a work without one (a PubMed-only work found by its PMID); its
+    work key is then ``key`` (and in the JSON as ``work``)."""
+
+    doi: str | None
     score: float
     title: str | None
     evidence: Evidence = field(default_factory=Evidence)
     work: Work | None = field(default=None, repr=False)
     engine_score: float | None = None
+    work_key: str | None = None  # set for a work without a DOI
+
+    @property
+    def key(self) -> str | None:
+        return self.doi or self.work_key
 
     def to_json(self) -> dict:
-        return {"doi": self.doi, "score": round(self.score, 4), "title": self.title}
+        out = {"doi": self.doi, "score": round(self.score, 4), "title": self.title}
+        if self.doi is None and self.work_key:
+            out["work"] = self.work_key
+        return out
 
 
 MATCHED, AMBIGUOUS, UNMATCHED, ERROR = "matched", "ambiguous", "unmatched", "error"
@@ -286,6 +297,14 @@ class Resolution:
     # Identifiers learnt for the matched work on the way (scheme -> value: "pmid", "arxiv",
     # "agency"...), recorded with it by the resolver. Not part of the JSON contract.
     identifiers: dict = field(default_factory=dict, repr=False, compare=False)
+    # The key of the matched work when it has no DOI (a PubMed-only work: "pmid:N"); the
+    # JSON then carries it as ``work`` beside ``doi`` null. ``doi`` is only ever a DOI.
+    work_key: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        """The matched work's key: its DOI, else its internal key; None when not matched."""
+        return self.doi or self.work_key
 
     @property
     def best(self) -> Candidate | None:
@@ -300,4 +319,4 @@ class Resolution:
             "score": None if self.score is None else round(self.score, 4),
             "candidates": [c.to_json() for c in self.candidates],
             "error": self.error,
-        }
+        } | ({"work": self.work_key} if self.doi is None and self.work_key else {})

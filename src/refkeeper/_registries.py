@@ -50,7 +50,7 @@ from ._identifiers import (
     normalize,
 )
 from ._identifiers import record as record_identifiers
-from ._models import Work, normalize_doi, parse_doi
+from ._models import KEY_FIELD, Work, doi_of_key, normalize_doi, parse_doi, record_key, work_key_for
 from ._store import Store
 
 DEFAULT_DOI_URL = "https://doi.org"
@@ -438,8 +438,10 @@ class Found:
     identifiers: dict[str, str] = field(default_factory=dict)
 
     @property
-    def doi(self) -> str:
-        return normalize_doi(self.record["DOI"])
+    def doi(self) -> str | None:
+        """The DOI of the work found; None for a PubMed-only work (its record holds its
+        ``pmid:`` key instead)."""
+        return doi_of_key(record_key(self.record))
 
     def all_identifiers(self) -> dict[str, str]:
         """``identifiers`` with the agency, as ``_identifiers.record`` takes them."""
@@ -541,7 +543,13 @@ class Registries:
                 doi = ids.get("doi")
         learnt = {k: normalize(k, v) for k, v in ids.items() if k in (PMID, PMCID) and v}
         if not doi:
-            return []  # a PubMed-only work: stored under its PMID once works without DOI are
+            # A PubMed-only work: PubMed's own metadata, stored under its PMID ("pmid:N").
+            if summary is None or not pmid:
+                return []
+            record = pubmed_record(summary)
+            record.pop("DOI", None)
+            record[KEY_FIELD] = work_key_for(record, pmid=pmid)
+            return [Found(record, None, learnt)]
         found = self.work(doi)
         if found is None:
             return []

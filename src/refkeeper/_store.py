@@ -41,6 +41,7 @@ from ._models import (
     Evidence,
     Resolution,
     Work,
+    doi_of_key,
     is_internal_key,
     normalize_doi,
     problem_kinds,
@@ -1008,7 +1009,8 @@ class Store:
         return Resolution(
             input=text,
             status=status,
-            doi=doi,
+            doi=doi_of_key(doi),
+            work_key=doi if is_internal_key(doi) else None,
             score=score,
             candidates=[_candidate_from_json(c) for c in json.loads(cands or "[]")],
             error=error,
@@ -1026,14 +1028,14 @@ class Store:
             best = res.best
             if res.status == "matched" and best and best.work is not None:
                 # Online answers refresh the stored record; offline ones already are it.
-                if source == "crossref" or self.get_work(best.doi) is None:
+                if source == "crossref" or self.get_work(best.work.key) is None:
                     self.add_records([best.work.record], source)
             row = {
                 "key": citation_key(res.input, context),
                 "text": res.input,
                 "context": context,
                 "status": res.status,
-                "doi": res.doi,
+                "doi": res.key,  # the work key: a DOI, or the key of a work without one
                 "score": res.score,
                 "method": res.method,
                 "candidates": json.dumps([_candidate_to_json(c) for c in res.candidates]),
@@ -1413,6 +1415,7 @@ def _known_schema() -> tuple[list[str], dict[str, set[str]]]:
 def _candidate_to_json(c: Candidate) -> dict:
     return {
         "doi": c.doi,
+        **({"work": c.work_key} if c.work_key else {}),
         "score": c.score,
         "title": c.title,
         "agree": c.evidence.agree,
@@ -1424,6 +1427,7 @@ def _candidate_to_json(c: Candidate) -> dict:
 def _candidate_from_json(d: dict) -> Candidate:
     return Candidate(
         doi=d["doi"],
+        work_key=d.get("work"),
         score=d["score"],
         title=d.get("title"),
         evidence=Evidence(d.get("agree", []), d.get("disagree", []), d.get("details", {})),

@@ -271,8 +271,8 @@ def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool,
     if not wkey:
         if resolution is not None and resolution.status == ERROR:
             return ImportResult(entry, "error", notes=notes + [resolution.error or "error"])
-        if resolution is not None and resolution.status == MATCHED and resolution.doi:
-            wkey, resolved = normalize_doi(resolution.doi), True
+        if resolution is not None and resolution.status == MATCHED and resolution.key:
+            wkey, resolved = normalize_doi(resolution.key), True
         else:
             if resolution is not None and resolution.status == AMBIGUOUS:
                 candidates = resolution.candidates

@@ -174,7 +174,7 @@ def _store_references(store: Store, req: Request, resolutions: list[Resolution],
     for i, res in enumerate(resolutions):
         # A DOI only for a match: never a candidate's, never a guess. The matched work is
         # stored (links and answers point at it); a resolver without a store did not.
-        doi = normalize_doi(res.doi) if res.status == MATCHED and res.doi else None
+        doi = normalize_doi(res.key) if res.status == MATCHED and res.key else None
         if doi and store.get_work(doi) is None:
             if res.best is None or res.best.work is None:
                 raise InputError(f"matched {doi}, but its record is missing: `refkeeper add {doi}`")
@@ -350,7 +350,7 @@ def enter_reference_doi(store: Store, request: int | str | Request, reference: i
 
 def _keep_resolution(store: Store, ref: ReaderReference, res: Resolution, searched: str, actor: str,
                      action: str) -> ReaderReference:
-    doi = normalize_doi(res.doi) if res.status == MATCHED and res.doi else None
+    doi = normalize_doi(res.key) if res.status == MATCHED and res.key else None
     with store.write():
         if doi and store.get_work(doi) is None:
             if res.best is None or res.best.work is None:
@@ -414,7 +414,7 @@ def _resolved(store: Store, resolver, text: str) -> dict:
     """The columns a reference gets from resolving ``text`` (the matched work stored),
     resolved before the write transaction: a search must not hold the write lock."""
     res = resolver.resolve(text)
-    doi = normalize_doi(res.doi) if res.status == MATCHED and res.doi else None
+    doi = normalize_doi(res.key) if res.status == MATCHED and res.key else None
     if doi and store.get_work(doi) is None:
         if res.best is None or res.best.work is None:
             raise InputError(f"matched {doi}, but its record is missing: `refkeeper add {doi}`")
