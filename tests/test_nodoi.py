@@ -279,3 +279,54 @@ def test_a_pubmed_only_work_is_checked_against_pubmed_and_shown_with_its_pubmed_
     asked = [t for t, _ in pubmed.history]
     assert any("esummary" in t and OLD_PMID in t for t in asked)  # PubMed's retraction marks
     assert not any(t.startswith(("/works", "/doi")) for t in asked)
+
+
+def test_a_reader_citing_a_pubmed_only_work_gets_its_pubmed_link_not_a_doi(tmp_path, pubmed):
+    from refkeeper import Settings
+
+    store = Store(tmp_path / "refs.db")
+    resolver = Settings(db=str(store.path), mailto="editor@example.org", **pubmed.urls).resolver(store)
+    art = workflow.add_article(store, "Manual therapy for low back pain", slug="manual")
+    claim = workflow.add_claim(store, art.id, "Manipulation eases sacroiliac strain.")
+    pasted = workflow.add_request_from_comment(
+        store, art.id, "Ann Reader", "Where does this come from? I found:\n\n" + OLD_CITATION,
+        resolver, claim=claim.id)
+    [ref] = pasted.references
+    assert ref.doi == f"pmid:{OLD_PMID}" and ref.status == "matched"
+    workflow.link(store, claim.id, ref.doi, "supports")
+    workflow.answer_request(store, pasted.request.id, [ref.doi])
+    text = workflow.reply(store, pasted.request.id)
+    assert "Manipulation in the treatment of sacroiliac strain" in text
+    assert f"PubMed: https://pubmed.ncbi.nlm.nih.gov/{OLD_PMID}/" in text
+    assert "doi" not in text.lower() and "pmid:" not in text
+    store.close()
+
+
+def test_a_database_written_before_works_without_a_doi_takes_them_with_no_migration(tmp_path):
+    # The key of a work without a DOI fits the ``works.doi`` column as it is (internal keys
+    # never start "10."): a refs.db written before (DOI works, a claim linked to one) opens
+    # without a schema change and takes them, its works with a DOI untouched.
+    import sqlite_utils
+
+    from refkeeper._store import migrations
+
+    db = tmp_path / "refs.db"
+    store = Store(db)
+    store.import_snapshot(SAMPLE)
+    art = workflow.add_article(store, "Sacroiliac joint pain", slug="sij")
+    claim = workflow.add_claim(store, art.id, "Injections help.")
+    workflow.link(store, claim.id, MURAKAMI, "supports")
+    before = io.StringIO()
+    export_store(store, before, "bibtex")
+    store.close()
+    assert not migrations.pending(sqlite_utils.Database(db))  # nothing for this change to add
+
+    assert _run(["import", "--offline", str(LIBRARY)], db).exit_code == 0
+    store = Store(db)
+    assert sum(1 for w in store.works() if w.doi is None) == 4
+    after = io.StringIO()
+    export_store(store, after, "bibtex", [w.key for w in store.works() if w.doi])
+    assert after.getvalue() == before.getvalue()  # the works with a DOI are as they were
+    [lk] = workflow.links(store, claim.id)
+    assert lk.doi == MURAKAMI
+    store.close()
