@@ -211,10 +211,7 @@ def parse_work_key(text: str) -> str:
     m = _INTERNAL_KEY.match(text or "")
     if m:
         return f"{PMID_KEY_PREFIX}{int(m.group(1))}" if m.group(1) else f"{RK_KEY_PREFIX}{m.group(2).lower()}"
-    try:
-        return parse_doi(text)
-    except InputError:
-        raise InputError(f"not a DOI or a work key: {text!r}") from None
+    return parse_doi(text)
 
 
 def problem_kinds(raw: Any) -> list[str] | None:
