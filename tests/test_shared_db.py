@@ -195,10 +195,12 @@ def reads_work(db) -> None:
 
 def refuses_writes(db, message: str) -> None:
     for args in (("article", "add", "Another article"), ("link", "1", VISSER, "--stance", "contests"),
-                 ("key", MURAKAMI, "murakami-pinned")):
+                 ("key", MURAKAMI, "murakami-pinned"), ("verify", "--all")):
         result = run("--db", db, *args)
         assert result.exit_code == 2, result.output
         assert result.output.strip().splitlines() == [f"Error: {message}"]
+    # Not even verify's run lock is left beside a database refkeeper must not write.
+    assert not os.path.exists(f"{db}-verify.lock")
 
 
 def key_stored(db) -> str | None:

@@ -537,6 +537,23 @@ def test_a_work_no_claim_or_open_request_relies_on_affects_nothing(store):
     assert [a.id for a in requests_] == [1]  # request 2 was answered
 
 
+
+def test_an_open_request_about_a_claim_relies_on_the_works_the_claim_is_linked_to(store):
+    retracted, corrected = (r["DOI"].lower() for r in real_records(40)[30:32])
+    add_claims(store, retracted, corrected)
+    t = "2025-02-01T00:00:00+00:00"
+    # Request 3 asks for claim 2's evidence; nothing has been given in answer yet.
+    store.db.execute("INSERT INTO requests (id, article_id, claim_id, reader, status, received_at)"
+                     " VALUES (3, 1, 2, 'Another reader', 'open', ?)", [t])
+    # Request 4 asked about claim 3, whose link to the retracted work was removed.
+    store.db.execute("INSERT INTO requests (id, article_id, claim_id, reader, status, received_at)"
+                     " VALUES (4, 1, 3, 'A third reader', 'open', ?)", [t])
+    store.db.conn.commit()
+    _, requests_ = affected(store, {retracted: ["retraction"]})
+    assert [a.id for a in requests_] == [1, 3]
+    _, requests_ = affected(store, {corrected: ["correction"]})
+    assert [a.id for a in requests_] == [3]
+
 # --- the command line -------------------------------------------------------------------
 
 

@@ -621,6 +621,34 @@ def test_references_recorded_for_the_background_stay_pending_until_resolved_even
     assert wf.reader_references(store, pending.request.id)[1].doi == MURAKAMI
 
 
+
+def test_references_resumed_after_a_restart_are_linked_with_the_stance_the_reader_gave(desk):
+    store, art, _, option = desk
+    pending = wf.open_request_from_comment(store, art.id, "Jerry Hesch", WRAPPED, claim=option.id,
+                                           stance="contests")
+    assert wf.get_request(store, pending.request.id).stance == "contests"
+    # The server stopped before the job ran; an editor resumes from the request's page.
+    done = wf.resolve_remaining(store, pending.request.id, offline(store))
+    assert [(lk.doi, lk.stance, lk.asserted_by) for lk in done.links] == [(MURAKAMI, "contests", "reader")]
+
+
+def test_a_request_recorded_before_stances_were_kept_upgrades_without_one(tmp_path, monkeypatch):
+    path = tmp_path / "old.db"
+    with monkeypatch.context() as m:
+        knowing_only(m, "m011_compact_works")
+        old = Store(path)
+        with old.write():
+            old.db.execute("INSERT INTO articles (id, slug, title, added_at) VALUES (1, 'a', 'A', '2024')")
+            old.db.execute("INSERT INTO requests (id, article_id, reader, status, received_at)"
+                           " VALUES (1, 1, 'Jerry', 'open', '2024-01-01')")
+        old.close()
+    _store._known_schema.cache_clear()
+    _store._CHECKED.clear()
+    store = Store(path)
+    req = wf.get_request(store, 1)
+    assert (req.reader, req.stance) == ("Jerry", None)
+    store.close()
+
 def test_requests_recorded_before_lines_were_kept_upgrade_and_split_at_words_only(tmp_path, monkeypatch):
     path = tmp_path / "old.db"
     with monkeypatch.context() as m:

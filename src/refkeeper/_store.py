@@ -443,6 +443,14 @@ def m011_compact_works(db: sqlite_utils.Database) -> None:
         index.add_compact(db.conn, FTS_TABLE, [(rowid, unpack_record(rec)) for rowid, rec in chunk])
 
 
+
+@migrations()
+def m012_request_stance(db: sqlite_utils.Database) -> None:
+    # What the reader said their references do to the claim (supports / contests /
+    # mentions), kept with the request: the desk resolves a pasted list in the background,
+    # and references still pending after a restart are linked with it when resumed.
+    db.execute("ALTER TABLE requests ADD COLUMN stance TEXT")
+
 # Records are stored as zlib streams primed with this dictionary: the keys and the stock
 # values of Crossref's work records, so that even a short record compresses well. Never
 # change it: records written with it must stay readable. A new one gets a new format byte.

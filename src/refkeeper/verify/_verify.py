@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from .. import _identifiers as identifiers
 from .._crossref import CrossrefClient
-from .._errors import CrossrefError, UsageError
+from .._errors import CrossrefError, StoreError, UsageError
 from .._registries import ArxivClient, DoiClient, NcbiClient
 from .._store import Store
 from ._fetch import (
@@ -119,6 +119,10 @@ def verify(
         raise UsageError("--since must be a number of days, 0 or more")
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise UsageError(f"batch size must be between 1 and {MAX_BATCH_SIZE}")
+    if not store.writable:
+        # A run records what it finds; refuse before taking the lock, so nothing (not even
+        # the lock file) is written beside a database this process must not change.
+        raise StoreError(store.readonly_reason)
     with RunLock(store.path):
         run_id, resumed = open_run(store, None if all else since, all, batch_size, resume)
         try:

@@ -162,11 +162,7 @@ class SignInRequired:
 
     def accounts(self) -> bool:
         if not self._accounts:
-            store = Store(self.desk.db_path)
-            try:
-                self._accounts = count_editors(store) > 0
-            finally:
-                store.close()
+            self._accounts = count_editors(self.desk.store()) > 0
         return self._accounts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -228,7 +224,7 @@ def create_app(
     if settings is None:
         settings = Settings(db=str(db_path), crossref_url=crossref_url or DEFAULT_URL, mailto=mailto)
     env = template_env()
-    Store(db_path).close()  # create or upgrade the database now, not on the first click
+    shared = Store(db_path)  # create or upgrade the database now, not on the first click
     client = None if offline else (client or settings.client())
     desk = Desk(
         db_path=str(db_path),
@@ -237,6 +233,7 @@ def create_app(
         jobs=JobRunner(workers=workers),
         templates=env,
         default_editor=default_editor or os_user(),
+        shared=shared,
     )
     routes = []
     for name in PAGE_MODULES:
@@ -259,6 +256,7 @@ def create_app(
     async def lifespan(app):
         yield
         desk.jobs.shutdown(wait=False)
+        desk.close()
 
     app = DeskApp(routes=routes, middleware=middleware, exception_handlers=_error_handlers(env),
                   lifespan=lifespan)

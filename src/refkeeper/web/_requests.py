@@ -222,10 +222,7 @@ async def is_reference(request: Request):
 
 def _resume_job(job: Job, d: Desk, rid: int, who: str):
     store = d.store()
-    try:
-        return workflow.resolve_remaining(store, rid, _resolver(d, store), progress=job.step, actor=who)
-    finally:
-        store.close()
+    return workflow.resolve_remaining(store, rid, _resolver(d, store), progress=job.step, actor=who)
 
 
 async def resolve_remaining(request: Request):
@@ -337,10 +334,7 @@ async def new_page(request: Request, error: str | None = None, values: dict | No
 
 def _resolve_job(job: Job, d: Desk, pending, who: str):
     store = d.store()
-    try:
-        return workflow.resolve_pending(store, pending, _resolver(d, store), progress=job.step, actor=who)
-    finally:
-        store.close()
+    return workflow.resolve_pending(store, pending, _resolver(d, store), progress=job.step, actor=who)
 
 
 async def create(request: Request):

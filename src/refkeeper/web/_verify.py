@@ -46,16 +46,12 @@ def _run(job: Job, d: Desk, scope: str) -> int:
     def progress(p: verify.Progress) -> None:
         job.total, job.done = p.total, p.done
 
-    store = d.store()
-    try:
-        reg = d.registries
-        report = verify.verify(store, d.client, all=scope == "all", progress=progress,
-                               handles=reg.doi if reg else None, ncbi=reg.ncbi if reg else None,
-                               arxiv=reg.arxiv if reg else None)
-        job.total = job.done = report.total
-        return report.run_id
-    finally:
-        store.close()
+    reg = d.registries
+    report = verify.verify(d.store(), d.client, all=scope == "all", progress=progress,
+                           handles=reg.doi if reg else None, ncbi=reg.ncbi if reg else None,
+                           arxiv=reg.arxiv if reg else None)
+    job.total = job.done = report.total
+    return report.run_id
 
 
 async def start(request: Request):

@@ -113,7 +113,8 @@ def add_request_from_comment(
     resolutions = _resolve([ch.text for ch in chunks if ch.is_reference], resolver)
     with store.write():
         req = add_request(store, art, reader, text if text is not None else (prose or None),
-                          claim=c, contact=contact, received_at=received_at, actor=actor, comment=comment)
+                          claim=c, contact=contact, received_at=received_at, actor=actor, comment=comment,
+                          stance=stance)
         _keep_prose(store, req, chunks)
         pasted = _store_references(store, req, resolutions, stance, actor, lines=_lines_of(chunks))
     pasted.prose = prose
@@ -248,7 +249,7 @@ def open_request_from_comment(
     # stops before resolving them they are still there, to be resolved (``resolve_remaining``).
     with store.write():
         req = add_request(store, art, reader, prose or None, claim=c, contact=contact,
-                          received_at=received_at, actor=actor, comment=comment)
+                          received_at=received_at, actor=actor, comment=comment, stance=stance)
         _keep_prose(store, req, chunks)
         rows = [add_reference(store, req, ch.text, "unmatched", None, None, [], None, None,
                               line=line, end_line=end)
@@ -364,11 +365,11 @@ def _keep_resolution(store: Store, ref: ReaderReference, res: Resolution, search
 def resolve_remaining(store: Store, request: int | str | Request, resolver, progress=None,
                       actor: str = DEFAULT_ACTOR) -> Pasted:
     """Resolve the references of a request still pending (the job resolving them never ran
-    or stopped: the server restarted), each kept as soon as it is answered. The reader's
-    stance was not kept with them: link the matched ones by hand."""
+    or stopped: the server restarted), each kept as soon as it is answered, and linked to
+    the request's claim with the stance the reader gave, as the first job would have."""
     req = get_request(store, request)
     rows = pending_references(store, req)
-    return resolve_pending(store, PendingRequest(req, [r.text for r in rows], None, "", rows), resolver,
+    return resolve_pending(store, PendingRequest(req, [r.text for r in rows], req.stance, "", rows), resolver,
                            progress=progress, actor=actor)
 
 

@@ -12,7 +12,7 @@ from .._store import Store
 from ._claims import Article, Claim, claims_by_id
 from ._common import unique
 from ._links import Link, live_links_to
-from ._requests import Request, open_requests, requests_with
+from ._requests import Request, open_requests, open_requests_about, requests_with
 
 
 @dataclass
@@ -27,7 +27,8 @@ class ClaimLink:
 @dataclass
 class Relying:
     """What leans on one work: the live links of claims to it, and the open requests it
-    was given in answer to or that pasted a reference matched to it."""
+    was given in answer to, that pasted a reference matched to it, or that ask about a
+    claim linked to it."""
 
     doi: str
     links: list[ClaimLink] = field(default_factory=list)
@@ -49,9 +50,15 @@ def relying_on(store: Store, dois: Iterable[str]) -> dict[str, Relying]:
     for lk in found:
         if lk.claim_id in claims:
             out[lk.doi].links.append(ClaimLink(lk, *claims[lk.claim_id]))
-    pairs = requests_with(store, wanted)
+    pairs = set(requests_with(store, wanted))
     still_open = {r.id: r for r in open_requests(store, unique(rid for rid, _ in pairs))}
-    for rid, doi in sorted(set(pairs)):
+    # A reader asking for a claim's evidence leans on every work the claim is linked to,
+    # even before a work is given in answer.
+    about = open_requests_about(store, unique(lk.claim_id for lk in found))
+    for req in about:
+        still_open[req.id] = req
+        pairs.update((req.id, lk.doi) for lk in found if lk.claim_id == req.claim_id)
+    for rid, doi in sorted(pairs):
         if rid in still_open and doi in out:
             out[doi].open_requests.append(still_open[rid])
     return out

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from .._errors import NotFoundError, UsageError
 from .._store import Store, now
 from ._claims import Article, Claim, get_article, get_claim
-from ._common import DEFAULT_ACTOR, first_row, from_row, parse_doi, parse_id, timestamp
+from ._common import DEFAULT_ACTOR, check_stance, first_row, from_row, parse_doi, parse_id, timestamp
 from ._history import log
 from ._reflist import input_lines
 
@@ -43,6 +43,7 @@ class Request:
     closed_at: str | None = None
     closed_by: str | None = None
     comment: str | None = None  # everything the reader pasted, as pasted (m008), if any
+    stance: str | None = None   # what the reader said their references do to the claim (m012)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -105,11 +106,13 @@ def add_request(
     received_at: str | None = None,
     actor: str = DEFAULT_ACTOR,
     comment: str | None = None,
+    stance: str | None = None,
 ) -> Request:
     """Record a reader's request for the references behind an article (or one claim of it).
 
     ``received_at`` is when the reader asked (ISO date or time; default now): the queue is
-    ordered by it. ``comment``: everything the reader pasted, kept as pasted.
+    ordered by it. ``comment``: everything the reader pasted, kept as pasted. ``stance``:
+    what the reader says their references do to the claim (needs ``claim``).
     """
     reader = " ".join((reader or "").split())
     if not reader:
@@ -119,10 +122,15 @@ def add_request(
         c = get_claim(store, claim) if claim is not None else None
         if c is not None and c.article_id != art.id:
             raise UsageError(f"claim {c.id} belongs to article {c.article_id}, not {art.id}")
+        if stance is not None:
+            stance = check_stance(stance)
+            if c is None:
+                raise UsageError("a stance for the reader's references needs the claim they are about")
         cur = store.db.execute(
             "INSERT INTO requests (article_id, claim_id, reader, contact, text, status, received_at,"
-            " added_by, comment) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?)",
-            [art.id, c.id if c else None, reader, contact, text, timestamp(received_at), actor, comment],
+            " added_by, comment, stance) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)",
+            [art.id, c.id if c else None, reader, contact, text, timestamp(received_at), actor, comment,
+             stance],
         )
         req_id = cur.lastrowid
         log(store, actor, "request.add", article_id=art.id, claim_id=c.id if c else None,
@@ -194,6 +202,18 @@ def open_requests(store: Store, ids: list[int]) -> list[Request]:
         out += [from_row(Request, r) for r in store.db.query(
             f"SELECT * FROM requests WHERE id IN ({','.join('?' * len(chunk))}) AND status = 'open'"
             " ORDER BY id", chunk)]
+    return out
+
+
+def open_requests_about(store: Store, claim_ids: list[int]) -> list[Request]:
+    """The open requests about any of ``claim_ids`` (a reader asking for the evidence of a
+    claim leans on every work the claim is linked to)."""
+    out: list[Request] = []
+    for i in range(0, len(claim_ids), 500):
+        chunk = claim_ids[i:i + 500]
+        out += [from_row(Request, r) for r in store.db.query(
+            f"SELECT * FROM requests WHERE claim_id IN ({','.join('?' * len(chunk))})"
+            " AND status = 'open' ORDER BY id", chunk)]
     return out
 
 
