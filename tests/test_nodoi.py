@@ -330,3 +330,19 @@ def test_a_database_written_before_works_without_a_doi_takes_them_with_no_migrat
     [lk] = workflow.links(store, claim.id)
     assert lk.doi == MURAKAMI
     store.close()
+
+
+def test_a_work_whose_title_an_update_changed_is_found_again_by_its_new_title(tmp_path):
+    db = _imported(tmp_path)
+    changed = tmp_path / "changed.bib"
+    changed.write_text(LIBRARY.read_text(encoding="utf-8").replace(
+        "Supply restoration in power distribution systems",
+        "Supply restoration in power distribution systems: a planning approach"), encoding="utf-8")
+    first = _rows(_run(["import", "--offline", "--json", "--update", str(changed)], db).stdout)
+    assert first["thiebaux1998"]["status"] == "updated"
+    again = _rows(_run(["import", "--offline", "--json", str(changed)], db).stdout)
+    assert again["thiebaux1998"]["status"] == "unchanged"
+    assert again["thiebaux1998"]["work"] == first["thiebaux1998"]["work"]
+    store = Store(db)
+    assert store.count_works() == 4
+    store.close()

@@ -89,6 +89,19 @@ def _key_words(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", fold(text or "")))
 
 
+def work_identity(record: dict) -> tuple[str, int | None, str] | None:
+    """What identifies a work without a DOI or other identifier: its title's words
+    (case, accents and punctuation folded), its year and its first author's (else
+    editor's) folded surname; None for a record without a title."""
+    title = _key_words(" ".join(str(t) for t in (record.get("title") or []) if t))
+    if not title:
+        return None
+    people = [p for p in record.get("author") or record.get("editor") or [] if isinstance(p, dict)]
+    first = people[0] if people else {}
+    surname = _key_words(first.get("family") or first.get("literal") or first.get("name") or "")
+    return title, record_year(record), surname
+
+
 def work_key_for(record: dict, pmid: str | None = None) -> str:
     """The key a work without a DOI is stored under: ``pmid:<n>`` when it has a PMID, else
     ``rk:`` and a short hash of what identifies it, so the same entry (from this file or
@@ -98,13 +111,10 @@ def work_key_for(record: dict, pmid: str | None = None) -> str:
         digits = re.sub(r"\D", "", str(pmid))
         if digits:
             return f"{PMID_KEY_PREFIX}{int(digits)}"
-    title = _key_words(" ".join(str(t) for t in (record.get("title") or []) if t))
-    if title:
-        people = [p for p in record.get("author") or record.get("editor") or []
-                  if isinstance(p, dict)]
-        first = people[0] if people else {}
-        surname = _key_words(first.get("family") or first.get("literal") or first.get("name") or "")
-        identity = f"{title}|{record_year(record) or ''}|{surname}"
+    found = work_identity(record)
+    if found is not None:
+        title, year, surname = found
+        identity = f"{title}|{year or ''}|{surname}"
     else:
         identity = json.dumps({k: v for k, v in record.items() if not k.startswith("x-")
                                and k != KEY_FIELD}, sort_keys=True, ensure_ascii=False)

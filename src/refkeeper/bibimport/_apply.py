@@ -37,7 +37,9 @@ from refkeeper._models import (
     Candidate,
     Work,
     doi_of_key,
+    is_internal_key,
     normalize_doi,
+    work_identity,
     work_key_for,
 )
 from refkeeper._text import STOPWORDS, fold, words
@@ -249,16 +251,34 @@ def _chunks(entries: Iterable[ImportEntry], size: int) -> Iterator[list[ImportEn
         yield chunk
 
 
-def _internal_key(store, entry: ImportEntry) -> str:
+def _internal_key(store, entry: ImportEntry, owner: str | None) -> str:
     """The work key of an entry without a DOI: the stored work one of its identifiers was
-    recorded for (which may have a DOI), else ``work_key_for`` its record."""
+    recorded for (which may have a DOI), else ``work_key_for`` its record, else a stored
+    work without a DOI that is the same work under a key made from other fields: the one
+    whose citation key the entry has (``owner``) with the same year and first author (its
+    title was corrected since), or one with the same title, year and first author."""
     for scheme in _identifiers.PRINTED:
         value = entry.record.get(f"x-{scheme}")
         if value:
             known = _identifiers.doi_for(store, scheme, value)
             if known:
                 return known
-    return work_key_for(entry.record, pmid=entry.record.get(f"x-{_identifiers.PMID}"))
+    key = work_key_for(entry.record, pmid=entry.record.get(f"x-{_identifiers.PMID}"))
+    if key.startswith("rk:") and store.get_work(key) is None:
+        identity = work_identity(entry.record)
+        owned = store.get_work(owner) if owner and is_internal_key(owner) else None
+        if owned is not None and identity is not None:
+            stored = work_identity(owned.record)
+            if stored is not None and stored[1:] == identity[1:]:
+                return owned.key
+        # The same work may be stored under a key made from other fields (its title was
+        # updated since, say): a stored work without a DOI with the same title, year and
+        # first author is it (one bounded look-up by first author and year).
+        if identity is not None and identity[1] and identity[2]:
+            for work in store.by_author_year(identity[2], identity[1], limit=50):
+                if work.doi is None and work_identity(work.record) == identity:
+                    return work.key
+    return key
 
 
 def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool,
@@ -276,7 +296,7 @@ def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool,
         else:
             if resolution is not None and resolution.status == AMBIGUOUS:
                 candidates = resolution.candidates
-            wkey = _internal_key(store, entry)
+            wkey = _internal_key(store, entry, owners.get(key.lower()) if key else None)
     if wkey in seen:
         return ImportResult(entry, "duplicate", doi=doi_of_key(wkey), work=wkey,
                             notes=notes + [f"same {'DOI' if doi_of_key(wkey) else 'work'} as entry"
