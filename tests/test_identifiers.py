@@ -309,9 +309,10 @@ def test_a_database_of_the_previous_version_gains_the_identifiers_table(tmp_path
         before_identifiers = True
         for mig in migrations.pending(sqlite_utils.Database(memory=True)):
             before_identifiers = before_identifiers and mig.name != "m007_identifiers"
-            # Today's store writes the offline index's keys with every work, so the
-            # simulated older version keeps that migration (tested in test_offline_scale.py).
-            if before_identifiers or mig.name == "m009_index_keys_and_generation":
+            # Today's store writes the offline index's keys with every work and reads the
+            # merged mark, so the simulated older version keeps those migrations (tested in
+            # test_offline_scale.py and test_merge.py).
+            if before_identifiers or mig.name in ("m009_index_keys_and_generation", "m013_merged_works"):
                 old(name=mig.name)(mig.fn)
         m.setattr(_store, "migrations", old)
         _store._known_schema.cache_clear()

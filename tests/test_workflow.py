@@ -72,10 +72,11 @@ def test_the_schema_has_readable_tables_with_foreign_keys(tmp_path):
     assert {"id", "article_id", "claim_id", "status"} <= set(store.db["requests"].columns_dict)
 
 
-# Tables today's code writes with every work (the offline index's keys and generation):
-# an "old version" simulated with today's code needs them; test_offline_scale.py tests
-# their own upgrade from a database the previous schema wrote.
-WRITTEN_WITH_WORKS = ("m009_index_keys_and_generation",)
+# Tables and columns today's code writes with every work (the offline index's keys and
+# generation, the merged mark): an "old version" simulated with today's code needs them;
+# test_offline_scale.py and test_merge.py test their own upgrade from a database the
+# previous schema wrote.
+WRITTEN_WITH_WORKS = ("m009_index_keys_and_generation", "m013_merged_works")
 
 
 def knowing_only(monkeypatch, last: str):

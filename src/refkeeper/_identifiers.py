@@ -227,3 +227,74 @@ def pmc_url(pmcid: str) -> str:
 def arxiv_url(arxiv_id: str) -> str:
     """The arXiv abstract page of an arXiv ID."""
     return f"https://arxiv.org/abs/{normalize(ARXIV, arxiv_id)}"
+
+
+# --- one work under several keys ----------------------------------------------------------
+
+
+def kept_doi(store: Store, doi: str) -> str:
+    """The key a work named ``doi`` is stored under: ``doi`` itself when it is a stored
+    work; the work it was merged into; else the stored work that carries it as an alias
+    DOI (recorded by a merge or learnt from a registry); else ``doi`` (not stored). The
+    one look-up every path that stores a work by DOI goes through, so that an alias never
+    becomes a second work."""
+    doi = normalize_doi(doi)
+    if store.is_stored(doi):
+        return doi
+    into = store.merged_into(doi)
+    if into is not None:
+        return into
+    for (owner,) in store.db.execute(
+            "SELECT doi FROM work_identifiers WHERE scheme = ? AND value = ? ORDER BY rowid", [DOI, doi]):
+        if store.is_stored(owner):
+            return owner
+    return doi
+
+
+def move_work(store: Store, old: str, new: str, *, alias: bool) -> dict[str, list[str]]:
+    """Give the work ``new`` every identifier recorded for ``old`` (its agency excepted:
+    ``new`` has its own registration) and, with ``alias``, ``old`` itself as an alias DOI
+    of ``new``. Returns the identifiers moved, scheme -> values."""
+    old, new = normalize_doi(old), normalize_doi(new)
+    moved: dict[str, list[str]] = {}
+    with store.write() as db:
+        for scheme, value in db.execute(
+                "SELECT scheme, value FROM work_identifiers WHERE doi = ? AND scheme != ? ORDER BY rowid",
+                [old, AGENCY]).fetchall():
+            if not (scheme == DOI and value == new):
+                moved.setdefault(scheme, []).append(value)
+        db.execute("UPDATE OR IGNORE work_identifiers SET doi = ? WHERE doi = ? AND scheme != ?",
+                   [new, old, AGENCY])
+        # What is left under ``old``: its agency, and values ``new`` already had.
+        db.execute("DELETE FROM work_identifiers WHERE doi = ?", [old])
+        # ``new`` is never its own alias.
+        db.execute("DELETE FROM work_identifiers WHERE doi = ? AND scheme = ? AND value = ?", [new, DOI, new])
+        if alias:
+            record(store, new, {DOI: old})
+    return moved
+
+
+def identical_dois(record: dict) -> list[str]:
+    """The DOIs a Crossref record says it is identical to (``relation`` ``is-identical-to``):
+    the same work registered twice, recorded as its alias DOIs when it is stored."""
+    out = []
+    for rel in ((record or {}).get("relation") or {}).get("is-identical-to") or []:
+        if isinstance(rel, dict) and str(rel.get("id-type") or "doi").lower() == "doi" and rel.get("id"):
+            doi = normalize_doi(str(rel["id"]))
+            if doi.startswith("10.") and doi != normalize_doi(str(record.get("DOI") or "")):
+                out.append(doi)
+    return list(dict.fromkeys(out))
+
+
+def shared_identifiers(store: Store, schemes: Iterable[str] = PRINTED) -> list[tuple[str, str, list[str]]]:
+    """(scheme, value, keys) for each identifier recorded for two or more stored works."""
+    schemes = [s for s in schemes if s in SCHEMES]
+    out = []
+    for scheme, value, keys in store.db.execute(
+            f"SELECT scheme, value, group_concat(doi, char(10)) FROM work_identifiers"
+            f" WHERE scheme IN ({','.join('?' * len(schemes))}) GROUP BY scheme, value"
+            " HAVING count(DISTINCT doi) > 1 ORDER BY scheme, value", schemes):
+        stored = [k for k in dict.fromkeys(keys.split("\n")) if store.is_stored(k)]
+        if len(stored) > 1:
+            out.append((scheme, value, stored))
+    return out

@@ -42,11 +42,15 @@ from ._identifiers import (
     AGENCY,
     ARXIV,
     CROSSREF,
+    DOI,
     PMCID,
     PMID,
     arxiv_doi,
     arxiv_of_doi,
+    doi_for,
     find_identifiers,
+    identical_dois,
+    kept_doi,
     normalize,
 )
 from ._identifiers import record as record_identifiers
@@ -441,7 +445,12 @@ class Found:
     def doi(self) -> str | None:
         """The DOI of the work found; None for a PubMed-only work (its record holds its
         ``pmid:`` key instead)."""
-        return doi_of_key(record_key(self.record))
+        return doi_of_key(self.key)
+
+    @property
+    def key(self) -> str:
+        """The work key the found work is stored under: its DOI, else ``pmid:<n>``."""
+        return record_key(self.record)
 
     def all_identifiers(self) -> dict[str, str]:
         """``identifiers`` with the agency, as ``_identifiers.record`` takes them."""
@@ -568,18 +577,40 @@ def add_work(store: Store, registries: Registries, written: str) -> Work | None:
         named = find_identifiers(written) or _bare_identifier(written)
         if not named:
             raise
+        # An identifier recorded for a stored work names that work: nothing to fetch. (An
+        # arXiv ID names its preprint, which a version of record may carry too.)
+        scheme, value = named[0]
+        known = arxiv_doi(value) if scheme == ARXIV else doi_for(store, scheme, value)
+        if known is not None and store.is_stored(kept_doi(store, known)):
+            return store.get_work(kept_doi(store, known))
         found = registries.by_identifier(*named[0])
         found_one = found[-1] if found and named[0][0] == ARXIV else (found[0] if found else None)
         # ``add arXiv:...`` stores the preprint asked for; its version of record is a work
         # of its own (``add`` that DOI), and the link between them is for verify to report.
     else:
+        # A DOI known as another stored work's (merged into it, or its alias) is that work.
+        kept = kept_doi(store, doi)
+        if kept != doi:
+            return store.get_work(kept)
         found_one = registries.work(doi)
+        if found_one is not None and found_one.doi != doi:
+            # Asked for an alias, Crossref answers with the record of the DOI it now
+            # redirects to: the one asked is an alias of that work, and recorded so.
+            found_one.identifiers.setdefault(DOI, doi)
     if found_one is None:
         return None
+    kept = kept_doi(store, found_one.key)
+    if kept != found_one.key:
+        if found_one.identifiers:
+            record_identifiers(store, kept, {k: v for k, v in found_one.identifiers.items() if k != AGENCY})
+        return store.get_work(kept)
     source = "crossref" if found_one.agency == CROSSREF else (found_one.agency or "doi")
     with store.write():
         work = store.add_work(found_one.record, source)
         record_identifiers(store, work.key, found_one.all_identifiers())
+        aliases = [d for d in identical_dois(found_one.record) if not store.is_stored(d)]
+        if aliases:
+            record_identifiers(store, work.key, {DOI: aliases})
     return work
 
 

@@ -189,12 +189,28 @@ class Resolver:
         return res
 
     def _save(self, res: Resolution, context: str | None) -> None:
+        if self.store is not None and res.status == MATCHED and res.doi and not res.cached:
+            self._to_kept_work(res)
         # A database this process may not write (read-only, or a newer refkeeper's) still
         # answers from what it holds: the answer is given, only not kept, as export's keys.
         if self.store is not None and self.store.writable:
             self.store.save_resolution(res, context, self.source.name)
             if res.status == MATCHED and res.identifiers and not res.cached:
                 identifiers.record(self.store, res.key, res.identifiers)
+
+    def _to_kept_work(self, res: Resolution) -> None:
+        """A match on an alias DOI (one merged into a stored work, or recorded as a stored
+        work's) is a match on that work: the answer names it, and no second work is stored."""
+        kept = identifiers.kept_doi(self.store, res.doi)
+        work = self.store.get_work(kept) if kept != res.doi.lower() else None
+        if work is None:
+            return
+        best = res.best
+        res.notes.append(f"{res.doi} is stored as {kept}")
+        res.doi = kept
+        if best is not None:
+            res.candidates[0] = Candidate(doi=kept, score=best.score, title=work.title,
+                                          evidence=best.evidence, work=work, engine_score=best.engine_score)
 
     def _lookup_safe(self, text: str, context: str | None) -> Resolution:
         problem = check_input(text)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ._crossref import CrossrefClient, check_fields
+from ._identifiers import kept_doi
 from ._models import Work
 from ._store import Store
 
@@ -101,7 +102,9 @@ class IndexSource:
     # answers DOIs, and ``resolve --json``'s ``doi`` is only ever a real DOI or null.
 
     def work(self, doi: str) -> Work | None:
-        work = self.store.get_work(doi)
+        # An alias DOI (merged, or recorded for a stored work) answers with that work; a
+        # work without a DOI is never a candidate.
+        work = self.store.get_work(kept_doi(self.store, doi))
         return work if work is not None and work.has_doi else None
 
     def search(self, text: str, rows: int) -> list[Work]:

@@ -47,7 +47,7 @@ from ._models import (
     problem_kinds,
     record_key,
 )
-from ._text import content_words, dehyphenate
+from ._text import content_words, dehyphenate, words
 
 DEFAULT_DB = "refs.db"
 # Offline candidates: how many of the best by key evidence are re-ordered by title overlap
@@ -451,6 +451,15 @@ def m012_request_stance(db: sqlite_utils.Database) -> None:
     # and references still pending after a restart are linked with it when resumed.
     db.execute("ALTER TABLE requests ADD COLUMN stance TEXT")
 
+
+@migrations()
+def m013_merged_works(db: sqlite_utils.Database) -> None:
+    # One work, several identifiers (issue 13): a duplicate merged into another keeps its
+    # row, marked with the key it now lives under, because history rows (append-only)
+    # still name it; it leaves the index and every listing, and look-ups follow the mark.
+    db.execute("ALTER TABLE works ADD COLUMN merged_into TEXT")
+    db.execute("CREATE INDEX works_merged_into ON works(merged_into) WHERE merged_into IS NOT NULL")
+
 # Records are stored as zlib streams primed with this dictionary: the keys and the stock
 # values of Crossref's work records, so that even a short record compresses well. Never
 # change it: records written with it must stay readable. A new one gets a new format byte.
@@ -770,11 +779,21 @@ class Store:
         with self.write():
             conn = self.db.conn
             old: dict[int, dict] = {}
+            merged: set[str] = set()
             for chunk in _chunks(dois, 500):
                 marks = ",".join("?" * len(chunk))
-                sql = f"SELECT rowid, record FROM works WHERE doi IN ({marks})"
-                for rowid, rec in conn.execute(sql, chunk):
-                    old[rowid] = unpack_record(rec)
+                sql = f"SELECT rowid, record, doi, merged_into FROM works WHERE doi IN ({marks})"
+                for rowid, rec, doi, into in conn.execute(sql, chunk):
+                    if into is None:
+                        old[rowid] = unpack_record(rec)
+                    else:
+                        merged.add(doi)
+            if merged:
+                # A record for a key merged into another work is not written back: the kept
+                # work's record stands, and the merged row stays out of the index.
+                prepared = [p for p in prepared if p.doi not in merged]
+                rows = [r for r in rows if r[0] not in merged]
+                dois = [p.doi for p in prepared]
             # One statement per work: new ones are inserted, known ones updated in place
             # (their citation key, problems and added_at stay).
             conn.executemany(
@@ -803,10 +822,91 @@ class Store:
         return row[0] if row else 0
 
     def get_work(self, doi: str) -> Work | None:
+        """The stored work ``doi``; for a key merged into another work, the work it now
+        lives under (whose ``doi`` differs from the one asked)."""
         row = self.db.execute(
-            "SELECT record FROM works WHERE doi = ?", [normalize_doi(doi)]
+            "SELECT record, merged_into FROM works WHERE doi = ?", [normalize_doi(doi)]
         ).fetchone()
+        if row is not None and row[1] is not None:
+            row = self.db.execute("SELECT record FROM works WHERE doi = ? AND merged_into IS NULL",
+                                  [row[1]]).fetchone()
         return Work.from_crossref(unpack_record(row[0])) if row else None
+
+    def merged_into(self, doi: str) -> str | None:
+        """The key of the work ``doi`` was merged into, None when it was not merged (or is
+        not stored). Chains are flattened by ``move_work``, so this is one look-up."""
+        row = self.db.execute("SELECT merged_into FROM works WHERE doi = ?", [normalize_doi(doi)]).fetchone()
+        return row[0] if row else None
+
+    def merged_keys(self, doi: str) -> list[str]:
+        """The keys merged into the work ``doi``, oldest merge first."""
+        return [r[0] for r in self.db.execute(
+            "SELECT doi FROM works WHERE merged_into = ? ORDER BY updated_at, rowid", [normalize_doi(doi)])]
+
+    def is_stored(self, doi: str) -> bool:
+        """Whether ``doi`` is the key of a stored work (not one merged away)."""
+        return self.db.execute("SELECT 1 FROM works WHERE doi = ? AND merged_into IS NULL",
+                               [normalize_doi(doi)]).fetchone() is not None
+
+    def move_work(self, old: str, new: str) -> dict:
+        """The store's part of merging the work ``old`` into ``new`` (``workflow.merge_works``
+        does the whole, in its transaction): cached answers naming ``old`` name ``new``; the
+        citation key moves to ``new`` when it has none (``old``'s is freed otherwise); ``old``
+        leaves the full-text index and the blocking keys and is marked merged into ``new``
+        (as is every key merged into ``old`` before). Returns what moved."""
+        old, new = normalize_doi(old), normalize_doi(new)
+        with self.write():
+            conn = self.db.conn
+            rows = {doi: (rowid, rec, key, into) for doi, rowid, rec, key, into in conn.execute(
+                "SELECT doi, rowid, record, bibtex_key, merged_into FROM works WHERE doi IN (?, ?)",
+                [old, new])}
+            for doi in (old, new):
+                if doi not in rows or rows[doi][3] is not None:
+                    raise NotFoundError(f"{doi} is not a stored work in {self.path}")
+            answers = conn.execute("UPDATE citations SET doi = ? WHERE doi = ?", [new, old]).rowcount
+            # Candidate lists of ambiguous answers name works too: the old one becomes the
+            # new one (once, where both were candidates).
+            for cid, cands in conn.execute(
+                    "SELECT id, candidates FROM citations WHERE instr(candidates, ?) > 0",
+                    [json.dumps(old)]).fetchall():
+                listed, seen = [], set()
+                for c in json.loads(cands):
+                    c["doi"] = new if c.get("doi") == old else c.get("doi")
+                    if c["doi"] not in seen:
+                        seen.add(c["doi"])
+                        listed.append(c)
+                conn.execute("UPDATE citations SET candidates = ? WHERE id = ?", [json.dumps(listed), cid])
+            old_key, new_key = rows[old][2], rows[new][2]
+            conn.execute("UPDATE works SET bibtex_key = NULL WHERE doi = ?", [old])
+            if new_key is None and old_key is not None:
+                conn.execute("UPDATE works SET bibtex_key = ? WHERE doi = ?", [old_key, new])
+            rowid, rec = rows[old][0], unpack_record(rows[old][1])
+            index.add_documents(conn, FTS_TABLE, [], {rowid: rec})
+            index.add_key_sets(conn, [], {rowid: rec})
+            stamp = now()
+            conn.execute("UPDATE works SET merged_into = ?, updated_at = ? WHERE doi = ?", [new, stamp, old])
+            earlier = conn.execute("UPDATE works SET merged_into = ? WHERE merged_into = ?",
+                                   [new, old]).rowcount
+            conn.execute("UPDATE index_state SET generation = generation + 1, changed_at = ?"
+                         " WHERE id = 1", [stamp])
+        return {"answers": answers, "key": new_key or old_key,
+                "key_moved": new_key is None and old_key is not None, "earlier_merges": earlier}
+
+    def title_groups(self) -> Iterator[list[tuple[str, str]]]:
+        """Groups of two or more stored works with the same normalised title, year and
+        first author's surname, as (key, title) pairs: probably one work stored twice."""
+        groups: dict[tuple, list[tuple[str, str]]] = {}
+        for doi, title, authors, year in self.db.execute(
+                "SELECT doi, title, authors, year FROM works WHERE merged_into IS NULL"
+                " AND title IS NOT NULL AND year IS NOT NULL"):
+            first = (json.loads(authors) or [""])[0] if authors else ""
+            surname = " ".join(words(first.split(",")[0])) if first else ""
+            folded = " ".join(content_words(dehyphenate(title)))
+            if folded and surname:
+                groups.setdefault((folded, year, surname), []).append((doi, title))
+        for group in groups.values():
+            if len(group) > 1:
+                yield group
 
     def require_work(self, doi: str) -> Work:
         w = self.get_work(doi)
@@ -817,14 +917,15 @@ class Store:
     def works(self, dois: Iterable[str] | None = None) -> Iterator[Work]:
         """Stored works (all, or the given DOIs in that order), streamed."""
         if dois is None:
-            for (rec,) in self.db.execute("SELECT record FROM works ORDER BY rowid"):
+            sql = "SELECT record FROM works WHERE merged_into IS NULL ORDER BY rowid"
+            for (rec,) in self.db.execute(sql):
                 yield Work.from_crossref(unpack_record(rec))
             return
         for d in dois:
             yield self.require_work(d)
 
     def count_works(self) -> int:
-        return self.db["works"].count
+        return self.db.execute("SELECT count(*) FROM works WHERE merged_into IS NULL").fetchone()[0]
 
     def search(self, text: str, limit: int = 10, column: str | None = None) -> list[Work]:
         """Stored works most relevant to ``text``, best first: the bounded-cost
@@ -1091,7 +1192,8 @@ class Store:
     def work_problems(self, dois: Iterable[str] | None = None) -> dict[str, list]:
         """DOI -> the problems re-verification recorded (``works.problems``), for works with
         at least one; works never checked (NULL) or checked and fine (``[]``) are left out."""
-        sql = "SELECT doi, problems FROM works WHERE problems IS NOT NULL AND problems != '[]'"
+        sql = ("SELECT doi, problems FROM works WHERE problems IS NOT NULL AND problems != '[]'"
+               " AND merged_into IS NULL")
         out: dict[str, list] = {}
         if dois is None:
             rows = self.db.execute(sql)
@@ -1120,7 +1222,7 @@ class Store:
         """Up to ``limit`` stored DOIs after ``after`` in DOI order (keyset paging, so a table
         of any size is never read whole) that were never checked or checked before ``cutoff``
         (every work when ``cutoff`` is None)."""
-        sql = "SELECT doi FROM works WHERE doi > ?"
+        sql = "SELECT doi FROM works WHERE doi > ? AND merged_into IS NULL"
         params: list = [after]
         if cutoff is not None:
             sql += " AND (checked_at IS NULL OR checked_at < ?)"

@@ -297,6 +297,9 @@ def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool,
             if resolution is not None and resolution.status == AMBIGUOUS:
                 candidates = resolution.candidates
             wkey = _internal_key(store, entry, owners.get(key.lower()) if key else None)
+    # An alias DOI (one merged away, or recorded for a stored work), or the key of a work
+    # without a DOI merged into one since, is that work.
+    wkey = _identifiers.kept_doi(store, wkey)
     if wkey in seen:
         return ImportResult(entry, "duplicate", doi=doi_of_key(wkey), work=wkey,
                             notes=notes + [f"same {'DOI' if doi_of_key(wkey) else 'work'} as entry"

@@ -321,7 +321,10 @@ def history_cmd(ctx: Context, article_ref, claim_id, request_id, doi, as_json) -
         when = e.at[:19].replace("T", " ") + (" UTC" if e.at.endswith("+00:00") else "")
         click.echo(f"{when}  {e.actor:<12} {e.action:<18} {refs_}")
         d = e.details
-        if e.action == "link.remove":
+        if e.action == "merge":
+            click.echo(f"    merged {d['before']['drop']['key']} into {d['before']['keep']['key']}"
+                       + (f" — {d['reason']}" if d.get("reason") else ""))
+        elif e.action == "link.remove":
             click.echo(f"    removed: {d['link']['stance']} {d['link']['doi']}"
                        + (f" — {d['reason']}" if d.get("reason") else ""))
         elif "before" in d or "after" in d:

@@ -9,11 +9,23 @@ import sys
 
 import click
 
+import refkeeper
+
 from .._errors import StoreError, UsageError
 from .._identifiers import identifiers_of
 from .._models import parse_work_key
 from .._registries import add_work
-from ._common import EXIT_FINDINGS, Context, Group, clip, pass_ctx, read_lines
+from ._common import (
+    EXIT_FINDINGS,
+    Context,
+    Group,
+    by_option,
+    clip,
+    echo_json,
+    json_option,
+    pass_ctx,
+    read_lines,
+)
 
 
 @click.command()
@@ -94,6 +106,66 @@ def _identifier_lines(ctx: Context, doi: str) -> list[tuple[str, str]]:
             shown = f"PMC{value}" if scheme == "pmcid" else value
             out.append((label, f"{shown}  {url.format(value)}" if url else shown))
     return out
+
+
+# -- one work, several identifiers -------------------------------------------------
+
+
+@click.group(cls=Group)
+def works() -> None:
+    """Stored works: find duplicates and merge them."""
+
+
+@works.command("duplicates")
+@json_option
+@pass_ctx
+def works_duplicates(ctx: Context, as_json) -> None:
+    """List pairs of stored works that are probably one work (same PMID, PMCID or arXiv ID,
+    or same title, year and first author), with the evidence. Exit code 1 if any."""
+    found = refkeeper.workflow.duplicate_works(ctx.store)
+    if as_json:
+        echo_json([d.to_json() for d in found])
+    else:
+        for d in found:
+            click.echo(f"{d.keys[0]}  {d.keys[1]}  ({'; '.join(d.evidence)})")
+            for key, title in zip(d.keys, d.titles, strict=True):
+                click.echo(f"    {key}: {clip(title or '(no title)', 80)}")
+        if not found:
+            click.echo("no duplicates found")
+    if found:
+        sys.exit(EXIT_FINDINGS)
+
+
+@works.command("merge")
+@click.argument("keep")
+@click.argument("drop")
+@click.option("--reason", help="Why, for the history.")
+@by_option
+@json_option
+@pass_ctx
+def works_merge(ctx: Context, keep, drop, reason, actor, as_json) -> None:
+    """Merge the work DROP into KEEP: links, requests, references, cached answers,
+    identifiers and the citation key follow; DROP becomes an alias DOI of KEEP."""
+    r = refkeeper.workflow.merge_works(ctx.store, keep=keep, drop=drop, actor=actor, reason=reason)
+    if as_json:
+        echo_json(r.to_json())
+        return
+    click.echo(f"merged {r.drop} into {r.keep}")
+    for label, value in (
+        ("links moved", ", ".join(map(str, r.links_moved))),
+        ("links removed", ", ".join(map(str, r.links_removed))),
+        ("answers to requests", ", ".join(map(str, r.request_works))),
+        ("readers' references", ", ".join(map(str, r.request_references))),
+        ("cached answers", r.answers or ""),
+        ("identifiers", "; ".join(f"{k} {', '.join(v)}" for k, v in r.identifiers.items())),
+        ("alias DOI", r.drop if r.alias else ""),
+        ("citation key", (r.bibtex_key or "") + (" (moved)" if r.key_moved else "")),
+    ):
+        if value:
+            click.echo(f"  {label:<20} {value}")
+    for s in r.stances_dropped:
+        where = f"claim {s['claim']}" if "claim" in s else f"request {s['request']}"
+        click.echo(f"  stance dropped       {where}: {s['dropped']} (kept {s['kept']})")
 
 
 # -- snapshot ---------------------------------------------------------------------

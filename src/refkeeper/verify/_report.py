@@ -195,14 +195,19 @@ class History:
 
 
 def history(store: Store, doi: str) -> History:
-    """The checks and record versions of ``doi``; ``NotFoundError`` if it was never stored
+    """The checks and record versions of ``doi``, with those of the keys merged into it
+    (each check says which ``doi`` it was about); ``NotFoundError`` if it was never stored
     nor checked."""
     doi = normalize_doi(doi)
+    doi = store.merged_into(doi) or doi
+    keys = [doi, *store.merged_keys(doi)]
     state = store.check_state(doi)
-    keep = ("run_id", "run_started_at", "checked_at", "outcome", "kinds", "new_kinds", "notices", "diff",
-            "alias_of", "notice_for", "snapshot_id", "error")
-    checks = [{k: r[k] for k in keep} for r in checks_of(store, doi)]
+    keep = ("doi", "run_id", "run_started_at", "checked_at", "outcome", "kinds", "new_kinds", "notices",
+            "diff", "alias_of", "notice_for", "snapshot_id", "error")
+    checks = sorted(({k: r[k] for k in keep} for key in keys for r in checks_of(store, key)),
+                    key=lambda c: (c["checked_at"], c["run_id"]))
+    versions = sorted((v for key in keys for v in versions_of(store, key)), key=lambda v: v["id"])
     if state is None and not checks:
         raise NotFoundError(f"{doi} is not in {store.path} and was never verified")
     title, problems, checked_at = state if state else (None, None, None)
-    return History(doi, title, problems, checked_at, checks, versions_of(store, doi))
+    return History(doi, title, problems, checked_at, checks, versions)

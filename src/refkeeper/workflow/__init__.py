@@ -35,6 +35,8 @@ public API. Each table has one module that reads and writes it (DEVELOPERS.md li
 * ``_pasted``: a reader's pasted comment or list, split, resolved and kept as written;
 * ``_reflist``: splitting a pasted comment or reference list into single references;
 * ``_answers``: what is known for a request, the queue, answering, the reply to post;
+* ``_merge``: one work stored twice merged into one (``merge_works``), and finding such
+  pairs (``duplicate_works``);
 * ``_history``: the append-only ``history`` of every change, written and read back;
 * ``_selection``: which works to export (``works_for``, ``export_selection``) and their
   BibTeX (``bibtex_for``);
@@ -87,6 +89,7 @@ from ._links import (
     links,
     unlink,
 )
+from ._merge import Duplicate, MergeResult, duplicate_works, merge_works, work_key
 from ._pasted import (
     Pasted,
     PendingRequest,
@@ -154,10 +157,12 @@ __all__ = [
     "ClaimLink",
     "ClaimReport",
     "ClaimSummary",
+    "Duplicate",
     "HistoryEntry",
     "Known",
     "Link",
     "LinkedWork",
+    "MergeResult",
     "Pasted",
     "PendingRequest",
     "ProposedClaim",
@@ -188,6 +193,7 @@ __all__ = [
     "claims",
     "confirm_link",
     "decline_request",
+    "duplicate_works",
     "edit_article",
     "edit_claim",
     "enter_reference_doi",
@@ -206,6 +212,7 @@ __all__ = [
     "mark_not_reference",
     "mark_reference",
     "merge_references",
+    "merge_works",
     "open_request_from_comment",
     "pending_references",
     "propose",
@@ -233,5 +240,6 @@ __all__ = [
     "split_text",
     "unlink",
     "work_details",
+    "work_key",
     "works_for",
 ]

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import TypeVar
 
 from .._errors import UsageError
+from .._identifiers import kept_doi
 from .._models import Work, parse_work_key
 from .._store import Store, now
 
@@ -56,7 +57,8 @@ def parse_doi(text: str) -> str:
 
 
 def stored_work(store: Store, doi: str) -> Work:
-    return store.require_work(parse_doi(doi))
+    """The stored work ``doi`` names; an alias DOI names the work it is an alias of."""
+    return store.require_work(kept_doi(store, parse_doi(doi)))
 
 
 def unique(items: Iterable[T]) -> list[T]:

@@ -58,7 +58,8 @@ def history(
     doi: str | None = None,
 ) -> list[HistoryEntry]:
     """The recorded changes, oldest first, optionally for one article (ID, slug or
-    ``Article``), claim, request or work; an unknown one raises ``NotFoundError``."""
+    ``Article``), claim, request or work (with what was recorded under the keys merged
+    into it); an unknown one raises ``NotFoundError``."""
     # Imported here: the modules owning articles, claims and requests log through this
     # one, so it cannot import them while they load.
     from ._claims import get_article, get_claim
@@ -75,8 +76,12 @@ def history(
         where.append("request_id = ?")
         params.append(get_request(store, request).id)
     if doi is not None:
-        where.append("doi = ?")
-        params.append(parse_doi(doi))
+        # A work's history includes the rows written under the keys merged into it.
+        d = parse_doi(doi)
+        d = store.merged_into(d) or d
+        keys = [d, *store.merged_keys(d)]
+        where.append(f"doi IN ({','.join('?' * len(keys))})")
+        params += keys
     sql = "SELECT * FROM history" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
     out = []
     for r in store.db.query(sql, params):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from .._errors import NotFoundError, UsageError
+from .._identifiers import kept_doi
 from .._models import Work
 from .._store import Store, now
 from ._claims import Article, Claim, claim_ids, get_article, get_claim
@@ -182,7 +183,7 @@ def unlink(
     (who, when, why), and the removal is in history with the link as it was."""
     with store.write():
         c = get_claim(store, claim)
-        d = parse_doi(doi)
+        d = kept_doi(store, parse_doi(doi))  # a DOI merged into another work is that work
         existing = live_link(store, c.id, d)
         if existing is None:
             raise NotFoundError(f"claim {c.id} has no live link to {d}")
@@ -369,3 +370,41 @@ def claim_summaries(store: Store, article: int | str | Article) -> list[ClaimSum
             which = "; ".join(f"{doi} ({', '.join(kinds or [])})" for doi, kinds in works)
             out[claim_id].flags.append(f"its only support has a problem recorded: {which}")
     return list(out.values())
+
+
+# -- merging two works (workflow.merge_works) ---------------------------------------------
+
+
+def move_work(store: Store, old: str, new: str, actor: str) -> dict:
+    """Make every link to the work ``old`` a link to ``new`` (removed links too: their
+    history follows). A claim linked live to both keeps ``new``'s link; ``old``'s is
+    removed (marked, with the reason) and a different stance it had is returned under
+    ``stances_dropped``, never lost silently. Each link changed is in the claim's history.
+    Returns the IDs of the links moved and removed."""
+    moved: dict = {"moved": [], "removed": [], "stances_dropped": []}
+    with store.write():
+        for lk in [link_from_row(r) for r in store.db.query(
+                "SELECT * FROM links WHERE doi = ? ORDER BY id", [old])]:
+            c = get_claim(store, lk.claim_id)
+            kept = live_link(store, lk.claim_id, new) if lk.live else None
+            if kept is not None:
+                reason = f"merged: {old} is {new}, which claim {c.id} already links (link {kept.id})"
+                store.db.execute(
+                    "UPDATE links SET removed_at = ?, removed_by = ?, removed_reason = ?, doi = ?"
+                    " WHERE id = ?",
+                    [now(), actor, reason, new, lk.id])
+                details = {"reason": reason, "link": lk.to_json(), "kept": kept.id}
+                if kept.stance != lk.stance:
+                    dropped = {"claim": c.id, "link": lk.id, "dropped": lk.stance,
+                               "kept_link": kept.id, "kept": kept.stance}
+                    moved["stances_dropped"].append(dropped)
+                    details["stance_dropped"] = dropped
+                log(store, actor, "link.remove", article_id=c.article_id, claim_id=c.id, link_id=lk.id,
+                    doi=new, details=details)
+                moved["removed"].append(lk.id)
+                continue
+            store.db.execute("UPDATE links SET doi = ? WHERE id = ?", [new, lk.id])
+            log(store, actor, "link.merge", article_id=c.article_id, claim_id=c.id, link_id=lk.id,
+                doi=new, details={"before": old, "after": new})
+            moved["moved"].append(lk.id)
+    return moved

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .._errors import InputError, NotFoundError, UsageError
+from .._identifiers import kept_doi
 from .._match import CitationFeatures, decide, rank
 from .._models import AMBIGUOUS, MATCHED, Resolution, Work, normalize_doi
 from .._store import Store, now
@@ -286,7 +287,9 @@ def resolve_pending(
 
 def _work_for(store: Store, resolver, doi: str) -> Work:
     """The stored work for ``doi``, fetched through the resolver's candidate source (and
-    stored) if it is not stored yet; ``NotFoundError`` if the source does not know it."""
+    stored) if it is not stored yet; ``NotFoundError`` if the source does not know it. An
+    alias DOI (merged away, or recorded for a stored work) gives the work it names."""
+    doi = kept_doi(store, doi)
     work = store.get_work(doi)
     if work is not None:
         return work
@@ -305,7 +308,7 @@ def accept_candidate(store: Store, request: int | str | Request, reference: int 
     d = parse_doi(doi)
     if d not in [normalize_doi(c) for c in ref.candidates]:
         raise UsageError(f"{d} is not a candidate for reference {ref.position}")
-    _work_for(store, resolver, d)
+    d = _work_for(store, resolver, d).doi
     return update_reference(store, ref, actor, "request.reference.accept", status=MATCHED, doi=d,
                             candidates=[], error=None)
 
@@ -336,13 +339,14 @@ def enter_reference_doi(store: Store, request: int | str | Request, reference: i
     the reader's text like any candidate. If it fits, the reference is matched; if not, it
     becomes that DOI's one candidate, with the evidence, for the editor to accept or not."""
     ref = get_reference(store, request, reference)
-    d = parse_doi(doi)
-    work = _work_for(store, resolver, d)
+    work = _work_for(store, resolver, parse_doi(doi))
+    d = work.key  # a work without a DOI, named by its key, is matched under it
     cands = rank([work], CitationFeatures.parse(ref.text))
     status, best = decide(cands)
     searched = f"{ref.text} [DOI entered: {d}]"
     if status == MATCHED and best is not None:
-        res = Resolution(searched, MATCHED, d, best.score, cands, method="doi")
+        res = Resolution(searched, MATCHED, work.doi, best.score, cands, method="doi",
+                         work_key=None if work.doi else d)
     else:
         res = Resolution(searched, AMBIGUOUS, None, cands[0].score if cands else None, cands, method="doi")
     store.save_resolution(res, source="offline" if getattr(resolver, "offline", False) else "crossref")

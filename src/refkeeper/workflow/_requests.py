@@ -583,3 +583,43 @@ def requests_for_work(store: Store, doi: str) -> list[WorkUse]:
         use = uses.setdefault(row["id"], WorkUse(from_row(Request, row)))
         setattr(use, how, True)
     return list(uses.values())
+
+
+# -- merging two works (workflow.merge_works) ---------------------------------------------
+
+
+def move_work(store: Store, old: str, new: str) -> dict:
+    """Make every answer and reader's reference naming the work ``old`` name ``new``.
+
+    A request that was given both keeps ``new``'s row (with its stance); ``old``'s stance,
+    when it differs, is returned under ``stances_dropped``. Candidate lists of ambiguous
+    references name ``new`` instead of ``old`` (once). Returns what moved, by request.
+    """
+    moved: dict = {"request_works": [], "stances_dropped": [], "request_references": []}
+    with store.write() as db:
+        given = db.execute("SELECT request_id, stance FROM request_works WHERE doi = ? ORDER BY rowid",
+                           [old]).fetchall()
+        for request_id, stance in given:
+            both = db.execute("SELECT stance FROM request_works WHERE request_id = ? AND doi = ?",
+                              [request_id, new]).fetchone()
+            if both is None:
+                db.execute("UPDATE request_works SET doi = ? WHERE request_id = ? AND doi = ?",
+                           [new, request_id, old])
+                moved["request_works"].append(request_id)
+            else:
+                db.execute("DELETE FROM request_works WHERE request_id = ? AND doi = ?", [request_id, old])
+                if stance != both[0]:
+                    moved["stances_dropped"].append(
+                        {"request": request_id, "dropped": stance, "kept": both[0]})
+        moved["request_references"] = [r[0] for r in db.execute(
+            "SELECT id FROM request_references WHERE doi = ? ORDER BY id", [old]).fetchall()]
+        db.execute("UPDATE request_references SET doi = ? WHERE doi = ?", [new, old])
+        for ref_id, cands in db.execute(
+                "SELECT id, candidates FROM request_references WHERE instr(candidates, ?) > 0",
+                [json.dumps(old)]).fetchall():
+            listed = list(dict.fromkeys(new if d == old else d for d in json.loads(cands)))
+            db.execute("UPDATE request_references SET candidates = ? WHERE id = ?",
+                       [json.dumps(listed), ref_id])
+            if ref_id not in moved["request_references"]:
+                moved["request_references"].append(ref_id)
+    return moved

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from .. import verify
 from .._crossref import CrossrefClient
 from .._errors import NotFoundError
+from .._identifiers import kept_doi
 from .._models import Work, is_internal_key
 from .._store import Store
 from ..export import STYLES, format_reference, problem_note
@@ -96,7 +97,7 @@ def fetch_work(store: Store, doi: str, client: CrossrefClient | None) -> Work:
     """The stored work for ``doi``; fetched through ``client`` and stored if it is not
     stored yet. ``NotFoundError`` when Crossref does not know the DOI (or, with no client,
     offline, when it is not stored); ``InputError`` for text that is not a DOI."""
-    d = parse_doi(doi)
+    d = kept_doi(store, parse_doi(doi))
     work = store.get_work(d)
     if work is not None:
         return work
