@@ -346,3 +346,80 @@ def test_a_work_whose_title_an_update_changed_is_found_again_by_its_new_title(tm
     store = Store(db)
     assert store.count_works() == 4
     store.close()
+
+
+# --- resolved later: merged into the DOI work ----------------------------------------------
+
+MURAKAMI_ENTRY = r"""@article{murakami2007,
+  author = {Murakami, E. and Tanaka, Y. and Aizawa, T. and Ishizuka, M. and Kokubun, S.},
+  title = {Effect of periarticular and intraarticular lidocaine injections for sacroiliac
+           joint pain: prospective comparative study},
+  journal = {Journal of Orthopaedic Science}, year = 2007%s
+}
+"""
+
+
+def test_a_work_without_a_doi_resolved_later_is_merged_into_the_doi_work(tmp_path, sample_standin):
+    from refkeeper import Settings
+
+    db = tmp_path / "refs.db"
+    path = tmp_path / "murakami.bib"
+    path.write_text(MURAKAMI_ENTRY % "", encoding="utf-8")
+    # imported with nothing to resolve against: stored without a DOI, and linked
+    assert _run(["import", "--offline", str(path)], db).exit_code == 0
+    store = Store(db)
+    [work] = store.works()
+    assert work.doi is None
+    art = workflow.add_article(store, "Sacroiliac joint pain", slug="sij")
+    claim = workflow.add_claim(store, art.id, "Injections help.")
+    workflow.link(store, claim.id, work.key, "supports")
+    resolver = Settings(db=str(db), crossref_url=sample_standin.url, mailto="e@example.org").resolver(store)
+    done = workflow.resolve_work(store, work.key, resolver, actor="anna")
+    assert done.merged_into == MURAKAMI and done.resolution.doi == MURAKAMI
+    assert not store.is_stored(work.key) and store.get_work(work.key).key == MURAKAMI
+    assert store.merged_into(work.key) == MURAKAMI
+    assert [h.action for h in workflow.history(store, doi=MURAKAMI)][-1] == "merge"
+    [lk] = workflow.links(store, claim.id)
+    assert lk.doi == MURAKAMI and lk.stance == "supports"
+    assert store.get_key(MURAKAMI) == "murakami2007"
+    store.close()
+
+
+def test_re_importing_an_entry_that_now_carries_a_doi_merges_its_work_without_one(tmp_path):
+    db = tmp_path / "refs.db"
+    path = tmp_path / "murakami.bib"
+    path.write_text(MURAKAMI_ENTRY % "", encoding="utf-8")
+    assert _run(["import", "--offline", str(path)], db).exit_code == 0
+    store = Store(db)
+    [work] = store.works()
+    art = workflow.add_article(store, "Sacroiliac joint pain", slug="sij")
+    claim = workflow.add_claim(store, art.id, "Injections help.")
+    workflow.link(store, claim.id, work.key, "supports")
+    store.close()
+    path.write_text(MURAKAMI_ENTRY % f",\n  doi = {{{MURAKAMI}}}", encoding="utf-8")
+    rows = _rows(_run(["import", "--offline", "--json", str(path)], db).stdout)
+    assert rows["murakami2007"]["doi"] == MURAKAMI
+    assert any(work.key in n for n in rows["murakami2007"]["notes"])
+    store = Store(db)
+    assert [w.key for w in store.works()] == [MURAKAMI]
+    [lk] = workflow.links(store, claim.id)
+    assert lk.doi == MURAKAMI
+    assert store.get_key(MURAKAMI) == "murakami2007"
+    store.close()
+
+
+def test_works_resolve_on_the_command_line_merges_a_work_once_its_doi_is_found(tmp_path, sample_standin):
+    db = tmp_path / "refs.db"
+    path = tmp_path / "murakami.bib"
+    path.write_text(MURAKAMI_ENTRY % "", encoding="utf-8")
+    key = _rows(_run(["import", "--offline", "--json", str(path)], db).stdout)["murakami2007"]["work"]
+    # offline there is nothing to resolve against: the work stays, exit 1
+    offline = _run(["works", "resolve", "--offline", key], db)
+    assert offline.exit_code == 1 and "no DOI matched" in offline.stdout
+    env = {"REFKEEPER_CROSSREF_URL": sample_standin.url}
+    online = _run(["works", "resolve", "--json", key], db, env=env)
+    assert online.exit_code == 0, online.output
+    out = json.loads(online.stdout)
+    assert out["merged_into"] == MURAKAMI and out["doi"] == MURAKAMI and out["work"] == key
+    assert _run(["export", key], db).stdout.startswith("@article{murakami2007,")
+    assert f"doi = \"{MURAKAMI}\"" in _run(["export", key], db).stdout

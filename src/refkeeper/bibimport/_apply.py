@@ -52,6 +52,7 @@ FINDINGS = ("differs", "ambiguous", "unmatched", "duplicate", "error")
 # An entry stored as a work without a DOI: not a finding (the work is kept, linkable and
 # exportable), only counted.
 ADDED_WITHOUT_DOI = "added-without-doi"
+MERGE_ACTOR = "import"
 
 
 @dataclass
@@ -225,6 +226,9 @@ class _Writes:
     keys: dict[str, str] = field(default_factory=dict)  # DOI -> key, for works without one
     # DOI -> the PMID, PMCID, arXiv ID the file gives (its x-pmid, x-pmcid, x-arxiv fields)
     identifiers: dict[str, dict[str, str]] = field(default_factory=dict)
+    # (DOI, key of a stored work without a DOI that is the same entry): merged once the DOI
+    # work is stored; its links, requests, history, identifiers and citation key follow.
+    merges: list[tuple[str, str]] = field(default_factory=list)
 
     def apply(self, store) -> None:
         if self.records:
@@ -233,6 +237,13 @@ class _Writes:
             store.set_bibtex_keys(self.keys)
         if self.identifiers:
             _identifiers.record_many(store, self.identifiers)
+        if self.merges:
+            from refkeeper import workflow  # noqa: PLC0415 - loaded only when there is a merge
+
+            for keep, drop in self.merges:
+                if store.is_stored(drop) and store.is_stored(keep):
+                    workflow.merge_works(store, keep=keep, drop=drop, actor=MERGE_ACTOR,
+                                         reason=f"imported again with the DOI {keep}")
 
 
 # Entries are taken a chunk at a time (the resolver answers a chunk's entries without a DOI
@@ -251,12 +262,13 @@ def _chunks(entries: Iterable[ImportEntry], size: int) -> Iterator[list[ImportEn
         yield chunk
 
 
-def _internal_key(store, entry: ImportEntry, owner: str | None) -> str:
+def _internal_key(store, entry: ImportEntry, owner: str | None, search: bool = True) -> str:
     """The work key of an entry without a DOI: the stored work one of its identifiers was
     recorded for (which may have a DOI), else ``work_key_for`` its record, else a stored
     work without a DOI that is the same work under a key made from other fields: the one
     whose citation key the entry has (``owner``) with the same year and first author (its
-    title was corrected since), or one with the same title, year and first author."""
+    title was corrected since), or (with ``search``) one with the same title, year and first
+    author."""
     for scheme in _identifiers.PRINTED:
         value = entry.record.get(f"x-{scheme}")
         if value:
@@ -274,7 +286,7 @@ def _internal_key(store, entry: ImportEntry, owner: str | None) -> str:
         # The same work may be stored under a key made from other fields (its title was
         # updated since, say): a stored work without a DOI with the same title, year and
         # first author is it (one bounded look-up by first author and year).
-        if identity is not None and identity[1] and identity[2]:
+        if search and identity is not None and identity[1] and identity[2]:
             for work in store.by_author_year(identity[2], identity[1], limit=50):
                 if work.doi is None and work_identity(work.record) == identity:
                     return work.key
@@ -300,6 +312,14 @@ def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool,
     # An alias DOI (one merged away, or recorded for a stored work), or the key of a work
     # without a DOI merged into one since, is that work.
     wkey = _identifiers.kept_doi(store, wkey)
+    # An entry now carrying a DOI (or resolved to one) whose work was stored without one
+    # before: that work is merged into the DOI work (after it is stored, end of chunk).
+    merging = None
+    if doi_of_key(wkey):
+        other = _identifiers.kept_doi(store, _internal_key(
+            store, entry, owners.get(key.lower()) if key else None, search=False))
+        if is_internal_key(other) and store.is_stored(other):
+            merging = other
     if wkey in seen:
         return ImportResult(entry, "duplicate", doi=doi_of_key(wkey), work=wkey,
                             notes=notes + [f"same {'DOI' if doi_of_key(wkey) else 'work'} as entry"
@@ -347,7 +367,19 @@ def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool,
            if entry.record.get(f"x-{scheme}")}
     if ids and status != "differs":
         later.identifiers[wkey] = ids
-    if key and (key != old_key):
+    key_moves = False
+    if merging is not None and status != "differs":
+        later.merges.append((wkey, merging))
+        notes.append(f"the work stored without a DOI as {merging} is merged into it")
+        if key and owners.get(key.lower()) == merging:
+            # Its citation key is this entry's: the merge moves it to the DOI work (when
+            # that has none yet; else the DOI work keeps its own).
+            owners[key.lower()] = wkey
+            key_moves = True
+            key = old_key or key
+    if key_moves:
+        pass
+    elif key and (key != old_key):
         owner = owners.get(key.lower())
         if owner is not None and owner != wkey:
             notes.append(f"key {key!r} is already used by {owner}; "

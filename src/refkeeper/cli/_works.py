@@ -113,7 +113,7 @@ def _identifier_lines(ctx: Context, doi: str) -> list[tuple[str, str]]:
 
 @click.group(cls=Group)
 def works() -> None:
-    """Stored works: find duplicates and merge them."""
+    """Stored works: find duplicates and merge them; resolve a work without a DOI."""
 
 
 @works.command("duplicates")
@@ -199,3 +199,29 @@ def snapshot_import(ctx: Context, path, quiet) -> None:
     if interactive and not quiet:
         click.echo(err=True)
     click.echo(f"imported {n} works into {ctx.store.path}")
+
+
+@works.command("resolve")
+@click.argument("key")
+@click.option("--offline", is_flag=True, help="Resolve against the stored works only.")
+@by_option
+@json_option
+@pass_ctx
+def works_resolve(ctx: Context, key, offline, actor, as_json) -> None:
+    """Look for a DOI for the work without one KEY (rk:..., pmid:N); when the resolver
+    matches one, KEY is merged into that DOI's work (links, requests, identifiers, key and
+    history follow). Exit code 1 when no DOI was matched (candidates are listed)."""
+    # Asked on purpose: looked up again, never answered from an earlier cached answer.
+    resolver = ctx.resolver(offline=offline, refresh=True)
+    r = refkeeper.workflow.resolve_work(ctx.store, key, resolver, actor=actor)
+    if as_json:
+        echo_json(r.to_json())
+    elif r.merged_into:
+        click.echo(f"{r.key}: resolved to {r.merged_into}; merged into it")
+    else:
+        res = r.resolution
+        click.echo(f"{r.key}: {res.status}, no DOI matched" + (f" ({res.error})" if res.error else ""))
+        for i, c in enumerate(res.candidates[:5], 1):
+            click.echo(f"    {i}. {c.doi}  score {c.score:.2f}  {clip(c.title or '', 80)}")
+    if not r.merged_into:
+        sys.exit(EXIT_FINDINGS)
