@@ -843,6 +843,11 @@ class Store:
         return [r[0] for r in self.db.execute(
             "SELECT doi FROM works WHERE merged_into = ? ORDER BY updated_at, rowid", [normalize_doi(doi)])]
 
+    def has_works_without_doi(self) -> bool:
+        """Whether any work without a DOI is stored (internal keys sort after every DOI,
+        which starts "10.": one step into the primary key's index)."""
+        return self.db.execute("SELECT 1 FROM works WHERE doi > '2' LIMIT 1").fetchone() is not None
+
     def is_stored(self, doi: str) -> bool:
         """Whether ``doi`` is the key of a stored work (not one merged away)."""
         return self.db.execute("SELECT 1 FROM works WHERE doi = ? AND merged_into IS NULL",

@@ -205,7 +205,7 @@ def import_entries(
             answers = resolver.resolve_many(e.citation() for e in missing)
             resolutions = {e.index: r for e, r in zip(missing, answers, strict=True)}
         results = []
-        later = _Writes()
+        later = _Writes(without_doi=store.has_works_without_doi())
         # One transaction per chunk: a commit per entry was most of an import's time.
         with store.write():
             for entry in chunk:
@@ -229,6 +229,9 @@ class _Writes:
     # (DOI, key of a stored work without a DOI that is the same entry): merged once the DOI
     # work is stored; its links, requests, history, identifiers and citation key follow.
     merges: list[tuple[str, str]] = field(default_factory=list)
+    # Whether the store holds any work without a DOI (else an entry with one has nothing
+    # to be merged with: no look-up per entry).
+    without_doi: bool = False
 
     def apply(self, store) -> None:
         if self.records:
@@ -277,8 +280,10 @@ def _internal_key(store, entry: ImportEntry, owner: str | None, search: bool = T
                 return known
     key = work_key_for(entry.record, pmid=entry.record.get(f"x-{_identifiers.PMID}"))
     if key.startswith("rk:") and store.get_work(key) is None:
-        identity = work_identity(entry.record)
         owned = store.get_work(owner) if owner and is_internal_key(owner) else None
+        if owned is None and not search:
+            return key
+        identity = work_identity(entry.record)
         if owned is not None and identity is not None:
             stored = work_identity(owned.record)
             if stored is not None and stored[1:] == identity[1:]:
@@ -315,9 +320,8 @@ def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool,
     # An entry now carrying a DOI (or resolved to one) whose work was stored without one
     # before: that work is merged into the DOI work (after it is stored, end of chunk).
     merging = None
-    if doi_of_key(wkey):
-        other = _identifiers.kept_doi(store, _internal_key(
-            store, entry, owners.get(key.lower()) if key else None, search=False))
+    if doi_of_key(wkey) and later.without_doi:
+        other = _internal_key(store, entry, owners.get(key.lower()) if key else None, search=False)
         if is_internal_key(other) and store.is_stored(other):
             merging = other
     if wkey in seen:
