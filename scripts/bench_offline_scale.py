@@ -126,16 +126,18 @@ _WITH_RSS = ("import atexit, re, resource, sys\n"
              "def _report():\n"
              "    u = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]\n"
              "    cpu = sum(x.ru_utime + x.ru_stime for x in u)\n"
+             "    own = u[0].ru_utime + u[0].ru_stime\n"
              "    hwm = re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1)\n"
-             "    sys.stderr.write('\\nMAXRSS_KB %s CPU_S %.3f\\n' % (hwm, cpu))\n"
+             "    sys.stderr.write('\\nMAXRSS_KB %s CPU_S %.3f OWN_S %.3f\\n' % (hwm, cpu, own))\n"
              "atexit.register(_report)\n"
              "sys.argv[0] = 'refkeeper'\n"
              "from refkeeper.cli import main\n"
              "main()\n")
 
 
-def run(args: list[str], env: dict, stdin: bytes | None = None) -> tuple[bytes, float, float, float]:
-    """stdout, wall seconds, peak RSS (MB) and CPU seconds of one `refkeeper ARGS` process."""
+def run(args: list[str], env: dict, stdin: bytes | None = None) -> tuple[bytes, float, float, float, float]:
+    """stdout, wall seconds, peak RSS (MB), CPU seconds (its worker processes included) and
+    its own CPU seconds (for an import: the one writer's) of one `refkeeper ARGS` process."""
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", _WITH_RSS, *args], env=env, input=stdin,
                           capture_output=True)
@@ -144,8 +146,8 @@ def run(args: list[str], env: dict, stdin: bytes | None = None) -> tuple[bytes, 
         sys.exit(f"refkeeper {' '.join(args[:3])} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
     rep = [line.split() for line in proc.stderr.decode().splitlines() if line.startswith("MAXRSS_KB")]
     if not rep:
-        return proc.stdout, elapsed, float("nan"), float("nan")
-    return proc.stdout, elapsed, int(rep[-1][1]) / 1024, float(rep[-1][3])
+        return proc.stdout, elapsed, float("nan"), float("nan"), float("nan")
+    return proc.stdout, elapsed, int(rep[-1][1]) / 1024, float(rep[-1][3]), float(rep[-1][5])
 
 
 def measure(size: int, snap: Path, cits: list[dict], tmp: Path) -> dict:
@@ -154,14 +156,14 @@ def measure(size: int, snap: Path, cits: list[dict], tmp: Path) -> dict:
         Path(str(db) + suffix).unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("REFKEEPER_")}
     env["REFKEEPER_DB"] = str(db)
-    _, t_import, rss_import, cpu_import = run(["snapshot", "import", "-q", str(snap)], env)
+    _, t_import, rss_import, cpu_import, cpu_writer = run(["snapshot", "import", "-q", str(snap)], env)
     conn = sqlite3.connect(db)
     works = conn.execute("SELECT count(*) FROM works").fetchone()[0]
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     disk = sum(os.path.getsize(str(db) + s) for s in ("", "-wal") if os.path.exists(str(db) + s))
     stdin = "".join(" ".join(c["text"].split()) + "\n" for c in cits).encode()
-    out, t_resolve, rss_resolve, cpu_resolve = run(["resolve", "--offline", "--json", "-"], env, stdin)
+    out, t_resolve, rss_resolve, cpu_resolve, _ = run(["resolve", "--offline", "--json", "-"], env, stdin)
     answers = [json.loads(x) for x in out.decode().splitlines()]
     tp = fp = positives = 0
     for c, a in zip(cits, answers, strict=True):
@@ -175,6 +177,8 @@ def measure(size: int, snap: Path, cits: list[dict], tmp: Path) -> dict:
         "import_s": t_import,
         "import_rate": works / t_import,
         "import_cpu_rate": works / cpu_import,
+        "import_cpu_us": cpu_import / works * 1e6,
+        "writer_cpu_us": cpu_writer / works * 1e6,
         "bytes_per_work": disk / works,
         "disk_mb": disk / 1e6,
         "cit_per_s": len(cits) / t_resolve,
@@ -226,6 +230,12 @@ def main() -> None:
                   f" {r['recall']:>7.4f} {r['tp']:>4} {r['fp']:>3}"
                   f" {r['import_rss_mb']:>7.0f}/{r['resolve_rss_mb']:<7.0f}  {load}"
                   f"  (snapshot made in {gen:.0f} s; import {r['import_s']:.0f} s)", flush=True)
+            # The one writer cannot go faster than its own CPU allows, however many cores
+            # prepare for it; per CPU-second x cores is the ceiling on idle cores.
+            print(f"{'':>9} import CPU {r['import_cpu_us']:.0f} us a work, of which the writer"
+                  f" {r['writer_cpu_us']:.0f} us ({r['writer_cpu_us'] / r['import_cpu_us']:.0%}):"
+                  f" ceilings {2e6 / r['import_cpu_us']:,.0f} works/s on 2 idle cores,"
+                  f" {1e6 / r['writer_cpu_us']:,.0f} works/s for the writer alone", flush=True)
             for suffix in ("", "-wal", "-shm"):
                 Path(str(work / f"bench-{size}.db") + suffix).unlink(missing_ok=True)
     finally:

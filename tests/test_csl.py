@@ -76,15 +76,28 @@ def _assert_valid_item(item: dict, item_types: set[str], kinds: dict[str, set[st
                 assert ("family" in name) != ("literal" in name), name
                 assert all(isinstance(v, str) and v.strip() == v and v for v in name.values())
         elif var in kinds["dates"]:
-            parts = value["date-parts"]
-            assert set(value) == {"date-parts"} and len(parts) == 1 and 1 <= len(parts[0]) <= 3
-            assert all(isinstance(p, int) for p in parts[0])
-            if len(parts[0]) > 1:
-                assert 1 <= parts[0][1] <= 12
+            parts = value["date-parts"]  # one date, or a range of two ([0]: an open end)
+            assert set(value) == {"date-parts"} and len(parts) in (1, 2)
+            for date in parts:
+                assert 1 <= len(date) <= 3 and all(isinstance(p, int) for p in date)
+                assert date[0] != 0 or (date == [0] and date is parts[-1] and len(parts) == 2)
+                if len(date) > 1:
+                    assert 1 <= date[1] <= 12
         else:
             known = kinds["numbers"] | kinds["titles"] | kinds["strings"]
             assert var in known, var
             assert isinstance(value, (str, int)) and str(value).strip() == str(value) and value
+
+
+def test_dates_with_ranges_and_years_before_1_ad_are_valid_csl():
+    item_types, kinds = _schema()
+    dates = [[[-379, 2]], [[1988], [1992]], [[2019, 3], [0]], [[2019, 11, 30], [2020, 2, 1]]]
+    items = _export([{"DOI": f"10.5555/d{n}", "type": "book", "title": ["T"],
+                      "issued": {"date-parts": d}} for n, d in enumerate(dates)])
+    for item in items:
+        _assert_valid_item(item, item_types, kinds)
+    assert [i["issued"]["date-parts"] for i in items] == [
+        [[-380, 2]], [[1988], [1992]], [[2019, 3], [0]], [[2019, 11, 30], [2020, 2, 1]]]
 
 
 def _export(records: list[dict]) -> list[dict]:

@@ -141,3 +141,17 @@ Exported by a tool, options = none; see the manual.
 """
     entries, problems = parse_bibliography(bib, "bibtex")
     assert [e.key for e in entries] == ["kept", "next"] and problems == []
+
+
+def test_placeholder_dois_do_not_make_the_records_after_them_duplicates(tmp_path):
+    # Issue 12: "DO  - DOI" stored as a DOI made every later record with it a duplicate.
+    ris = tmp_path / "placeholders.ris"
+    ris.write_text("".join(f"TY  - JOUR\nID  - r{n}\nTI  - {title}\nDO  - DOI\nER  - \n\n" for n, title in
+                           enumerate(["Effect of periarticular lidocaine", "Provocative sacroiliac maneuvers",
+                                      "Writing and overwriting short-term memory"], 1)),
+                   encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "import", "--offline", "--json",
+                                      str(ris)])
+    statuses = [json.loads(line)["status"] for line in result.stdout.splitlines()]
+    assert len(statuses) == 3 and "duplicate" not in statuses
+    assert result.stderr.count("'DOI' is not a DOI; not read") == 3

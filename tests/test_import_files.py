@@ -66,14 +66,13 @@ def test_a_file_with_no_readable_entry_is_an_error_not_zero_entries(tmp_path):
         read_bibliography(FIXTURES / "empty-of-entries.bib")
     result = _import(tmp_path, FIXTURES / "empty-of-entries.bib")
     assert result.exit_code == 2 and "no BibTeX entry read" in result.output
-    csv = tmp_path / "scopus.csv"
-    csv.write_text('Authors,Author(s) ID,Title,Year,Source title,Volume,DOI,EID\n'
-                   '"Murakami E.",1,"Effect of periarticular",2007,"J Orthop Sci",12,'
-                   '10.1007/s00776-007-1126-1,2-s2.0-1\n', encoding="utf-8")
-    with pytest.raises(InputError, match="looks like a Scopus CSV export, which is not read"):
-        open_bibliography(csv)
-    with pytest.raises(InputError, match="no RIS entry read: the file looks like a Scopus CSV export$"):
-        read_bibliography(csv, "ris")
+    # a format recognised but not read is named (Scopus CSV: tests/test_import_scopus.py)
+    medline = tmp_path / "pubmed.txt"
+    medline.write_text("PMID- 17530379\nTI  - Effect of periarticular lidocaine\n", encoding="utf-8")
+    with pytest.raises(InputError, match="looks like a PubMed/MEDLINE export, which is not read"):
+        open_bibliography(medline)
+    with pytest.raises(InputError, match="no RIS entry read: the file looks like a PubMed/MEDLINE export$"):
+        read_bibliography(medline, "ris")
 
 
 def test_a_byte_order_mark_that_lies_is_an_input_error(tmp_path):

@@ -50,3 +50,17 @@ def test_math_is_written_back_as_math_and_reads_back_the_same():
         (entry,), problems = parse_bibliography(bib, "bibtex")
         assert entry.record["title"] == [title] and not problems
         assert not re.search(r"\\[a-zA-Z]|\$", entry.record["title"][0])
+
+
+def test_no_export_writes_tex_source_of_an_imported_title_as_text():
+    titles = [r"Magnetic order below $\Lambda \sim$ 3 K", r"Photocatalysis on Cu$_2$O films",
+              r"Pores of 5\,\textmu m", r"A 3\texttimes{}3 design", r"L{\'e}ve\^que"]
+    bib = "\n".join(f"@article{{k{n}, title = {{{latex}}}, doi = {{10.5555/tex{n}}}}}"
+                    for n, latex in enumerate(titles))
+    entries, problems = parse_bibliography(bib, "bibtex")
+    assert problems == [] and len(entries) == 5
+    for fmt, style in (("ris", None), ("csl-json", None), ("text", "apa"), ("html", "vancouver")):
+        buf = io.StringIO()
+        export_works([e.work() for e in entries], buf, fmt, style=style)
+        assert not re.search(r"\\[a-zA-Z,]|\$", buf.getvalue()), fmt
+        assert "Cu₂O" in buf.getvalue() or "Cu<sub>2</sub>O" in buf.getvalue(), fmt

@@ -29,20 +29,44 @@ _NAME = st.text(st.sampled_from(list("abcdefghijklmnopqrstuvwxyzéüçñøßåł
 _DOI_SUFFIX = st.text("abcdefghij0123456789", min_size=3, max_size=8)
 
 
+# Years before 1 AD (ISO 8601's numbering, as biblatex writes them), months, ranges of
+# years and of months, open ends ([0]). No days: classic BibTeX has no field for one
+# (tests/test_import_dates.py checks days through biblatex, RIS and CSL-JSON).
+_YEARS = st.integers(-999, 2030).filter(bool)
+
+
+@st.composite
+def dates(draw):
+    start = [draw(_YEARS)]
+    if draw(st.booleans()):
+        start.append(draw(st.integers(1, 12)))
+    kind = draw(st.sampled_from(["one", "one", "range", "open"]))
+    if kind == "one":
+        return [start]
+    if kind == "open":
+        return [start, [0]]
+    end = [draw(st.integers(start[0], 2030).filter(bool))]
+    if len(start) > 1:
+        end.append(draw(st.integers(start[1] if end[0] == start[0] else 1, 12)))
+    return [start] if end == start else [start, end]
+
+
 @st.composite
 def records(draw):
     title = " ".join(draw(st.lists(_WORD, min_size=1, max_size=8)))
     people = []
     for _ in range(draw(st.integers(0, 4))):
-        kind = draw(st.sampled_from(["person", "person", "literal"]))
-        if kind == "literal":
+        kind = draw(st.sampled_from(["person", "person", "literal", "one name"]))
+        if kind == "literal":  # a corporate author with "and" and a comma
             people.append({"name": f"{draw(_NAME).title()} and {draw(_NAME).title()}, Inc."})
+        elif kind == "one name":  # CSL's given-only or literal one-word name
+            people.append({"name": draw(_NAME).title()})
         else:
             people.append({"family": draw(_NAME).title(), "given": draw(_NAME).title()})
     record = {
         "DOI": f"10.5555/{draw(_DOI_SUFFIX)}", "type": "journal-article", "title": [title],
         "container-title": [" ".join(draw(st.lists(_WORD, min_size=1, max_size=4)))],
-        "issued": {"date-parts": [[draw(st.integers(1500, 2030))]]},
+        "issued": {"date-parts": draw(dates())},
         "volume": str(draw(st.integers(1, 400))),
     }
     if people:

@@ -146,6 +146,14 @@ def test_an_export_after_a_merge_has_one_entry_for_the_work(twice):
     assert text.count(f'doi = "{VISSER}"') == 1
 
 
+
+def test_an_export_naming_both_the_kept_and_the_dropped_doi_writes_the_work_once(twice):
+    store, _ = twice
+    wf.merge_works(store, keep=VISSER, drop=COPY, actor="ed")
+    out = io.StringIO()
+    assert export_store(store, out, "bibtex", dois=[VISSER, COPY, VISSER]) == 1
+    assert out.getvalue().count(f'doi = "{VISSER}"') == 1
+
 def test_a_cached_answer_never_names_the_dropped_work_again(twice):
     store, _ = twice
     resolver = Resolver(source=IndexSource(store), store=store)
@@ -175,6 +183,8 @@ def test_adding_linking_or_importing_the_dropped_doi_lands_on_the_kept_work(twic
                                       resolver, actor="ed")
     assert [r.doi for r in pasted.references] == [VISSER]
     assert wf.unlink(store, ids["removed"], COPY, actor="ed").doi == VISSER
+    store.pin_key(COPY, "visser2013")
+    assert store.get_key(VISSER) == store.get_key(COPY) == "visser2013"
     bib = tmp_path / "refs.bib"
     bib.write_text("@article{copy2013,\n  title = {Sacroiliac joint trial},\n"
                    f"  doi = {{{COPY}}},\n  year = {{2013}}\n}}\n", encoding="utf-8")
@@ -241,6 +251,13 @@ def test_duplicates_are_pairs_sharing_an_identifier_or_title_year_and_first_auth
     assert wf.duplicate_works(store)[0].evidence == ["same pmid 23400545",
                                                      "same title, year and first author"]
     wf.merge_works(store, keep=VISSER, drop=COPY, actor="ed")
+    assert wf.duplicate_works(store) == []
+
+
+def test_a_column_that_recurs_under_one_title_in_another_issue_is_not_a_duplicate(sample_store):
+    store = sample_store
+    record = copy_of(store, VISSER, COPY)
+    store.add_records([{**record, "issue": str(int(record.get("issue") or 1) + 1)}], "import")
     assert wf.duplicate_works(store) == []
 
 

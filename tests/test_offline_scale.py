@@ -147,3 +147,59 @@ def test_works_found_by_one_key_alone_are_told_apart_by_their_titles(tmp_path):
     text = ("Effect of periarticular and intraarticular lidocaine injections for sacroiliac joint pain: "
             "prospective comparative study. J Orthop Sci 12:274-80")
     assert store.candidates(text, 5)[0].doi == MURAKAMI_DOI
+
+
+KAWAGUCHI_DOI = "10.1016/j.arthro.2014.08.033"  # its PII: S0749806314007439
+
+
+def test_a_citation_with_a_broken_or_cut_short_doi_or_a_pii_finds_the_work_by_it(sample_store):
+    def found(text: str) -> str | None:
+        works = sample_store.candidates(text, 1)
+        return works[0].doi if works else None
+
+    # Nothing else in these strings points to the work: the DOI-like token alone finds it.
+    assert found("doi:10.1007/ s00776-007-1126-1") == MURAKAMI_DOI  # split by a line break
+    assert found("https://doi.org/10.1007/s00776-007-11") == MURAKAMI_DOI  # cut short
+    assert found("PII: S0749-8063(14)00743-9") == KAWAGUCHI_DOI  # the publisher's id
+    # Numbers alone are volumes, pages and years, never DOI-like tokens.
+    assert index.doi_like_tokens("Lancet 2005;366:1059-1062, 10.1016/") == []
+
+
+def test_a_records_doi_like_keys_are_its_doi_suffix_and_pii_not_a_random_publisher_id():
+    record = dict(murakami_record(), **{"alternative-id": ["S0749806314007439", "K92BQTT9HJJ0V7GA"],
+                                        "article-number": "e12059"})
+    assert index.doi_like_keys(record) == {"s0077600711261", "s0749806314007439", "e12059"}
+    assert {f"d{k}" for k in index.doi_like_keys(record)} <= index.blocking_keys(record)
+
+
+def test_works_stored_before_doi_like_keys_get_theirs_on_upgrade(tmp_path):
+    path = tmp_path / "old.db"
+    # The previous version: every migration before m012, works written with their
+    # full-text rows and blocking keys, none of them DOI-like.
+    old = Migrations("refkeeper")
+    for m in migrations.pending(sqlite_utils.Database(memory=True)):
+        if m.name.startswith("m012"):
+            break
+        old(name=m.name)(m.fn)
+    db = sqlite_utils.Database(path)
+    old.apply(db)
+    records = sample_records()
+    for r in records:
+        w = Work.from_crossref(r)
+        db["works"].insert({"doi": w.doi, "title": w.title, "authors": json.dumps(w.authors),
+                            "year": w.year, "record": _store.pack_record(r), "source": "snapshot"})
+    stored = [(rowid, _store.unpack_record(rec))
+              for rowid, rec in db.execute("SELECT rowid, record FROM works")]
+    index.add_compact(db.conn, FTS_TABLE, stored)
+    index.add_key_sets(db.conn, [(rowid, {k for k in index.blocking_keys(r) if not k.startswith("d")})
+                                 for rowid, r in stored])
+    db.conn.commit()
+    assert not db.execute("SELECT count(*) FROM work_keys WHERE key LIKE 'd%'").fetchone()[0]
+    db.close()
+
+    store = Store(path)
+    assert [w.doi for w in store.candidates("doi:10.1007/ s00776-007-1126-1", 1)] == [MURAKAMI_DOI]
+    res = Resolver(source=IndexSource(store), store=store).resolve(
+        MURAKAMI + " doi:10.1007/ s00776-007-1126-1")
+    assert (res.status, res.doi) == ("matched", MURAKAMI_DOI)
+    store.close()

@@ -117,3 +117,37 @@ def test_a_newer_snapshot_updates_works_in_place(tmp_path):
     assert store.candidates("Murakami E. A corrected title. J Orthop Sci 2007;13:1-9", 1)[0].doi == work.doi
     # The old volume and page no longer lead to it.
     assert "p12|274" not in {k for (k,) in store.db.execute("SELECT key FROM work_keys")}
+
+
+def test_a_directory_may_hold_pretty_printed_pages_and_json_lines_too(tmp_path):
+    records = sample_records()
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    (snap / "0000.json").write_text(json.dumps({"items": records[:100]}, indent=2), encoding="utf-8")
+    with gzip.open(snap / "0001.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in records[100:200])
+    with gzip.open(snap / "0002.json.gz", "wt", encoding="utf-8") as fh:  # API responses
+        fh.writelines(json.dumps({"message": r}) + "\n" for r in records[200:])
+    store = Store(tmp_path / "refs.db")
+    assert store.import_snapshot(snap) == len(records) == store.count_works()
+    assert store.get_work(records[150]["DOI"]).title == records[150]["title"][0]
+
+
+def test_a_bad_record_in_json_lines_is_reported_by_its_line(tmp_path):
+    records = sample_records()
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    lines = [json.dumps(r) for r in records[:3]] + [json.dumps(dict(records[3], title="not a list"))]
+    (snap / "0000.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"0000\.jsonl:4: .*'title' must be a list of strings"):
+        Store(tmp_path / "refs.db").import_snapshot(snap)
+
+
+def test_the_import_leaves_the_connection_as_it_found_it(tmp_path):
+    write_pages(tmp_path / "snap", sample_records(), per_file=100)
+    store = Store(tmp_path / "refs.db")
+    before = [store.db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("cache_size", "wal_autocheckpoint",
+                                                                       "synchronous")]
+    store.import_snapshot(tmp_path / "snap")
+    assert [store.db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("cache_size", "wal_autocheckpoint",
+                                                                    "synchronous")] == before

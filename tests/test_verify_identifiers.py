@@ -179,3 +179,89 @@ def test_verify_on_the_command_line_reports_pubmeds_retraction_with_its_source(
     assert result.exit_code == 1, result.output
     assert "retraction" in result.output and "(pubmed)" in result.output, result.output
     assert f"notice PMID {NOTICE_PMID}" in result.output
+
+
+# --- verify --bib: entries known by a PMID, PMCID or arXiv ID only ----------------------------
+
+PMC_PMID, PMC_ID = "7000001", "PMC7000001"  # made up: PubMed Central knows it, without a DOI
+
+
+def identified_bib(tmp_path):
+    bib = tmp_path / "ids.bib"
+    bib.write_text(f"""
+@article{{pubmedonly,
+  title = {{Effect of periarticular and intraarticular lidocaine injections for sacroiliac joint pain:
+           prospective comparative study}},
+  journal = {{J Orthop Sci}}, year = {{2007}}, volume = {{12}}, pages = {{274--280}}, pmid = {{{PMID}}}
+}}
+@article{{nosuchpmid, title = {{A paper PubMed never had}}, year = {{2001}}, pmid = {{99999999}}}}
+@article{{pmconly, title = {{A paper PubMed Central knows without a DOI}}, year = {{2020}},
+  pmcid = {{{PMC_ID}}}}}
+@misc{{preprint,
+  title = {{Periarticular injection targets for the sacroiliac joint: an anatomical study}},
+  year = {{2021}}, eprint = {{2101.00001v2}}, archivePrefix = {{arXiv}}
+}}
+@misc{{nosucharxiv, title = {{A preprint arXiv never had}}, eprint = {{2101.99999}},
+  archivePrefix = {{arXiv}}}}
+@book{{plain, title = {{A book with no identifier at all}}, year = {{1999}}}}
+""", encoding="utf-8")
+    return bib
+
+
+def test_a_bib_entry_known_only_by_its_pmid_or_arxiv_id_is_checked_through_its_registry(
+        server, tmp_path):
+    from refkeeper.verify import verify_bib
+
+    server.registry.add_pubmed({"pmid": PMC_PMID, "pmcid": PMC_ID, "in_pmc": True, "summary": {
+        "title": "A paper PubMed Central knows without a DOI.", "authors": ["Okafor A"],
+        "pubdate": "2020", "pubtype": ["Journal Article"]}})
+    server.reset()
+    kw = clients(server)
+    report = verify_bib(identified_bib(tmp_path), kw.pop("client"), **kw)
+    by_key = {e.key: e for e in report.entries}
+    # The PMID names the seed work's DOI (PubMed lists it); PubMed marks it retracted.
+    e = by_key["pubmedonly"]
+    assert e.doi == MURAKAMI and e.kinds == ["retraction"]
+    assert [n["sources"] for n in e.notices] == [["pubmed"]] and e.notices[0]["pmid"] == NOTICE_PMID
+    assert by_key["nosuchpmid"].kinds == ["not-found"] and by_key["nosuchpmid"].doi is None
+    # A PMCID the converter knows, with no DOI: it exists, and PubMed has nothing against it.
+    assert by_key["pmconly"].outcome == "ok" and by_key["pmconly"].identifiers["pmid"] == PMC_PMID
+    # The arXiv ID names its DataCite DOI, which exists; arXiv knows the published version.
+    e = by_key["preprint"]
+    assert e.doi == ARXIV_DOI and e.kinds == ["published-version"]
+    assert e.notices[0]["doi"] == MURAKAMI and "not-found" not in e.kinds
+    assert by_key["nosucharxiv"].kinds == ["not-found"]
+    assert by_key["plain"].outcome == "no-doi"
+    # Each registry asked once for the whole file, at its own pace.
+    paths = [t.split("?")[0] for t, _ in server.history]
+    assert paths.count("/ncbi/entrez/eutils/esummary.fcgi") == 1 and paths.count("/idconv/") == 1
+    assert paths.count("/arxiv/query") == 1
+    assert report.registry_requests == 3
+    # An arXiv DOI is the DOI system's to answer for: no Crossref request for it.
+    assert not [t for t in paths if ARXIV_DOI in t.lower() and t.startswith("/works")]
+
+
+def test_verify_bib_on_the_command_line_names_the_identifier_it_checked(server, tmp_path):
+    env = {**server.environ, "REFKEEPER_DB": str(tmp_path / "untouched.db"),
+           "REFKEEPER_MAILTO": "editor@example.org"}
+    result = CliRunner().invoke(cli, ["verify", "--bib", str(identified_bib(tmp_path))], env=env)
+    assert result.exit_code == 1, result.output
+    assert f"RETRACTION  pubmedonly  {MURAKAMI}  (PMID {PMID})" in result.output
+    assert "PMID 99999999 is not in PubMed" in result.output
+    assert "arXiv 2101.99999 is not at arXiv" in result.output
+    assert "(not checked): plain" in result.output
+    assert not (tmp_path / "untouched.db").exists()
+
+
+def test_without_pubmed_an_entry_with_a_pmid_and_an_arxiv_id_is_checked_by_its_arxiv_id(
+        server, tmp_path):
+    from refkeeper.verify import verify_bib
+
+    bib = tmp_path / "both.bib"
+    bib.write_text("@misc{both, title = {Periarticular injection targets for the sacroiliac joint},"
+                   f" pmid = {{{PMID}}}, eprint = {{2101.00001}}, archivePrefix = {{arXiv}}}}\n",
+                   encoding="utf-8")
+    kw = clients(server)
+    kw.pop("ncbi")
+    [entry] = verify_bib(bib, kw.pop("client"), **kw).entries
+    assert entry.doi == ARXIV_DOI and entry.kinds == ["published-version"]

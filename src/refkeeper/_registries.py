@@ -24,17 +24,19 @@ from __future__ import annotations
 import re
 import urllib.parse
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import requests
 
 from ._crossref import (
     DEADLINE,
+    LIST,
     SINGLE,
     CrossrefClient,
     PacedClient,
     RateLimiter,
+    items,
     shape_error,
 )
 from ._errors import CrossrefError, InputError
@@ -429,6 +431,57 @@ def _atom_entries(resp: requests.Response) -> list[dict]:
     return out
 
 
+# --- versions of record that name a preprint ----------------------------------------------------
+
+# Bytes of ``relation.object:`` filters per request: with the path, ``select`` and ``rows``
+# the request line stays well under Crossref's 4,096 bytes (its front end answers 414 past it).
+RELATION_FILTER_BYTES = 3000
+# What the answer needs: the version of record's DOI and its relations.
+_RELATION_SELECT = "DOI,relation"
+
+
+def relation_chunks(preprints: Iterable[str]) -> list[list[str]]:
+    """``preprints`` (normalised, each once; DOIs with a comma, which would split the
+    filter, left out) in chunks whose ``relation.object:`` filters fit one request."""
+    chunks: list[list[str]] = []
+    size = 0
+    for doi in dict.fromkeys(normalize_doi(d) for d in preprints if d and "," not in d):
+        cost = len(urllib.parse.quote_plus(f",relation.object:{doi}"))
+        if not chunks or size + cost > RELATION_FILTER_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(doi)
+        size += cost
+    return chunks
+
+
+def versions_of_record(client: CrossrefClient, preprints: list[str]) -> dict[str, list[str]]:
+    """The works Crossref lists as having one of ``preprints`` (a chunk of
+    ``relation_chunks``) as their preprint — their ``relation`` ``has-preprint`` names it:
+    preprint DOI -> versions of record's DOIs; preprints no work names are absent.
+
+    One request: Crossref's documented dot filters ask for many preprints at once
+    (``filter=relation.type:has-preprint,relation.object:A,relation.object:B``: a repeated
+    filter is any of its values, and the dot filters describe one relation).
+    """
+    asked = {normalize_doi(d) for d in preprints}
+    if not asked:
+        return {}
+    params = {"filter": ",".join(["relation.type:has-preprint",
+                                  *(f"relation.object:{d}" for d in sorted(asked))]),
+              "rows": "1000", "select": _RELATION_SELECT}
+    data = client.get("/works", params, kind=LIST)
+    out: dict[str, list[str]] = {}
+    for item in [] if data is None else items(data, "a relation filter"):
+        vor = normalize_doi(item.get("DOI") or "")
+        rels = item.get("relation") if isinstance(item.get("relation"), dict) else {}
+        for r in rels.get("has-preprint") or []:
+            obj = normalize_doi(r.get("id") or "") if isinstance(r, dict) else ""
+            if vor and obj in asked and vor != obj and vor not in out.get(obj, []):
+                out.setdefault(obj, []).append(vor)
+    return out
+
+
 # --- together ----------------------------------------------------------------------------------
 
 
@@ -564,6 +617,55 @@ class Registries:
             return []
         found.identifiers.update(learnt)
         return [found]
+
+
+def dois_for_identifiers(registries: Registries,
+                         wanted: Iterable[Mapping[str, str | None]]) -> list[str | None]:
+    """The DOI each of ``wanted`` names by its PMID, PMCID or arXiv ID (keys ``pmid``,
+    ``pmcid``, ``arxiv``, or as a read record carries them, ``x-pmid``...), in order; None
+    where none is known. For works without a DOI in hand (an imported entry), before any
+    search: the PMC ID converter (200 IDs a request) and, for PMIDs it does not know,
+    PubMed's summaries give PubMed's DOI; an arXiv ID arXiv has (100 a request) gives its
+    DataCite DOI (``10.48550/arXiv.<id>``: the preprint as cited). A PMID or PMCID wins over
+    an arXiv ID. A registry that is not given, or fails, names nothing (the caller falls
+    back to searching)."""
+    rows = []
+    for ids in wanted:
+        row = {}
+        for scheme in (PMID, PMCID, ARXIV):
+            value = ids.get(scheme) or ids.get(f"x-{scheme}")
+            if value:
+                try:
+                    row[scheme] = normalize(scheme, str(value))
+                except ValueError:
+                    continue
+        rows.append(row)
+    named: dict[tuple[str, str], str] = {}
+    if registries.ncbi is not None:
+        asked = {(PMID, r[PMID]): r[PMID] for r in rows if PMID in r}
+        asked.update({(PMCID, r[PMCID]): f"PMC{r[PMCID]}" for r in rows if PMCID in r})
+        try:
+            converted = registries.ncbi.convert(asked.values()) if asked else {}
+            for key, sent in asked.items():
+                if converted.get(sent, {}).get("doi"):
+                    named[key] = normalize_doi(converted[sent]["doi"])
+            # The converter knows only articles in PMC; PubMed lists the DOIs of others.
+            rest = [v for (scheme, v) in asked if scheme == PMID and (PMID, v) not in named]
+            for pmid, summary in (registries.ncbi.summaries(rest) if rest else {}).items():
+                doi = article_ids(summary).get("doi")
+                if doi:
+                    named[(PMID, pmid)] = normalize_doi(doi)
+        except CrossrefError:
+            pass  # NCBI failing: those entries are searched for instead
+    if registries.arxiv is not None:
+        ids = [r[ARXIV] for r in rows if ARXIV in r]
+        try:
+            known = registries.arxiv.entries(ids) if ids else {}
+        except CrossrefError:
+            known = {}
+        named.update({(ARXIV, i): arxiv_doi(i) for i in known})
+    return [next((named[(s, r[s])] for s in (PMID, PMCID, ARXIV) if (s, r.get(s)) in named), None)
+            for r in rows]
 
 
 def add_work(store: Store, registries: Registries, written: str) -> Work | None:

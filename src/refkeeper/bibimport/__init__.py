@@ -1,10 +1,11 @@
-"""``refkeeper import``: existing bibliographies (BibTeX, RIS, CSL-JSON) into the store.
+"""``refkeeper import``: existing bibliographies (BibTeX, RIS, CSL-JSON, Web of Science,
+Scopus CSV) into the store.
 
 Split by what it does:
 
 * readers, one per format, each turning text into plain ``ImportEntry`` objects in the
   Crossref shape the store keeps (``read_bibtex``, ``read_ris``, ``read_csl_json``,
-  ``read_wos``); ``open_bibliography`` finds a file's encoding (``detect_encoding``) and
+  ``read_wos``, ``read_scopus``); ``open_bibliography`` finds a file's encoding (``detect_encoding``) and
   format (``sniff_format``) and reads it as a stream. They store nothing and
   are usable on their own (``refkeeper verify --bib`` checks a file without importing it);
 * ``latex_to_text``: LaTeX in BibTeX fields -> Unicode text and Crossref-style markup;
@@ -30,6 +31,7 @@ from refkeeper.bibimport._read import (
     sniff_format,
 )
 from refkeeper.bibimport._ris import read_ris
+from refkeeper.bibimport._scopus import read_scopus, scopus_entries
 from refkeeper.bibimport._wos import read_wos
 
 __all__ = [
@@ -51,7 +53,9 @@ __all__ = [
     "read_bibtex",
     "read_csl_json",
     "read_ris",
+    "read_scopus",
     "read_wos",
     "record_diff",
+    "scopus_entries",
     "sniff_format",
 ]

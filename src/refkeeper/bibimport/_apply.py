@@ -42,6 +42,7 @@ from refkeeper._models import (
     work_identity,
     work_key_for,
 )
+from refkeeper._registries import dois_for_identifiers
 from refkeeper._text import STOPWORDS, fold, words
 from refkeeper.bibimport._entry import ImportEntry
 from refkeeper.export import KEY_PATTERN, plain_title, work_title
@@ -200,6 +201,13 @@ def import_entries(
     owners: dict[str, str] = {k.lower(): d for d, k in store.bibtex_keys().items()}
     for chunk in _chunks(entries, _CHUNK):
         resolutions = {}
+        if getattr(resolver, "registries", None) is not None:
+            # No DOI but a PMID, PMCID or arXiv ID: its registry names the DOI (online only).
+            named = [e for e in chunk if not e.doi]
+            for e, doi in zip(named, dois_for_identifiers(resolver.registries,
+                                                          [e.record for e in named]), strict=True):
+                if doi:
+                    e.record["DOI"] = doi
         missing = [e for e in chunk if not e.doi]
         if missing and resolver is not None:
             answers = resolver.resolve_many(e.citation() for e in missing)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pybtex.bibtex.utils import split_name_list
 from pybtex.database import Person
 
+from refkeeper.bibimport._dates import parse_date
 from refkeeper.bibimport._doi import clean_doi
 from refkeeper.bibimport._entry import ImportEntry, identifier_fields
 from refkeeper.bibimport._latex import latex_to_text
@@ -58,9 +59,11 @@ def _person(person) -> dict | None:
     first = " ".join(person.first_names + person.middle_names)
     if len(person.last_names) == 1 and not first and not person.prelast_names:
         raw = person.last_names[0]
-        if raw.startswith("{") and raw.endswith("}") and " " in raw:
+        if _one_group(raw) and (" " in raw or not raw.startswith("{\\")):
+            # the whole name in braces: an organisation, or one name (how CSL's
+            # given-only and literal names are written), kept whole
             name = latex_to_text(raw)
-            return {"name": name} if name else None  # an organisation, kept whole
+            return {"name": name} if name else None
     family = latex_to_text(last)
     if not family:
         return None
@@ -70,6 +73,18 @@ def _person(person) -> dict | None:
     if person.lineage_names:
         out["suffix"] = latex_to_text(" ".join(person.lineage_names))
     return out
+
+
+def _one_group(raw: str) -> bool:
+    """Whether ``raw`` is one brace group, ``{...}`` (not ``{\\"O}zt{\\"u}rk``)."""
+    if not (raw.startswith("{") and raw.endswith("}")):
+        return False
+    depth = 0
+    for i, ch in enumerate(raw):
+        depth += 1 if ch == "{" else -1 if ch == "}" else 0
+        if depth == 0:
+            return i == len(raw) - 1
+    return False
 
 
 def _doi(fields: dict[str, str]) -> tuple[str | None, str | None]:
@@ -95,41 +110,56 @@ def _month(value: str) -> int | None:
     return number if number and 1 <= number <= 12 else None
 
 
-# biblatex (ISO 8601-2 / EDTF level 0-1) dates: a sign, a year, a month, a day; "/" a range.
-_DATE = re.compile(r"\s*(-?\d{1,4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?(?:[T ][\d:.+Z-]*)?[?~%]?\s*")
-
-
 _YEAR = re.compile(r"(?<![\d-])(-?\d{4})(?!\d)")
 _SHORT_YEAR = re.compile(r"\s*\{?(-?\d{1,4})\}?\s*")
+# Classic BibTeX's ranges: "2019--2021", "2019--" (open), "-0400---0379"; "1998-99" too.
+_YEAR_RANGE = re.compile(r"\s*(-?\d{1,4})\s*(?:--?|[–—/])\s*(-?\d{1,4}|\.\.)?\s*")
+_MONTH_RANGE = re.compile(r"\s*([^-–—/]+?)\s*(?:--?|[–—/])\s*([^-–—/]+?)\s*")
 _DASHES = re.compile(r"\s*[-–—]+\s*")
 _LIST = re.compile(r"[,;]\s*|\s+")
 
 
-def _issued(fields: dict[str, str]) -> list[list[int]] | None:
-    """Crossref date-parts: ``date`` (biblatex: signed years, months, ranges ``a/b``),
-    else ``year`` and ``month``."""
-    date = fields.get("date", "").replace("{", "").replace("}", "")
-    if date:
-        parts = []
-        for half in date.split("/")[:2]:
-            m = _DATE.fullmatch(half)
-            if not m:
-                break
-            nums = [int(g) for g in m.groups() if g is not None]
-            if len(nums) > 1 and not 1 <= nums[1] <= 12:
-                nums = nums[:1]
-            parts.append(nums)
+def _years(value: str) -> tuple[int, int | None] | None:
+    """The year of a ``year`` field and the end of its range (0: an open end), if any."""
+    value = value.replace("{", "").replace("}", "")
+    m = _YEAR_RANGE.fullmatch(value)
+    if m:
+        start, end = int(m.group(1)), m.group(2)
+        if end in (None, ".."):
+            return start, 0
+        if start > 0 and len(end) < len(m.group(1)) and not end.startswith("-"):
+            end = m.group(1)[:len(m.group(1)) - len(end)] + end  # "1998-99"
+        if int(end) > start:
+            return start, int(end)
+        # "2019-03", "2019-2019": no range; the year alone
+    m = _YEAR.search(value) or _SHORT_YEAR.fullmatch(value)
+    return (int(m.group(1)), None) if m else None
+
+
+def _issued(fields: dict[str, str], problems: list[str]) -> list[list[int]] | None:
+    """Crossref date-parts: ``date`` (biblatex: signed years, months, ranges ``a/b``, open
+    ``a/..``), else ``year`` (a range ``2019--2021`` too) and ``month`` (``mar # "--" # may``
+    too, as classic BibTeX writes a range of months)."""
+    date = fields.get("date", "")
+    if date.strip():
+        parts, note = parse_date(date)
+        if note:
+            problems.append(note)
         if parts:
             return parts
-    year = fields.get("year", "")
-    m = _YEAR.search(year) or _SHORT_YEAR.fullmatch(year)
-    if not m:
+    years = _years(fields.get("year", ""))
+    if not years:
         return None
-    nums = [int(m.group(1))]
-    month = _month(fields.get("month", ""))
-    if month:
-        nums.append(month)
-    return [nums]
+    month_text = fields.get("month", "")
+    m = _MONTH_RANGE.fullmatch(month_text) if not month_text.strip().isdigit() else None
+    first, last = (_month(m.group(1)), _month(m.group(2))) if m else (_month(month_text), None)
+    start = [years[0], first] if first else [years[0]]
+    if years[1] is None and not last:
+        return [start]
+    if years[1] == 0:
+        return [start, [0]]
+    end_year = years[1] if years[1] is not None else years[0]
+    return [start, [end_year, last] if last and first else [end_year]]
 
 
 def _record(btype: str, f: dict[str, str], problems: list[str]) -> dict:
@@ -157,7 +187,7 @@ def _record(btype: str, f: dict[str, str], problems: list[str]) -> dict:
         people = _names(f.get(role, ""))
         if people:
             rec[role] = people
-    issued = _issued(f)
+    issued = _issued(f, problems)
     if issued:
         rec["issued"] = {"date-parts": issued}
     for name, fieldname in (("volume", "volume"), ("number", "issue"),

@@ -6,6 +6,7 @@ import json
 import re
 
 from refkeeper._errors import InputError
+from refkeeper.bibimport._dates import parse_date
 from refkeeper.bibimport._doi import clean_doi
 from refkeeper.bibimport._entry import ImportEntry, identifier_fields, numbered
 from refkeeper.export import crossref_type, one_line
@@ -64,22 +65,45 @@ def _names(names) -> list[dict]:
     return out
 
 
-def _date(value) -> list | None:
+def _parts(value) -> list[int]:
+    out: list[int] = []
+    for p in value[:3] if isinstance(value, list) else []:
+        try:
+            out.append(int(p))
+        except (TypeError, ValueError):
+            break
+    return out
+
+
+def _iso(parts: list[int]) -> list[int]:
+    """CSL's years before 1 AD as ISO 8601 and the store count them: CSL's -380 (380 BC,
+    no year 0) is -379 (0 is 1 BC)."""
+    return [parts[0] + 1, *parts[1:]] if parts and parts[0] < 0 else parts
+
+
+def _date(value) -> list[list[int]] | None:
+    """``date-parts``: one date, or two for a range (``[0]`` or an empty end: an open
+    end, kept as ``[0]``; negative years as ISO 8601 counts them); else ``raw`` or
+    ``literal`` as ISO 8601 writes dates (``2019-03/2019-05``), else the year in it."""
     if not isinstance(value, dict):
         return None
     parts = value.get("date-parts")
-    if isinstance(parts, list) and parts and isinstance(parts[0], list) and parts[0]:
-        out = []
-        for p in parts[0][:3]:
-            try:
-                out.append(int(p))
-            except (TypeError, ValueError):
-                break
-        if out:
-            return out
-    raw = value.get("raw") or value.get("literal")
-    m = re.search(r"\b(1[5-9]\d\d|20\d\d)\b", str(raw or ""))
-    return [int(m.group(1))] if m else None
+    if isinstance(parts, list) and parts:
+        start = _iso(_parts(parts[0]))
+        if start:
+            if len(parts) < 2:
+                return [start]
+            end = _parts(parts[1])
+            if not end or end[0] == 0:
+                return [start, [0]]
+            end = _iso(end)
+            return [start, end] if end != start else [start]
+    raw = str(value.get("raw") or value.get("literal") or "")
+    found, _ = parse_date(raw) if re.match(r"\s*-?\d{4}", raw) else (None, None)
+    if found:
+        return found
+    m = re.search(r"\b(1[5-9]\d\d|20\d\d)\b", raw)
+    return [[int(m.group(1))]] if m else None
 
 
 def csl_to_record(item: dict) -> tuple[str | None, dict]:
@@ -106,7 +130,7 @@ def csl_to_record(item: dict) -> tuple[str | None, dict]:
             rec[role] = names
     issued = _date(item.get("issued"))
     if issued:
-        rec["issued"] = {"date-parts": [issued]}
+        rec["issued"] = {"date-parts": issued}
     for var, field in (("volume", "volume"), ("issue", "issue"), ("page", "page"),
                        ("publisher", "publisher"), ("publisher-place", "publisher-location"),
                        ("edition", "edition-number"), ("language", "language"),

@@ -3,7 +3,8 @@
 A file is opened in the encoding ``detect_encoding`` finds, and its format is told from
 its content as well as its name: a file that yields no entry in the format claimed is an
 ``InputError`` naming the format it looks like (a Web of Science export named ``.ris``),
-never "0 entries". BibTeX is streamed: entries are read as the file is, one at a time.
+never "0 entries". BibTeX and Scopus CSV are streamed: entries are read as the file is,
+one at a time.
 """
 
 from __future__ import annotations
@@ -19,22 +20,26 @@ from refkeeper.bibimport._csl import read_csl_json
 from refkeeper.bibimport._encoding import Encoding, detect_encoding
 from refkeeper.bibimport._entry import ImportEntry
 from refkeeper.bibimport._ris import read_ris
+from refkeeper.bibimport._scopus import csv_columns, looks_like_scopus, read_scopus, scopus_entries
 from refkeeper.bibimport._wos import read_wos
 
 __all__ = ["FORMAT_NAMES", "READERS", "Bibliography", "open_bibliography", "parse_bibliography",
            "read_bibliography", "sniff_format"]
 
 # format -> reader: text in, (entries, problems) out
-READERS = {"bibtex": read_bibtex, "ris": read_ris, "csl-json": read_csl_json, "wos": read_wos}
+READERS = {"bibtex": read_bibtex, "ris": read_ris, "csl-json": read_csl_json, "wos": read_wos,
+           "scopus": read_scopus}
+# the formats read as a stream: lines in, entries out as they are read
+_STREAMED = {"bibtex": bibtex_entries, "scopus": scopus_entries}
 # what messages call each format, the ones we read and the ones we only recognise
 FORMAT_NAMES = {
     "bibtex": "BibTeX", "ris": "RIS", "csl-json": "CSL-JSON",
     "wos": "Web of Science tagged export", "pubmed": "PubMed/MEDLINE export",
-    "endnote": "EndNote tagged export (.enw)", "scopus-csv": "Scopus CSV export",
+    "endnote": "EndNote tagged export (.enw)", "scopus": "Scopus CSV export",
     "csv": "CSV table", "json": "JSON that is not CSL-JSON", "xml": "XML document",
 }
 _SUFFIXES = {".bib": "bibtex", ".bibtex": "bibtex", ".ris": "ris", ".json": "csl-json",
-             ".csljson": "csl-json"}
+             ".csljson": "csl-json"}  # a .csv is told by its header (Scopus's, or not)
 
 
 def sniff_format(head: str) -> str | None:
@@ -53,9 +58,9 @@ def sniff_format(head: str) -> str | None:
         return "csl-json" if re.search(r'"(?:type|title|id|DOI|author|issued)"', text) else "json"
     if text.startswith("<"):
         return "xml"
-    first = text.split("\n", 1)[0]
-    if first.count(",") >= 3 and re.search(r"\bAuthors?\b", first) and "Title" in first:
-        return "scopus-csv" if re.search(r"Source title|EID", first) else "csv"
+    columns = csv_columns(text)
+    if columns is not None:
+        return "scopus" if looks_like_scopus(columns) else "csv"
     if re.search(r"^\s*@\s*[A-Za-z]+\s*[{(]", text, re.M) or "@" in text:
         return "bibtex"
     return None
@@ -71,16 +76,24 @@ class Bibliography:
     format: str
     encoding: Encoding
     found: str | None = None  # the format the content looks like
+    columns: list[str] | None = None  # a CSV file's header, to name what was found
     problems: list[str] = field(default_factory=list)
     count: int = 0
 
     def __iter__(self) -> Iterator[ImportEntry]:
         self.count = 0
         with self.path.open(encoding=self.encoding.name, errors=self._errors, newline=None) as fh:
-            if self.format == "bibtex":
-                entries: Iterator[ImportEntry] = bibtex_entries(fh, self.problems)
+            if self.format in _STREAMED:
+                entries: Iterator[ImportEntry] = _STREAMED[self.format](fh, self.problems)
             else:
-                read, problems = READERS[self.format](fh.read())
+                try:
+                    read, problems = READERS[self.format](fh.read())
+                except InputError:
+                    # "not JSON" says less than what the file is (a Scopus CSV given as
+                    # JSON); for JSON that is not CSL-JSON the reader's reason says more
+                    if self.found and self.found not in (self.format, "json"):
+                        raise InputError(self._nothing_read()) from None
+                    raise
                 self.problems += problems
                 entries = iter(read)
             try:
@@ -101,7 +114,7 @@ class Bibliography:
         if self.found and self.found != self.format:
             hint = f" (read it with --from {self.found})" if self.found in READERS else ""
             return (f"{self.path}: no {claimed} entry read: the file looks like a "
-                    f"{FORMAT_NAMES[self.found]}{hint}")
+                    f"{_found_name(self.found, self.columns)}{hint}")
         why = f" ({self.problems[0]})" if self.problems else ""
         return f"{self.path}: no {claimed} entry read: the file holds none that can be read{why}"
 
@@ -121,19 +134,28 @@ def open_bibliography(path: str | Path, fmt: str | None = None) -> Bibliography:
     except OSError as exc:
         raise InputError(f"cannot read {p}: {exc.strerror or exc}") from None
     found = sniff_format(head)
+    columns = csv_columns(head.lstrip("\ufeff \t\r\n")) if found in ("csv", "scopus") else None
     claimed = fmt or _SUFFIXES.get(p.suffix.lower())
     if claimed is None:
         if found not in READERS:
-            named = f"it looks like a {FORMAT_NAMES[found]}, which is not read" if found else (
-                "cannot tell the format")
-            raise InputError(f"{p}: {named}; give a .bib, .ris or CSL-JSON .json file")
+            named = (f"it looks like a {_found_name(found, columns)}, which is not read" if found
+                     else "cannot tell the format")
+            raise InputError(f"{p}: {named}; give a .bib, .ris, CSL-JSON .json or Scopus .csv file")
         claimed = found
-    return Bibliography(p, claimed, encoding, found)
+    return Bibliography(p, claimed, encoding, found, columns)
+
+
+def _found_name(found: str, columns: list[str] | None) -> str:
+    """What messages call the format found; a CSV that is not Scopus's with its columns."""
+    if found == "csv" and columns:
+        return f"{FORMAT_NAMES['csv']} with columns {', '.join(columns[:6])}" + (
+            ", ..." if len(columns) > 6 else "")
+    return FORMAT_NAMES[found]
 
 
 def parse_bibliography(text: str, fmt: str) -> tuple[list[ImportEntry], list[str]]:
     """Entries and parse problems of a bibliography ``text`` in ``fmt``
-    ("bibtex", "ris", "csl-json" or "wos")."""
+    ("bibtex", "ris", "csl-json", "wos" or "scopus")."""
     if fmt not in READERS:
         raise UsageError(f"unknown bibliography format {fmt!r}")
     return READERS[fmt](text)

@@ -12,6 +12,7 @@ import re
 
 import rispy
 
+from refkeeper.bibimport._dates import parse_date
 from refkeeper.bibimport._doi import clean_doi
 from refkeeper.bibimport._entry import ImportEntry, identifier_fields, numbered
 from refkeeper.export import crossref_type
@@ -63,6 +64,29 @@ def _person(name: str) -> dict | None:
     return person
 
 
+# RIS dates: YYYY/MM/DD/other (a signed year is kept: -0379 is 380 BC)
+_RIS_DATE = re.compile(r"\s*(-?\d{4})(?:/(\d{0,2})(?:/(\d{0,2})(?:/(.*))?)?)?\s*")
+
+
+def _date(value: str) -> list[list[int]] | None:
+    """The date-parts of a ``DA``/``PY``/``Y1`` value: ``YYYY/MM/DD/other``, where "other"
+    may hold the whole range as ISO 8601 writes it (``2019-03/2019-05``, ``2019/..``: what
+    refkeeper writes for a range), else the first numbers of whatever the value is."""
+    m = _RIS_DATE.fullmatch(value)
+    if m:
+        parts = [int(m.group(1))] + [int(g) for g in m.group(2, 3) if g]
+        if len(parts) > 1 and not 1 <= parts[1] <= 12:
+            parts = parts[:1]
+        other, _ = parse_date(m.group(4) or "") if "/" in (m.group(4) or "") else (None, None)
+        if other and len(other) == 2 and other[0][:len(parts)] == parts[:len(other[0])]:
+            return other
+        return [parts]
+    nums = [int(x) for x in re.findall(r"\d+", value)[:3]]
+    if nums and 1000 <= nums[0] <= 2999:
+        return [[n for n in nums if n] or nums[:1]]
+    return None
+
+
 def _record(e: dict, problems: list[str], n: int) -> dict:
     def one(*names):
         for name in names:
@@ -104,15 +128,13 @@ def _record(e: dict, problems: list[str], n: int) -> dict:
     if editors:
         rec["editor"] = editors
     date = one("date", "year", "publication_year")
-    if date:
-        nums = [int(x) for x in re.findall(r"\d+", date)[:3]]
-        if nums and 1000 <= nums[0] <= 2999:
-            rec["issued"] = {"date-parts": [[n for n in nums if n] or nums[:1]]}
+    issued = _date(date) if date else None
+    if issued:
+        rec["issued"] = {"date-parts": issued}
     year = one("year", "publication_year")
-    if year and re.match(r"\d{4}", year):
-        parts = rec.get("issued", {}).get("date-parts", [[None]])[0]
-        if parts[0] != int(year[:4]):
-            rec["issued"] = {"date-parts": [[int(year[:4])]]}
+    m = re.match(r"-?\d{4}", year or "")
+    if m and (issued or [[None]])[0][0] != int(m.group()):
+        rec["issued"] = {"date-parts": [[int(m.group())]]}
     for field, names in (("volume", ("volume",)), ("issue", ("number",)),
                          ("publisher", ("publisher",)), ("publisher-location", ("place_published",)),
                          ("edition-number", ("edition",)), ("language", ("language",))):

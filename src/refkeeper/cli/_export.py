@@ -39,9 +39,14 @@ from ._common import CLAIM_ID, EXIT_FINDINGS, REQUEST_ID, Context, LazyChoice, c
               help="Only the works given in answer to this reader request.")
 @click.option("--stance", type=click.Choice(["supports", "contests", "mentions"]),
               help="Only works linked with this stance (alone: across all claims).")
+@click.option("--prefer-published", is_flag=True,
+              help="Write a preprint whose version of record is known (its record, or a verify "
+                   "finding) as that version, fetched and stored if need be; noted in the entry.")
+@click.option("--offline", is_flag=True,
+              help="With --prefer-published: fetch nothing; versions of record not stored are noted.")
 @pass_ctx
 def export(ctx: Context, dois, fmt, style, output, force, ascii_only, article, claim, request_id,
-           stance) -> None:
+           stance, prefer_published, offline) -> None:
     """Export stored works (all, or the given DOIs) as BibTeX, CSL-JSON, RIS or a reference list.
 
     Citation keys are chosen once and stored, so a work keeps its key across exports
@@ -54,6 +59,7 @@ def export(ctx: Context, dois, fmt, style, output, force, ascii_only, article, c
       refkeeper export --format csl-json -o refs.json
       refkeeper export --format markdown --style apa 10.1007/s00776-007-1126-1
       refkeeper export --claim 2 --stance contests -o contested.bib
+      refkeeper export --prefer-published -o refs.bib   # versions of record over preprints
     """
     store = ctx.store
     chosen = [parse_work_key(d) for d in dois] or None
@@ -62,6 +68,11 @@ def export(ctx: Context, dois, fmt, style, output, force, ascii_only, article, c
             raise UsageError("give DOIs or --article/--claim/--request/--stance, not both")
         chosen = refkeeper.workflow.works_for(store, article=article, claim=claim, request=request_id,
                                               stance=stance)
+    if offline and not prefer_published:
+        raise UsageError("--offline applies to --prefer-published only")
+    options = {"style": style, "ascii": ascii_only, "prefer_published": prefer_published,
+               "registries": ctx.settings.registries(ctx.client)
+               if prefer_published and not offline else None}
     if output:
         replacing = output_exists(output)
         if replacing and not force and sys.stdin.isatty() and sys.stderr.isatty():
@@ -69,11 +80,11 @@ def export(ctx: Context, dois, fmt, style, output, force, ascii_only, article, c
             if not force:
                 raise UsageError(f"{output} left as it was")
         with open_output(output, overwrite=force) as fh:
-            n = refkeeper.export.export_store(store, fh, fmt, chosen, style=style, ascii=ascii_only)
+            n = refkeeper.export.export_store(store, fh, fmt, chosen, **options)
         replaced = " (the file that was there is replaced)" if replacing else ""
         click.echo(f"wrote {n} entries to {output}{replaced}", err=True)
     else:
-        refkeeper.export.export_store(store, sys.stdout, fmt, chosen, style=style, ascii=ascii_only)
+        refkeeper.export.export_store(store, sys.stdout, fmt, chosen, **options)
 
 
 # -- import ---------------------------------------------------------------------------
@@ -81,16 +92,17 @@ def export(ctx: Context, dois, fmt, style, output, force, ascii_only, article, c
 
 @click.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--from", "fmt", type=click.Choice(["bibtex", "ris", "csl-json", "wos"]),
-              help="Format of FILE (wos: a Web of Science tagged export) "
-                   "[default: from its name (.bib .ris .json) or content].")
+@click.option("--from", "--format", "fmt", type=click.Choice(["bibtex", "ris", "csl-json", "wos", "scopus"]),
+              help="Format of FILE (wos: a Web of Science tagged export; scopus: a Scopus "
+                   "CSV export) [default: from its name (.bib .ris .json) or content].")
 @click.option("--offline", is_flag=True, help="Resolve entries without a DOI from refs.db only.")
 @click.option("--update", is_flag=True,
               help="Where a stored work differs from FILE, take FILE's fields and key.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per entry.")
 @pass_ctx
 def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
-    """Import a bibliography FILE (.bib, .ris, CSL-JSON .json, Web of Science .txt).
+    """Import a bibliography FILE (.bib, .ris, CSL-JSON .json, Web of Science .txt,
+    Scopus .csv).
 
     \b
     FILE's encoding: a byte-order mark, else what FILE declares (% Encoding:
@@ -100,6 +112,8 @@ def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
     Keys in FILE are kept: later exports write the same keys; an entry
     without a key, or with another work's key, gets one (and a note).
     An entry with a DOI is stored as written, if that DOI is not stored yet.
+    An entry without a DOI but with a PMID, PMCID or arXiv ID gets the DOI
+    NCBI or arXiv names for it (online only).
     An entry without a DOI is resolved (online, or --offline); only a clear
     match gives it a DOI. Otherwise it is stored as a work without a DOI
     (ADDED-WITHOUT-DOI), under an internal key (pmid:N, or rk:...): linkable,

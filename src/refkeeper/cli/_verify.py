@@ -19,7 +19,8 @@ from ._common import Context, Group, ProgressLine, clip, describe, pass_ctx
               help="Check works not checked in the last DAYS days [default: 30].")
 @click.option("--all", "check_all", is_flag=True, help="Check every stored work.")
 @click.option("--bib", type=click.Path(exists=True, dir_okay=False), metavar="FILE.bib",
-              help="Check the DOIs of a BibTeX file instead; nothing is stored.")
+              help="Check the DOIs of a BibTeX file instead (entries without one by their PMID, "
+                   "PMCID or arXiv ID); nothing is stored.")
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object (for cron/CI).")
 @click.option("--batch-size", type=click.IntRange(1, 1000), default=100, show_default=True,
               metavar="N", help="DOIs per Crossref request (always kept under its URL limit).")
@@ -36,7 +37,8 @@ def verify(cctx: click.Context, since, check_all, bib, as_json, batch_size, rest
       not-found   Crossref no longer knows the DOI (404)
       alias       Crossref answers the DOI with another one
       published-version  a preprint's version of record exists (Crossref's
-                  is-preprint-of, arXiv's DOI or journal reference)
+                  is-preprint-of, a work whose has-preprint names it,
+                  arXiv's DOI or journal reference)
     Works with a PMID are also checked against PubMed's retraction marks.
       changed     title, authors, year, journal, volume, issue, pages or
                   type changed upstream: the stored record is updated and
@@ -133,6 +135,9 @@ def _print_details(notices, diff, alias_of, error, indent: int) -> None:
     pad = " " * indent
     for n in notices:
         when = f", {n['date']}" if n.get("date") else ""
+        if n["kind"] == "not-found" and n.get("label"):  # a PMID, PMCID or arXiv ID
+            click.echo(f"{pad}{n['label']}")
+            continue
         if n["kind"] == "published-version":
             what = " ".join(x for x in (n.get("doi"), f"({n['label']})" if n.get("label") else None) if x)
             click.echo(f"{pad}published version: {what} ({', '.join(n['sources'])})")
@@ -195,21 +200,25 @@ def _print_verify_report(r) -> None:
 
 
 def _verify_bib_command(ctx: Context, path: str, as_json: bool, batch_size: int) -> None:
-    rep = refkeeper.verify_bib(path, ctx.client, batch_size=batch_size,
-                               handles=ctx.settings.doi_client())
+    others = ctx.settings.registries(ctx.client)
+    rep = refkeeper.verify_bib(path, ctx.client, batch_size=batch_size, handles=others.doi,
+                               ncbi=others.ncbi, arxiv=others.arxiv)
     if as_json:
         click.echo(json.dumps(rep.to_json(), ensure_ascii=False))
     else:
         d = rep.to_json()
-        click.echo(f"{path}: {d['entries']} entries, {d['checked']} with a DOI checked "
-                   f"({rep.requests} Crossref requests)")
+        others = f", {rep.registry_requests} PubMed/arXiv" if rep.registry_requests else ""
+        click.echo(f"{path}: {d['entries']} entries, {d['checked']} checked "
+                   f"({rep.requests} Crossref requests{others})")
         if d["without_doi"]:
-            click.echo(f"  without a DOI (not checked): {', '.join(d['without_doi'][:20])}"
+            click.echo(f"  without a DOI, PMID or arXiv ID (not checked): {', '.join(d['without_doi'][:20])}"
                        + (" …" if len(d["without_doi"]) > 20 else ""))
         for e in rep.findings:
             label = ", ".join(e.kinds).upper() if e.kinds else {"changed": "DIFFERS"}.get(
                 e.outcome, e.outcome.upper())
-            click.echo(f"  {label}  {e.key}  {e.doi}")
+            via = ", ".join(f"{'arXiv' if k == 'arxiv' else k.upper()} {v}"
+                            for k, v in e.identifiers.items() if v)
+            click.echo(f"  {label}  {e.key}  {e.doi or ''}" + (f"  ({via})" if via else ""))
             _print_details(e.notices, e.diff, e.alias_of, e.error, indent=6)
         if not rep.findings:
             click.echo("Nothing needs attention.")

@@ -14,18 +14,27 @@ markup) and ``_keys`` (citation keys). Reading bibliographies in is ``refkeeper.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from refkeeper._errors import InputError
 from refkeeper._identifiers import identifiers_by_doi
-from refkeeper._models import Work, problem_kinds
+from refkeeper._models import Work, normalize_doi, problem_kinds
 from refkeeper.export._bibtex import MONTHS, entry_type, to_bibtex, work_to_entry, write_bibtex
 from refkeeper.export._csl import csl_type, work_to_csl, write_csl_json
-from refkeeper.export._fields import doi_url, one_line, work_container, work_title
+from refkeeper.export._fields import (
+    DateRange,
+    date_range,
+    doi_url,
+    edtf_date,
+    one_line,
+    work_container,
+    work_title,
+)
 from refkeeper.export._keys import KEY_PATTERN, KeyAssigner, bibtex_key, check_key
 from refkeeper.export._latex import latex_escape, title_to_latex
 from refkeeper.export._markup import plain_title, title_runs
+from refkeeper.export._published import PublishedVersions, is_preprint_of, published_versions_of
 from refkeeper.export._ris import ris_type, work_to_ris, write_ris
 from refkeeper.export._styles import (
     REFERENCE_FORMATS,
@@ -44,22 +53,28 @@ __all__ = [
     "REFERENCE_FORMATS",
     "STYLES",
     "TYPES",
+    "DateRange",
     "KeyAssigner",
+    "PublishedVersions",
     "TypeNames",
     "bibtex_key",
     "check_key",
     "crossref_type",
     "csl_type",
+    "date_range",
     "doi_url",
+    "edtf_date",
     "entry_type",
     "export_store",
     "export_works",
     "format_list",
     "format_reference",
+    "is_preprint_of",
     "latex_escape",
     "one_line",
     "plain_title",
     "problem_note",
+    "published_versions_of",
     "ris_type",
     "store_notes",
     "title_runs",
@@ -88,17 +103,49 @@ def export_store(
     *,
     style: str = "vancouver",
     ascii: bool = False,
+    prefer_published: bool = False,
+    registries=None,
 ) -> int:
     """Export stored works (all, or ``dois`` in that order) to ``fp``: the stored keys are
     kept, new ones chosen and stored, recorded problems become notes, and each work's
     PMID, PMCID and arXiv ID (read for all of them at once) are written with it. Returns
-    the number of entries written."""
+    the number of entries written.
+
+    ``prefer_published``: a preprint whose version of record is known (its own record's
+    ``is-preprint-of``, or a ``published-version`` finding of verify) is written as that
+    version, with a note naming the preprint; one entry per work. A version of record not
+    stored is fetched and stored through ``registries`` (``Registries``; None: offline,
+    and the preprint is written with a note that its published version is not available).
+    """
     dois = None if dois is None else list(dois)
+    notes = store_notes(store, dois)
+    if prefer_published:
+        versions = published_versions_of(store, dois, registries=registries)
+        if dois is not None:
+            # One entry per work: a version of record also asked for itself is written once.
+            dois = list(dict.fromkeys(versions.replaced.get(normalize_doi(d), normalize_doi(d))
+                                      for d in dois))
+            notes = store_notes(store, dois)
+        notes = versions.notes(notes)
     works = store.works(dois) if dois is not None else store.works()
-    n, used = export_works(works, fp, fmt, keys=store.bibtex_keys(), notes=store_notes(store, dois),
+    if dois is not None:
+        # One entry per work: a DOI given twice, or a merged DOI beside the one it was
+        # merged into, names the same work.
+        works = _once(works)
+    if prefer_published and dois is None:
+        works = versions.works(store, works)
+    n, used = export_works(works, fp, fmt, keys=store.bibtex_keys(), notes=notes,
                            style=style, ascii=ascii, identifiers=identifiers_by_doi(store, dois))
     store.set_bibtex_keys(used)
     return n
+
+
+def _once(works: Iterable[Work]) -> Iterator[Work]:
+    seen: set[str] = set()
+    for work in works:
+        if work.doi not in seen:
+            seen.add(work.doi)
+            yield work
 
 
 def export_works(

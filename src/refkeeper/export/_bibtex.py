@@ -33,9 +33,12 @@ from pybtex.bibtex.exceptions import BibTeXError
 from pybtex.database import BibliographyData, Entry, Person
 from pybtex.database.output.bibtex import Writer
 
-from refkeeper._models import Work, first_text, record_date_parts, record_year
+from refkeeper._models import Work, first_text, record_year
 from refkeeper.export._fields import (
+    DateRange,
+    date_range,
     doi_url,
+    edtf_date,
     work_container,
     work_doi,
     work_institution,
@@ -123,16 +126,19 @@ def _pages(pages: str, ascii: bool) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def _month(record: dict) -> str | None:
-    parts = record_date_parts(record)
-    if len(parts) > 1:
-        try:
-            month = int(parts[1])
-        except (TypeError, ValueError):
-            return None
-        if 1 <= month <= 12:
-            return MONTHS[month - 1]
-    return None
+def _year_month(date: DateRange) -> tuple[str, str | None]:
+    """Classic BibTeX's ``year`` and ``month`` for a date: BibTeX has no date type, only the
+    text styles print, so a range is written as it should print: ``2019--2021`` (an open end
+    ``2019--``), months ``mar # "--" # may`` (a field value ``mar--may`` here). A day has
+    no field and is left out; a negative year is written as the number (``-379``)."""
+    start, end = date.start, date.end
+    year = str(start[0])
+    if end is not None and (not end or end[0] != start[0]):
+        year += f"--{end[0]}" if end else "--"
+    month = MONTHS[start[1] - 1] if len(start) > 1 else None
+    if month and end and len(end) > 1 and end[:2] != start[:2]:
+        month += "--" + MONTHS[end[1] - 1]
+    return year, month
 
 
 # --------------------------------------------------------------------------------------
@@ -178,7 +184,9 @@ def work_to_entry(
 
     Write it with this module's writer (``write_bibtex``/``to_bibtex``): pybtex's own writer
     would escape the escapes again. ``doi`` is the record's DOI as is, ``url`` its doi.org
-    link; ``month`` is a BibTeX month macro name (``mar``).
+    link; ``month`` is a BibTeX month macro name (``mar``, or ``mar--may`` for a range).
+    Dates: ``year``/``month`` for classic BibTeX (``_year_month``), biblatex's ``date``
+    (``-0379-02``, ``2019-03/2019-05``, ``2019/..``) with ``biblatex=True``.
     """
     record = work.record or {}
     etype = entry_type(work.type or record.get("type"), biblatex)
@@ -208,12 +216,15 @@ def work_to_entry(
         # Psychiatry"): decode them like titles, then escape.
         put(container_field, plain_title(container))
 
-    year = work.year or record_year(record)
-    if year:
-        fields["year"] = str(year)
-    month = _month(record)
-    if month:
-        fields["month"] = month
+    date = date_range(record)
+    if date and biblatex:
+        fields["date"] = edtf_date(date)  # biblatex's own field: signs, days and ranges kept
+    elif date:
+        fields["year"], month = _year_month(date)
+        if month:
+            fields["month"] = month
+    elif work.year or record_year(record):
+        fields["year"] = str(work.year or record_year(record))
     put("volume", work.volume or record.get("volume"))
     if etype in ("article", "misc", "online", "techreport"):
         put("number", work.issue or record.get("issue"))
@@ -280,6 +291,7 @@ def work_to_entry(
 
 
 _BRACES = re.compile(r"[{}]")
+_MONTH_RANGE = re.compile("(?:" + "|".join(MONTHS) + ")--(?:" + "|".join(MONTHS) + ")")
 
 
 class _Writer(Writer):
@@ -310,6 +322,9 @@ class _Writer(Writer):
     def _write_field(self, stream, type, value):
         if type.lower() == "month" and value in MONTHS:
             stream.write(f",\n    {type} = {value}")
+        elif type.lower() == "month" and _MONTH_RANGE.fullmatch(value):
+            first, last = value.split("--")
+            stream.write(f',\n    {type} = {first} # "--" # {last}')
         else:
             super()._write_field(stream, type, value)
 

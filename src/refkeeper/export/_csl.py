@@ -19,8 +19,8 @@ from typing import TextIO
 
 from refkeeper._models import Work
 from refkeeper.export._fields import (
+    date_range,
     doi_url,
-    int_date_parts,
     one_line,
     work_container,
     work_doi,
@@ -81,14 +81,23 @@ def _names(people: list[dict]) -> list[dict]:
 
 
 def _date(record: dict) -> dict | None:
-    parts = int_date_parts(record)
-    if not parts:
+    """``issued``: one date, or two for a range; an open end is ``[0]`` (the CSL test
+    suite's and citeproc-js's convention). Years before 1 AD: CSL counts them as historians
+    do (-380 is 380 BC; citeproc prints "380 BC"), the record as ISO 8601 and biblatex do
+    (-379 is 380 BC, 0 is 1 BC), so they are written one lower (``_csl_year``)."""
+    date = date_range(record)
+    if date is None:
         return None
-    if len(parts) > 1 and not 1 <= parts[1] <= 12:
-        parts = parts[:1]
-    if len(parts) > 2 and not 1 <= parts[2] <= 31:
-        parts = parts[:2]
-    return {"date-parts": [parts]}
+    start = [_csl_year(date.start[0]), *date.start[1:]]
+    if date.end is None:
+        return {"date-parts": [start]}
+    end = [_csl_year(date.end[0]), *date.end[1:]] if date.end else [0]
+    return {"date-parts": [start, end]}
+
+
+def _csl_year(iso_year: int) -> int:
+    """A year as CSL numbers it (no year 0: -1 is 1 BC) from ISO 8601's (0 is 1 BC)."""
+    return iso_year - 1 if iso_year <= 0 else iso_year
 
 
 def work_to_csl(work: Work, key: str | None = None, note: str | None = None,

@@ -7,13 +7,17 @@ work reads the same in all of them.
 
 from __future__ import annotations
 
+from typing import NamedTuple
 from urllib.parse import quote
 
-from refkeeper._models import Work, first_text, record_date_parts
+from refkeeper._models import DATE_FIELDS, Work, first_text, record_date_parts
 from refkeeper.export._markup import ascii_words, clean_text, squeeze
 
 __all__ = [
+    "DateRange",
+    "date_range",
     "doi_url",
+    "edtf_date",
     "work_link",
     "int_date_parts",
     "one_line",
@@ -98,3 +102,62 @@ def int_date_parts(record: dict) -> list[int]:
         except (TypeError, ValueError):
             break
     return parts
+
+
+class DateRange(NamedTuple):
+    """A publication date as the record holds it: ``start`` (year, month, day; the year may
+    be negative: ISO 8601's numbering, -379 is 380 BC) and, for a range, ``end``: its parts,
+    or ``[]`` for an open end (CSL's ``[[2019], [0]]``, biblatex's ``2019/..``)."""
+
+    start: list[int]
+    end: list[int] | None = None
+
+    @property
+    def is_range(self) -> bool:
+        return self.end is not None
+
+
+def _valid(parts) -> list[int]:
+    out: list[int] = []
+    for n, p in enumerate(list(parts)[:3]):
+        try:
+            value = int(p)
+        except (TypeError, ValueError):
+            break
+        if n == 1 and not 1 <= value <= 12 or n == 2 and not 1 <= value <= 31:
+            break
+        out.append(value)
+    return out
+
+
+def date_range(record: dict) -> DateRange | None:
+    """The publication date of a record (the first of ``DATE_FIELDS`` with a year) with the
+    end of its range, if it is one: Crossref's ``date-parts`` hold one date, a range two
+    (CSL's convention, which the importer keeps); an end of year 0 is an open end."""
+    for key in DATE_FIELDS:
+        parts = (record.get(key) or {}).get("date-parts") or []
+        if not (parts and isinstance(parts[0], list) and parts[0] and parts[0][0]):
+            continue
+        start = _valid(parts[0])
+        if not start:
+            continue
+        if len(parts) < 2 or not isinstance(parts[1], list):
+            return DateRange(start)
+        end = _valid(parts[1])
+        if end[:1] == [0] or not end:
+            return DateRange(start, [])  # [0] (or nothing readable): an open end
+        return DateRange(start) if end == start else DateRange(start, end)
+    return None
+
+
+def _edtf_one(parts: list[int]) -> str:
+    year = f"{parts[0]:05d}" if parts[0] < 0 else f"{parts[0]:04d}"
+    return "-".join([year, *(f"{p:02d}" for p in parts[1:])])
+
+
+def edtf_date(date: DateRange) -> str:
+    """A date as biblatex's ``date`` field and ISO 8601 write it: ``-0379-02``,
+    ``2019-03-04``, ``2019-03/2019-05``, ``2019/..`` (an open end)."""
+    if date.end is None:
+        return _edtf_one(date.start)
+    return f"{_edtf_one(date.start)}/{_edtf_one(date.end) if date.end else '..'}"

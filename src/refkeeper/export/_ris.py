@@ -17,8 +17,10 @@ from typing import TextIO
 from refkeeper._identifiers import arxiv_url
 from refkeeper._models import Work, first_text
 from refkeeper.export._fields import (
+    DateRange,
+    date_range,
     doi_url,
-    int_date_parts,
+    edtf_date,
     one_line,
     work_container,
     work_doi,
@@ -54,6 +56,26 @@ def _person(p: dict) -> str | None:
     return f"{whole}," if whole and "," in whole else whole
 
 
+def _ris_year(year: int) -> str:
+    # RIS years are four digits; a year before 1 AD keeps its sign (ISO 8601: -0379 is
+    # 380 BC): a reader that drops it misreads the year, one that keeps it does not.
+    return f"{year:05d}" if year < 0 else f"{year:04d}"
+
+
+def _ris_da(date: DateRange) -> str | None:
+    """``DA`` (``YYYY/MM/DD/other``) when the date says more than ``PY``: its month and day,
+    and for a range its start there and the whole range, as ISO 8601 writes it
+    (``2019-03/2019-05``, ``2019/..``), in the free "other" part, which readers that know no
+    range keep as text."""
+    start = date.start
+    if len(start) < 2 and date.end is None:
+        return None
+    month = f"{start[1]:02d}" if len(start) > 1 else ""
+    day = f"{start[2]:02d}" if len(start) > 2 else ""
+    other = edtf_date(date) if date.end is not None else ""
+    return f"{_ris_year(start[0])}/{month}/{day}/{other}"
+
+
 _RANGE = re.compile(r"^\s*([^\s\-‐‑‒–—]+)\s*(?:-{1,2}|[‐‑‒–—])\s*([^\s\-‐‑‒–—]+)\s*$")
 
 
@@ -85,13 +107,14 @@ def work_to_ris(work: Work, key: str | None = None, note: str | None = None,
     put("T2", plain_title(container) if container else None)
     put("J2", record.get("short-container-title"))
 
-    parts = int_date_parts(record)
-    year = work.year or (parts[0] if parts else None)
-    if year:
-        put("PY", str(year))
-    if len(parts) > 1:  # RIS dates are YYYY/MM/DD/other; the year alone is PY
-        put("DA", f"{parts[0]:04d}/{parts[1]:02d}/{parts[2]:02d}/" if len(parts) > 2
-            else f"{parts[0]:04d}/{parts[1]:02d}//")
+    date = date_range(record)
+    if date:
+        put("PY", _ris_year(date.start[0]))
+        da = _ris_da(date)
+        if da:
+            put("DA", da)
+    elif work.year:
+        put("PY", _ris_year(work.year))
     put("VL", work.volume or record.get("volume"))
     put("IS", work.issue or record.get("issue"))
     pages = one_line(work.pages or record.get("page"))

@@ -34,6 +34,8 @@ from refkeeper._identifiers import pmc_url, pubmed_url
 from refkeeper._models import Work, first_text, normalize_doi
 from refkeeper._text import fold
 from refkeeper.export._fields import (
+    DateRange,
+    date_range,
     doi_url,
     int_date_parts,
     one_line,
@@ -192,11 +194,38 @@ def _apa_names(people: list[dict], inverted: bool = True) -> str:
 # --------------------------------------------------------------------------------------
 
 
+def _year(year: int) -> str:
+    # the record counts years as ISO 8601 does (0 is 1 BC); references print eras
+    return f"{1 - year} BCE" if year <= 0 else str(year)
+
+
+def _date_text(date: DateRange | None, year: int | None) -> tuple[str | None, str | None]:
+    """The year as references print it (``1988–1992``, ``2019–``, ``380 BCE``), and the
+    year with its month as NLM writes an article's date (``2004 Feb``, ``2004 Feb-May``,
+    ``2019 Nov-2020 Feb``)."""
+    if date is None:
+        return (str(year) if year else None), (str(year) if year else None)
+    start, end = date.start, date.end
+    text = _year(start[0])
+    if end is not None and (not end or end[0] != start[0]):
+        text += "–" + (_year(end[0]) if end else "")
+    if len(start) < 2:
+        return text, text
+    with_month = f"{_year(start[0])} {_MONTHS[start[1] - 1]}"
+    if end and len(end) > 1 and end[:2] != start[:2]:
+        with_month += "-" + (_MONTHS[end[1] - 1] if end[0] == start[0]
+                             else f"{_year(end[0])} {_MONTHS[end[1] - 1]}")
+    elif end is not None and text != _year(start[0]):
+        with_month = f"{with_month}–" + (_year(end[0]) if end else "")
+    return text, with_month
+
+
 def _fields(work: Work) -> dict:
     record = work.record or {}
     parts = int_date_parts(record)[:2]
     year = work.year or (parts[0] if parts else None)
     month = parts[1] if len(parts) > 1 and 1 <= parts[1] <= 12 else None
+    year_text, article_date = _date_text(date_range(record), year)
     container = work_container(work)
     institution = one_line(work_institution(work))
     event = record.get("event") if isinstance(record.get("event"), dict) else {}
@@ -208,6 +237,8 @@ def _fields(work: Work) -> dict:
         "short": plain_title(first_text(record.get("short-container-title")) or "") or None,
         "year": year,
         "month": month,
+        "year_text": year_text,
+        "article_date": article_date,
         "volume": one_line(work.volume or record.get("volume")),
         "issue": one_line(work.issue or record.get("issue")),
         "pages": one_line(work.pages or record.get("page")),
@@ -294,9 +325,7 @@ def _vancouver(work: Work, note: str | None, ids: dict[str, str] | None = None) 
     if f["title"] or medium or note:
         out.stop()
 
-    date = str(f["year"]) if f["year"] else "[date unknown]"
-    if kind == "article" and f["month"]:
-        date += " " + _MONTHS[f["month"] - 1]
+    date = (f["article_date"] if kind == "article" else f["year_text"]) or "[date unknown]"
 
     def publication() -> None:
         place_pub = f["institution"] if kind == "thesis" and f["institution"] else f["publisher"]
@@ -384,7 +413,7 @@ def _apa(work: Work, note: str | None, ids: dict[str, str] | None = None) -> lis
         extra += [" ", _label(bracket)]
 
     out = _Ref()
-    date = f"({f['year']})" if f["year"] else "(n.d.)"
+    date = f"({f['year_text']})" if f["year_text"] else "(n.d.)"
     author_org = None
     if f["authors"]:
         out.add(_apa_names(f["authors"])).stop().space().add(date).stop()

@@ -77,6 +77,15 @@ _READ_ONLY_NAMES = {
         "INPR": "journal-article", "ECHAP": "book-chapter", "DICT": "reference-entry",
         "EBOOK": "book", "DBASE": "dataset",
     },
+    # Scopus's "Document Type" column (read only: refkeeper writes no Scopus files)
+    "scopus": {
+        "Article": "journal-article", "Review": "journal-article", "Letter": "journal-article",
+        "Editorial": "journal-article", "Note": "journal-article", "Erratum": "journal-article",
+        "Short Survey": "journal-article", "Data Paper": "journal-article",
+        "Retracted": "journal-article", "Article in Press": "journal-article",
+        "Conference Paper": "proceedings-article", "Conference Review": "proceedings",
+        "Book Chapter": "book-chapter", "Book": "book", "Report": "report",
+    },
 }
 
 
@@ -93,11 +102,13 @@ def _read_back(fmt: str) -> dict[str, str]:
     return {**names, **_READ_ONLY_NAMES[fmt]}
 
 
-_CROSSREF_TYPES = {fmt: _read_back(fmt) for fmt in ("bibtex", "csl", "ris")}
+_CROSSREF_TYPES = {**{fmt: _read_back(fmt) for fmt in ("bibtex", "csl", "ris")},
+                   "scopus": _READ_ONLY_NAMES["scopus"]}
 
 
 def crossref_type(fmt: str, name: str) -> str:
-    """The Crossref type a ``fmt`` ("bibtex", "csl" or "ris") type name is stored as
-    (``other`` for a name the table does not know). Names are matched as the format
-    spells them: BibTeX lower-case, RIS upper-case."""
+    """The Crossref type a ``fmt`` ("bibtex", "csl", "ris", or "scopus": a Scopus
+    "Document Type", read only) type name is stored as (``other`` for a name the table
+    does not know). Names are matched as the format spells them: BibTeX lower-case, RIS
+    upper-case, Scopus capitalised ("Conference Paper")."""
     return _CROSSREF_TYPES[fmt].get(name, "other")

@@ -53,7 +53,7 @@ from ._bibtex import BibEntryResult, BibReport, verify_bib
 from ._checks import DRIFT_FIELDS, KINDS, check_record, metadata_diff, notices
 from ._fetch import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, MAX_REQUEST_TARGET, VERIFY_FIELDS
 from ._report import Affected, Finding, History, RunReport, affected, history, run_report
-from ._runs import DEFAULT_SINCE_DAYS
+from ._runs import DEFAULT_SINCE_DAYS, published_versions
 from ._verify import DEFAULT_WORKERS, Progress, verify
 
 __all__ = [
@@ -77,6 +77,7 @@ __all__ = [
     "history",
     "metadata_diff",
     "notices",
+    "published_versions",
     "run_report",
     "verify",
     "verify_bib",

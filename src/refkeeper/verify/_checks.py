@@ -3,9 +3,10 @@
 Problem kinds, most serious first: ``retraction``, ``withdrawal``, ``partial-retraction``,
 ``expression-of-concern``, ``not-found``, ``correction`` (corrections, errata,
 corrigenda, addenda), ``alias``, and ``published-version`` (a preprint whose version of
-record exists: Crossref's ``is-preprint-of`` relation, or arXiv's DOI and journal
-reference, read by ``_fetch``). PubMed's publication types add ``retraction`` notices
-with the source ``pubmed`` (``add_notice``). Each comes from the work's ``updated-by`` entries
+record exists: Crossref's ``is-preprint-of`` relation; a version of record whose
+``has-preprint`` names it, or arXiv's DOI and journal reference, read by ``_fetch``).
+PubMed's publication types add ``retraction`` notices with the source ``pubmed``
+(``add_notice``). Each comes from the work's ``updated-by`` entries
 (publisher or Retraction Watch), its own ``update-to`` entries pointing at itself (an
 update made in place), or a ``relation`` such as ``is-retracted-by``. A record that is
 itself a notice about another work is not a problem; ``notice_for`` says so.

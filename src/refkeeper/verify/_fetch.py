@@ -19,6 +19,13 @@ Publication" (the work is itself a retraction notice: ``notice_for``, not a prob
 read; arXiv preprints are asked of arXiv, the batch's IDs in one ``id_list`` request
 (one every 3 s), whose DOI or journal reference of the published version make a
 ``published-version`` finding.
+
+A preprint's version of record is found from either side: the preprint's own record
+(``relation`` ``is-preprint-of``, read by ``check_record``), arXiv (above), or a version of
+record whose ``relation`` ``has-preprint`` names it. The last is asked of Crossref for the
+batch's preprints (works of type ``posted-content``) that have no published version yet,
+all in one filter request (``versions_of_record``): at most one request per batch, none
+for a batch without such a preprint.
 """
 
 from __future__ import annotations
@@ -31,7 +38,15 @@ from .._crossref import CrossrefClient
 from .._errors import CrossrefError, InputError
 from .._identifiers import CROSSREF, arxiv_of_doi
 from .._models import PMID_KEY_PREFIX, is_internal_key, normalize_doi
-from .._registries import ARXIV_BATCH, IDCONV_BATCH, ArxivClient, DoiClient, NcbiClient
+from .._registries import (
+    ARXIV_BATCH,
+    IDCONV_BATCH,
+    ArxivClient,
+    DoiClient,
+    NcbiClient,
+    relation_chunks,
+    versions_of_record,
+)
 from ._checks import PUBLISHED_VERSION, Check, add_notice, check_record
 
 # DOIs per batch request. About 100 average DOIs fill Crossref's request line (below);
@@ -140,6 +155,7 @@ def fetch_batch(client: CrossrefClient, items: list[Item],
     out, n = _crossref_checks(client, items, handles)
     n += pubmed_checks(ncbi, items, out)
     n += arxiv_checks(arxiv, items, out)
+    n += preprint_checks(client, items, out)
     return out, n
 
 
@@ -294,13 +310,56 @@ def arxiv_checks(arxiv: ArxivClient | None, items: list[Item], checks: list[Chec
     except CrossrefError:
         return -(-len(ids) // ARXIV_BATCH)
     for it, c in asked:
-        entry = entries.get(it.arxiv) or {}
-        published, ref = entry.get("x-published-doi"), entry.get("x-journal-ref")
-        if published and normalize_doi(published) != it.doi:
-            add_notice(c, {"kind": PUBLISHED_VERSION, "type": "arxiv-doi",
-                           "doi": normalize_doi(published), "sources": ["arxiv"],
-                           "date": None, "label": ref}, it.known)
-        elif ref and not published:
-            add_notice(c, {"kind": PUBLISHED_VERSION, "type": "journal-ref", "doi": None,
-                           "sources": ["arxiv"], "date": None, "label": ref}, it.known)
+        notice = arxiv_notice(entries.get(it.arxiv) or {}, it.doi)
+        if notice is not None:
+            add_notice(c, notice, it.known)
     return -(-len(ids) // ARXIV_BATCH)
+
+
+def arxiv_notice(entry: dict, doi: str) -> dict | None:
+    """The ``published-version`` notice an arXiv entry (``ArxivClient.entries``) makes for
+    the preprint ``doi``: the published version's DOI, else only its journal reference;
+    None when arXiv knows of no published version."""
+    published, ref = entry.get("x-published-doi"), entry.get("x-journal-ref")
+    if published and normalize_doi(published) != normalize_doi(doi):
+        return {"kind": PUBLISHED_VERSION, "type": "arxiv-doi", "doi": normalize_doi(published),
+                "sources": ["arxiv"], "date": None, "label": ref}
+    if ref and not published:
+        return {"kind": PUBLISHED_VERSION, "type": "journal-ref", "doi": None,
+                "sources": ["arxiv"], "date": None, "label": ref}
+    return None
+
+
+PREPRINT_TYPES = ("posted-content",)
+
+
+def is_preprint(record: dict | None) -> bool:
+    """Whether a record is a preprint (Crossref's ``posted-content``; arXiv's and DataCite's
+    preprints are stored under that type too)."""
+    return bool(record) and record.get("type") in PREPRINT_TYPES
+
+
+def preprint_checks(client: CrossrefClient, items: list[Item], checks: list[Check]) -> int:
+    """Add a ``published-version`` finding (type ``has-preprint``, source ``relation``) to
+    the checks of the batch's preprints that a version of record names in its ``relation``
+    ``has-preprint``, for those without a published version found yet: one Crossref
+    request for the batch (``versions_of_record``), none without such a preprint. Crossref
+    failing costs nothing but the finding, asked again next run. Returns the requests made."""
+    asked = [(it, c) for it, c in zip(items, checks, strict=True)
+             if c.outcome != "error" and PUBLISHED_VERSION not in c.kinds
+             and (is_preprint(c.upstream) or is_preprint(it.record))]
+    if not asked:
+        return 0
+    found: dict[str, list[str]] = {}
+    n = 0
+    for chunk in relation_chunks(it.doi for it, _ in asked):
+        n += 1
+        try:
+            found.update(versions_of_record(client, chunk))
+        except CrossrefError:
+            continue
+    for it, c in asked:
+        for vor in found.get(it.doi, []):
+            add_notice(c, {"kind": PUBLISHED_VERSION, "type": "has-preprint", "doi": vor,
+                           "sources": ["relation"], "date": None, "label": None}, it.known)
+    return n

@@ -192,3 +192,22 @@ def _result(row: dict) -> dict:
     row["diff"] = json.loads(row["diff"] or "{}")
     row["notice_for"] = json.loads(row["notice_for"] or "[]")
     return row
+
+
+def published_versions(store: Store, dois: list[str] | None = None) -> dict[str, str]:
+    """Preprint DOI -> the DOI of its version of record, for the works (all, or ``dois``)
+    whose latest verdict has a ``published-version`` finding naming one (a finding with only
+    a journal reference names none); the latest result naming one wins."""
+    flagged = sorted(d for d, kinds in store.work_problems(dois).items()
+                     if "published-version" in kinds)
+    out: dict[str, str] = {}
+    for i in range(0, len(flagged), PAGE):
+        chunk = flagged[i:i + PAGE]
+        for doi, raw in store.db.execute(
+                f"SELECT doi, notices FROM verify_results WHERE doi IN ({','.join('?' * len(chunk))})"
+                " AND notices IS NOT NULL ORDER BY checked_at, run_id", chunk):
+            named = [n["doi"] for n in json.loads(raw)
+                     if n.get("kind") == "published-version" and n.get("doi")]
+            if named:
+                out[doi] = named[0]
+    return out

@@ -135,9 +135,11 @@ def _summary(store: Store, work: Work) -> dict:
 
 def duplicate_works(store: Store) -> list[Duplicate]:
     """Pairs of stored works that are probably one work: the same PMID, PMCID or arXiv ID
-    recorded for both, or the same normalised title, year and first author's surname.
-    Not listed: a preprint and its version of record (an arXiv DOI and a work carrying
-    that arXiv ID, or records related by ``RELATED``), which are two works."""
+    recorded for both, or the same normalised title, year and first author's surname
+    where the records do not place them apart (another volume, issue or first page: a
+    column that recurs under one title, issue after issue). Not listed: a preprint and its
+    version of record (an arXiv DOI and a work carrying that arXiv ID, or records related
+    by ``RELATED``), which are two works."""
     found: dict[tuple[str, str], list[str]] = {}
     for scheme, value, keys in identifiers.shared_identifiers(store):
         for i, a in enumerate(keys):
@@ -155,8 +157,20 @@ def duplicate_works(store: Store) -> list[Duplicate]:
         wa, wb = store.get_work(a), store.get_work(b)
         if wa is None or wb is None or _related(wa, wb):
             continue
+        if evidence == ["same title, year and first author"] and _placed_apart(wa, wb):
+            continue  # a column that recurs under one title ("Literature Review"), issue after issue
         out.append(Duplicate((a, b), (wa.title, wb.title), evidence))
     return out
+
+
+def _placed_apart(a: Work, b: Work) -> bool:
+    """Whether two records put their works in different places: another volume, issue or
+    first page, where both say."""
+    def first_page(w: Work) -> str | None:
+        return (w.pages or "").split("-")[0].strip().lower() or None
+
+    return any(x is not None and y is not None and str(x).strip().lower() != str(y).strip().lower()
+               for x, y in ((a.volume, b.volume), (a.issue, b.issue), (first_page(a), first_page(b))))
 
 
 def _related(a: Work, b: Work) -> bool:

@@ -27,7 +27,11 @@ MAX_ROWS = 1000  # Crossref's cap on rows
 MAX_OFFSET = 10000  # Crossref's cap on offset; beyond it Crossref wants a cursor
 NOT_FOUND = "Resource not found."
 
-FILTERS = ("doi", "from-pub-date", "until-pub-date", "type")
+FILTERS = ("doi", "from-pub-date", "until-pub-date", "type", "relation.type", "relation.object",
+           "relation.object-type")
+# Crossref's dot filters on relations: together they describe one relation of the work.
+RELATION_FILTERS = {"relation.type": "type", "relation.object": "object_lower",
+                    "relation.object-type": "object_type"}
 # Field queries and the index column each one is restricted to.
 FIELD_QUERIES = {
     "query.author": "authors",
@@ -122,7 +126,18 @@ def _parse_filters(raw: str, known_types: frozenset) -> tuple[str, list]:
             by_name[name].append(value)
     conditions: list[str] = []
     params: list = []
+    relation = [(RELATION_FILTERS[n], v) for n, v in by_name.items() if n in RELATION_FILTERS]
+    if relation:
+        # Works with one relation matching every relation.* filter given (a repeated one:
+        # any of its values), as Crossref documents its dot filters.
+        where = " AND ".join(f"{col} IN ({', '.join('?' * len(vals))})" for col, vals in relation)
+        conditions.append(f"doi_lower IN (SELECT doi_lower FROM relations WHERE {where})")
+        for col, vals in relation:
+            params.extend(normalize_doi(_DOI_PREFIX.sub("", v)) if col == "object_lower" else v
+                          for v in vals)
     for name, values in by_name.items():
+        if name in RELATION_FILTERS:
+            continue
         if name == "doi":
             dois = [normalize_doi(_DOI_PREFIX.sub("", v)) for v in values]
             for v, d in zip(values, dois, strict=True):

@@ -115,6 +115,15 @@ def build_db(sources: Iterable, path: str | os.PathLike) -> dict:
             ),
         )
         index.add(conn, FTS_TABLE, ((rowid, rec) for rowid, (_, (rec, _)) in numbered))
+        # Each record's ``relation`` entries, for the relation.* filters (Crossref's dot
+        # filters: one relation must match every relation.* filter given).
+        conn.execute("CREATE TABLE relations (doi_lower TEXT NOT NULL, type TEXT NOT NULL,"
+                     " object_lower TEXT NOT NULL, object_type TEXT)")
+        conn.executemany(
+            "INSERT INTO relations VALUES (?, ?, ?, ?)",
+            ((doi, *rel) for doi, (rec, _) in by_doi.items() for rel in record_relations(rec)),
+        )
+        conn.execute("CREATE INDEX relations_object ON relations (object_lower)")
         conn.execute("CREATE INDEX records_year ON records (year)")
         conn.commit()
     finally:
@@ -124,6 +133,17 @@ def build_db(sources: Iterable, path: str | os.PathLike) -> dict:
         "skipped": skipped,
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def record_relations(rec: dict) -> list[tuple[str, str, str | None]]:
+    """(type, lower-cased object id, id type) of each of a record's ``relation`` entries."""
+    out = []
+    rels = rec.get("relation") if isinstance(rec.get("relation"), dict) else {}
+    for name, entries in rels.items():
+        for e in entries if isinstance(entries, list) else []:
+            if isinstance(e, dict) and isinstance(e.get("id"), str) and e["id"].strip():
+                out.append((name, e["id"].strip().lower(), e.get("id-type")))
+    return out
 
 
 # Databases built from files are cached per process: tests start several servers over
