@@ -320,7 +320,7 @@ def test_editors_are_written_for_books_and_chapters(samples):
 def test_odd_dois_round_trip_unchanged(samples):
     records = samples["odd-doi"]
     works = [Work.from_crossref(r) for r in records]
-    extra = Work(doi="10.1234/a_b%c#d~e^f&g", title="Synthetic",
+    extra = Work(key="10.1234/a_b%c#d~e^f&g", title="Synthetic",
                  record={"DOI": "10.1234/A_b%c#d~e^f&g", "title": ["Synthetic"]})
     bib = to_bibtex([*works, extra])
     data = parse_string(bib, "bibtex")
@@ -382,7 +382,7 @@ def test_hostile_text_comes_out_inert_and_parseable(payload):
         "page": f"1-{payload}",
         "issued": {"date-parts": [[2020]]},
     }
-    good = Work(doi="10.1234/good", title="Good", record={"DOI": "10.1234/good",
+    good = Work(key="10.1234/good", title="Good", record={"DOI": "10.1234/good",
                                                            "title": ["Good"]})
     bib = to_bibtex([Work.from_crossref(record), good], notes={"10.1234/evil": payload})
     data = parse_string(bib, "bibtex")
@@ -402,7 +402,7 @@ def test_hostile_text_comes_out_inert_and_parseable(payload):
 
 
 def test_hostile_text_in_ascii_mode_is_inert_too():
-    work = Work(doi="10.1/x", record={"DOI": "10.1/x", "title": [r"Café \input{x} {{"]})
+    work = Work(key="10.1/x", record={"DOI": "10.1/x", "title": [r"Café \input{x} {{"]})
     bib = to_bibtex([work], ascii=True)
     assert bib.isascii()
     _, entry = _parse_one(bib)
@@ -413,7 +413,7 @@ def test_hostile_text_in_ascii_mode_is_inert_too():
 
 
 def test_doi_and_url_are_not_escaped_by_pybtex():
-    work = Work(doi="10.1000/a_b", record={"DOI": "10.1000/A_B", "title": ["T"]})
+    work = Work(key="10.1000/a_b", record={"DOI": "10.1000/A_B", "title": ["T"]})
     bib = to_bibtex([work])
     assert '"10.1000/A_B"' in bib and "\\_" not in bib
     assert '"https://doi.org/10.1000/A_B"' in bib
@@ -641,7 +641,7 @@ def test_write_bibtex_streams_one_entry_at_a_time():
 
 
 def test_work_without_record_uses_its_fields():
-    work = Work(doi="10.1/plain", title="Gene X", authors=["Doe, Jane", "Acme Corp"], year=1999,
+    work = Work(key="10.1/plain", title="Gene X", authors=["Doe, Jane", "Acme Corp"], year=1999,
                 container="J", volume="1", issue="2", pages="3-4", type="journal-article")
     key, entry = _parse_one(to_bibtex([work]))
     assert key == "doe1999gene"

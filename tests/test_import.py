@@ -113,8 +113,10 @@ def test_import_cli_resolves_reports_and_keeps_keys(sample_store, tmp_path):
     rows = {r["key"]: r for r in map(json.loads, result.stdout.splitlines())}
     assert rows["MyMurakami"]["status"] == "resolved" and rows["MyMurakami"]["doi"] == MURAKAMI
     assert rows["vague"]["status"] == "ambiguous" and rows["vague"]["doi"] is None
+    assert rows["vague"]["work"].startswith("rk:")  # kept without a DOI meanwhile
     assert MURAKAMI in [c["doi"] for c in rows["vague"]["candidates"]]
-    assert rows["nothing"]["status"] == "unmatched" and rows["nothing"]["doi"] is None
+    assert rows["nothing"]["status"] == "added-without-doi" and rows["nothing"]["doi"] is None
+    assert rows["nothing"]["work"].startswith("rk:")
     assert rows["again"]["status"] == "duplicate"
     assert rows["Own2020"]["status"] == "added"
     unicode_row = next(r for r in rows.values() if r["doi"] == "10.5555/unicode")
@@ -127,8 +129,9 @@ def test_import_cli_resolves_reports_and_keeps_keys(sample_store, tmp_path):
         "date-parts": [[2020, 3]]}
     assert sample_store.db.execute(
         "SELECT source FROM works WHERE doi = '10.5555/own_2020'").fetchone()[0] == "import"
-    # nothing was stored for the entries without a trustworthy DOI
-    assert sample_store.count_works() == 302 + 2
+    # no DOI was guessed: the entries without a trustworthy one are works without a DOI
+    assert sample_store.count_works() == 302 + 2 + 2
+    assert sample_store.get_work(rows["nothing"]["work"]).doi is None
     # an export writes the user's keys
     bib = _run(["export", MURAKAMI, "10.5555/own_2020"], db).stdout
     assert bib.startswith("@article{MyMurakami,") and "@book{Own2020," in bib
@@ -214,7 +217,7 @@ def test_online_import_resolves_real_entries_without_their_doi(standin_clean, tm
             assert fresh.get_key(result.doi) == by_key[result.doi]
             resolved += 1
         else:
-            assert result.status in ("ambiguous", "unmatched") and result.finding
+            assert result.status in ("ambiguous", "added-without-doi")
     assert resolved >= 9, [(r.entry.key, r.status) for r in results]
     fresh.close()
 

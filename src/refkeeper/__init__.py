@@ -34,7 +34,16 @@ from ._errors import (
 )
 from ._identifiers import arxiv_doi, find_identifiers
 from ._match import CitationFeatures, decide, extract_dois, rank, validate
-from ._models import Candidate, Evidence, Resolution, Work, parse_doi
+from ._models import (
+    Candidate,
+    Evidence,
+    Resolution,
+    Work,
+    doi_of_key,
+    is_internal_key,
+    parse_doi,
+    work_key_for,
+)
 from ._registries import ArxivClient, DoiClient, NcbiClient, Registries, add_work
 from ._resolve import Resolver, parse_mention, resolve
 from ._settings import Settings
@@ -113,6 +122,9 @@ __all__ = [
     "UsageError",
     "Work",
     "decide",
+    "doi_of_key",
+    "is_internal_key",
+    "work_key_for",
     "export",
     "export_works",
     "extract_dois",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import InputError, RefkeeperError
+from ._text import fold
 
 
 def first_text(value: Any) -> str | None:
@@ -55,11 +57,82 @@ def person_name(person: dict) -> str:
     return person.get("name") or person.get("literal") or ""
 
 
+# A work without a DOI is stored under an internal key that can never be taken for a DOI
+# (DOIs always start "10."): "pmid:<digits>" for a PubMed-only work, "rk:<id>" otherwise.
+# The key sits in the record as KEY_FIELD (a record with a DOI needs none).
+KEY_FIELD = "refkeeper-key"
+PMID_KEY_PREFIX = "pmid:"
+RK_KEY_PREFIX = "rk:"
+
+
+def is_internal_key(key: str | None) -> bool:
+    """True for the key of a work without a DOI (``pmid:...``, ``rk:...``)."""
+    return bool(key) and key.startswith((PMID_KEY_PREFIX, RK_KEY_PREFIX))
+
+
+def doi_of_key(key: str | None) -> str | None:
+    """The DOI a work key is, or None for an internal key: the one way from a key (a
+    ``links.doi``, ``request_works.doi``...) to something that may be written as a DOI."""
+    return None if not key or is_internal_key(key) else key
+
+
+def record_key(record: dict) -> str:
+    """The work key of a stored record: its DOI (lower-cased), else its internal key;
+    "" when it has neither."""
+    doi = record.get("DOI")
+    if doi:
+        return normalize_doi(doi)
+    return str(record.get(KEY_FIELD) or "").strip().lower()
+
+
+def _key_words(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", fold(text or "")))
+
+
+def work_identity(record: dict) -> tuple[str, int | None, str] | None:
+    """What identifies a work without a DOI or other identifier: its title's words
+    (case, accents and punctuation folded), its year and its first author's (else
+    editor's) folded surname; None for a record without a title."""
+    title = _key_words(" ".join(str(t) for t in (record.get("title") or []) if t))
+    if not title:
+        return None
+    people = [p for p in record.get("author") or record.get("editor") or [] if isinstance(p, dict)]
+    first = people[0] if people else {}
+    surname = _key_words(first.get("family") or first.get("literal") or first.get("name") or "")
+    return title, record_year(record), surname
+
+
+def work_key_for(record: dict, pmid: str | None = None) -> str:
+    """The key a work without a DOI is stored under: ``pmid:<n>`` when it has a PMID, else
+    ``rk:`` and a short hash of what identifies it, so the same entry (from this file or
+    another) gets the same key again: its normalised title, year and first author's
+    surname; for an entry without a title, the whole record as written."""
+    if pmid:
+        digits = re.sub(r"\D", "", str(pmid))
+        if digits:
+            return f"{PMID_KEY_PREFIX}{int(digits)}"
+    found = work_identity(record)
+    if found is not None:
+        title, year, surname = found
+        identity = f"{title}|{year or ''}|{surname}"
+    else:
+        identity = json.dumps({k: v for k, v in record.items() if not k.startswith("x-")
+                               and k != KEY_FIELD}, sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()
+    return f"{RK_KEY_PREFIX}{digest[:16]}"
+
+
 @dataclass
 class Work:
-    """A bibliographic work as Crossref describes it; ``record`` keeps the full message."""
+    """A bibliographic work as Crossref describes it; ``record`` keeps the full message.
 
-    doi: str
+    ``key`` is the work key it is stored under: its DOI, or an internal key for a work
+    without one (``is_internal_key``). ``doi`` is the DOI only: None for such a work, so
+    code that writes a DOI (exports, links to doi.org, Crossref look-ups) cannot be handed
+    an internal key by mistake.
+    """
+
+    key: str
     title: str | None = None
     authors: list[str] = field(default_factory=list)
     year: int | None = None
@@ -71,10 +144,18 @@ class Work:
     publisher: str | None = None
     record: dict = field(default_factory=dict, repr=False)
 
+    @property
+    def doi(self) -> str | None:
+        return doi_of_key(self.key)
+
+    @property
+    def has_doi(self) -> bool:
+        return self.doi is not None
+
     @classmethod
     def from_crossref(cls, record: dict) -> Work:
         return cls(
-            doi=normalize_doi(record["DOI"]),
+            key=record_key(record),
             title=first_text(record.get("title")),
             authors=[person_name(a) for a in record.get("author") or [] if person_name(a)],
             year=record_year(record),
@@ -86,7 +167,6 @@ class Work:
             publisher=record.get("publisher"),
             record=record,
         )
-
 
 
 def normalize_doi(doi: str) -> str:
@@ -131,6 +211,19 @@ def parse_doi(text: str) -> str:
     return normalize_doi(found[0])
 
 
+_INTERNAL_KEY = re.compile(r"\s*(?:pmid:\s*(\d{1,9})|rk:([0-9a-f]{6,64}))\s*$", re.IGNORECASE)
+
+
+def parse_work_key(text: str) -> str:
+    """The work key a person gave: an internal key (``rk:...``, ``pmid:N``) as it is, else
+    the DOI ``parse_doi`` reads (an ``InputError`` when ``text`` holds neither). What
+    commands that name a stored work (link, show, export, history) take."""
+    m = _INTERNAL_KEY.match(text or "")
+    if m:
+        return f"{PMID_KEY_PREFIX}{int(m.group(1))}" if m.group(1) else f"{RK_KEY_PREFIX}{m.group(2).lower()}"
+    return parse_doi(text)
+
+
 def problem_kinds(raw: Any) -> list[str] | None:
     """A work's recorded problems (``works.problems``: a JSON list, or the list itself) as
     normalised kinds ("retraction", "expression-of-concern", ...).
@@ -164,17 +257,28 @@ class Evidence:
 
 @dataclass
 class Candidate:
-    """A work that might be the one a citation means, with the validation's verdict."""
+    """A work that might be the one a citation means, with the validation's verdict.
 
-    doi: str
+    ``doi`` is None for a work without one (a PubMed-only work found by its PMID); its
+    work key is then ``key`` (and in the JSON as ``work``)."""
+
+    doi: str | None
     score: float
     title: str | None
     evidence: Evidence = field(default_factory=Evidence)
     work: Work | None = field(default=None, repr=False)
     engine_score: float | None = None
+    work_key: str | None = None  # set for a work without a DOI
+
+    @property
+    def key(self) -> str | None:
+        return self.doi or self.work_key
 
     def to_json(self) -> dict:
-        return {"doi": self.doi, "score": round(self.score, 4), "title": self.title}
+        out = {"doi": self.doi, "score": round(self.score, 4), "title": self.title}
+        if self.doi is None and self.work_key:
+            out["work"] = self.work_key
+        return out
 
 
 MATCHED, AMBIGUOUS, UNMATCHED, ERROR = "matched", "ambiguous", "unmatched", "error"
@@ -200,6 +304,14 @@ class Resolution:
     # Identifiers learnt for the matched work on the way (scheme -> value: "pmid", "arxiv",
     # "agency"...), recorded with it by the resolver. Not part of the JSON contract.
     identifiers: dict = field(default_factory=dict, repr=False, compare=False)
+    # The key of the matched work when it has no DOI (a PubMed-only work: "pmid:N"); the
+    # JSON then carries it as ``work`` beside ``doi`` null. ``doi`` is only ever a DOI.
+    work_key: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        """The matched work's key: its DOI, else its internal key; None when not matched."""
+        return self.doi or self.work_key
 
     @property
     def best(self) -> Candidate | None:
@@ -214,4 +326,4 @@ class Resolution:
             "score": None if self.score is None else round(self.score, 4),
             "candidates": [c.to_json() for c in self.candidates],
             "error": self.error,
-        }
+        } | ({"work": self.work_key} if self.doi is None and self.work_key else {})

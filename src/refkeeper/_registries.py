@@ -56,7 +56,7 @@ from ._identifiers import (
     normalize,
 )
 from ._identifiers import record as record_identifiers
-from ._models import Work, normalize_doi, parse_doi
+from ._models import KEY_FIELD, Work, doi_of_key, normalize_doi, parse_doi, record_key, work_key_for
 from ._store import Store
 
 DEFAULT_DOI_URL = "https://doi.org"
@@ -495,8 +495,15 @@ class Found:
     identifiers: dict[str, str] = field(default_factory=dict)
 
     @property
-    def doi(self) -> str:
-        return normalize_doi(self.record["DOI"])
+    def doi(self) -> str | None:
+        """The DOI of the work found; None for a PubMed-only work (its record holds its
+        ``pmid:`` key instead)."""
+        return doi_of_key(self.key)
+
+    @property
+    def key(self) -> str:
+        """The work key the found work is stored under: its DOI, else ``pmid:<n>``."""
+        return record_key(self.record)
 
     def all_identifiers(self) -> dict[str, str]:
         """``identifiers`` with the agency, as ``_identifiers.record`` takes them."""
@@ -598,7 +605,13 @@ class Registries:
                 doi = ids.get("doi")
         learnt = {k: normalize(k, v) for k, v in ids.items() if k in (PMID, PMCID) and v}
         if not doi:
-            return []  # a PubMed-only work: stored under its PMID once works without DOI are
+            # A PubMed-only work: PubMed's own metadata, stored under its PMID ("pmid:N").
+            if summary is None or not pmid:
+                return []
+            record = pubmed_record(summary)
+            record.pop("DOI", None)
+            record[KEY_FIELD] = work_key_for(record, pmid=pmid)
+            return [Found(record, None, learnt)]
         found = self.work(doi)
         if found is None:
             return []
@@ -688,18 +701,18 @@ def add_work(store: Store, registries: Registries, written: str) -> Work | None:
             found_one.identifiers.setdefault(DOI, doi)
     if found_one is None:
         return None
-    kept = kept_doi(store, found_one.doi)
-    if kept != found_one.doi:
+    kept = kept_doi(store, found_one.key)
+    if kept != found_one.key:
         if found_one.identifiers:
             record_identifiers(store, kept, {k: v for k, v in found_one.identifiers.items() if k != AGENCY})
         return store.get_work(kept)
     source = "crossref" if found_one.agency == CROSSREF else (found_one.agency or "doi")
     with store.write():
         work = store.add_work(found_one.record, source)
-        record_identifiers(store, work.doi, found_one.all_identifiers())
+        record_identifiers(store, work.key, found_one.all_identifiers())
         aliases = [d for d in identical_dois(found_one.record) if not store.is_stored(d)]
         if aliases:
-            record_identifiers(store, work.doi, {DOI: aliases})
+            record_identifiers(store, work.key, {DOI: aliases})
     return work
 
 

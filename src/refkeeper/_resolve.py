@@ -17,7 +17,17 @@ from concurrent.futures import ThreadPoolExecutor
 from . import _identifiers as identifiers
 from . import _match as match
 from ._errors import CrossrefError, RefkeeperError
-from ._models import AMBIGUOUS, ERROR, MATCHED, UNMATCHED, Candidate, Resolution, Work
+from ._models import (
+    AMBIGUOUS,
+    ERROR,
+    MATCHED,
+    UNMATCHED,
+    Candidate,
+    Resolution,
+    Work,
+    is_internal_key,
+    work_key_for,
+)
 from ._registries import Found, Registries
 from ._sources import CandidateSource
 from ._store import Store
@@ -186,7 +196,7 @@ class Resolver:
         if self.store is not None and self.store.writable:
             self.store.save_resolution(res, context, self.source.name)
             if res.status == MATCHED and res.identifiers and not res.cached:
-                identifiers.record(self.store, res.doi, res.identifiers)
+                identifiers.record(self.store, res.key, res.identifiers)
 
     def _to_kept_work(self, res: Resolution) -> None:
         """A match on an alias DOI (one merged into a stored work, or recorded as a stored
@@ -274,8 +284,13 @@ class Resolver:
                 return None
         elif self.store is not None and self.source.parallelism() == 1:
             # Offline: the identifiers recorded with stored works (this thread's store).
-            doi = identifiers.doi_for(self.store, scheme, value)
-            work = self.source.work(doi) if doi else None
+            key = identifiers.doi_for(self.store, scheme, value)
+            if key is None and scheme == identifiers.PMID:
+                key = work_key_for({}, pmid=value)  # a PubMed-only work is stored under it
+            # A work without a DOI is no search candidate, but the identifier it is stored
+            # under names it: it is read from the store, and matched with ``doi`` None.
+            work = (self.source.work(key) if not is_internal_key(key) else self.store.get_work(key)
+                    ) if key else None
             if work is not None:
                 found = [Found(work.record, None, {})]
         if not found:
@@ -319,8 +334,11 @@ class Resolver:
         if not bare and len(hard) >= 2:
             return None
         score = max(verdict.score, 0.9) if not hard else 0.75
-        cand = Candidate(work.doi, score, work.title, ev, work)
-        return Resolution(text, MATCHED, work.doi, score, [cand], method=written)
+        # A work without a DOI (PubMed-only, found by its PMID) is matched under its key;
+        # ``doi`` stays None, as the contract wants.
+        internal = None if work.doi else work.key
+        cand = Candidate(work.doi, score, work.title, ev, work, work_key=internal)
+        return Resolution(text, MATCHED, work.doi, score, [cand], method=written, work_key=internal)
 
     def _mention_in_sentence(
         self, text: str, cit: match.CitationFeatures, context: str | None

@@ -98,12 +98,22 @@ class IndexSource:
         # A SQLite connection is not shared across threads; local look-ups are fast anyway.
         return 1
 
+    # Works without a DOI (stored under an internal key) are never candidates: a resolver
+    # answers DOIs, and ``resolve --json``'s ``doi`` is only ever a real DOI or null.
+
     def work(self, doi: str) -> Work | None:
-        # An alias DOI (merged, or recorded for a stored work) answers with that work.
-        return self.store.get_work(kept_doi(self.store, doi))
+        # An alias DOI (merged, or recorded for a stored work) answers with that work; a
+        # work without a DOI is never a candidate.
+        work = self.store.get_work(kept_doi(self.store, doi))
+        return work if work is not None and work.has_doi else None
 
     def search(self, text: str, rows: int) -> list[Work]:
-        return self.store.candidates(text, limit=rows)
+        found = self.store.candidates(text, limit=rows)
+        if all(w.has_doi for w in found):
+            return found
+        # Some of the best are works without a DOI: look a little further for DOI works.
+        return [w for w in self.store.candidates(text, limit=rows * 3) if w.has_doi][:rows]
 
     def mention(self, family: str, year: int, context: str | None) -> list[Work]:
-        return self.store.by_author_year(family, year, limit=self.mention_pool)
+        return [w for w in self.store.by_author_year(family, year, limit=self.mention_pool)
+                if w.has_doi]

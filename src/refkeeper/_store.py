@@ -38,7 +38,18 @@ from sqlite_utils import Migrations
 
 from . import _index as index
 from ._errors import InputError, NotFoundError, RefkeeperError, StoreError
-from ._models import Candidate, Evidence, Resolution, Work, normalize_doi, problem_kinds
+from ._models import (
+    KEY_FIELD,
+    Candidate,
+    Evidence,
+    Resolution,
+    Work,
+    doi_of_key,
+    is_internal_key,
+    normalize_doi,
+    problem_kinds,
+    record_key,
+)
 from ._text import content_words, dehyphenate, words
 
 DEFAULT_DB = "refs.db"
@@ -882,6 +893,11 @@ class Store:
         return [r[0] for r in self.db.execute(
             "SELECT doi FROM works WHERE merged_into = ? ORDER BY updated_at, rowid", [normalize_doi(doi)])]
 
+    def has_works_without_doi(self) -> bool:
+        """Whether any work without a DOI is stored (internal keys sort after every DOI,
+        which starts "10.": one step into the primary key's index)."""
+        return self.db.execute("SELECT 1 FROM works WHERE doi > '2' LIMIT 1").fetchone() is not None
+
     def is_stored(self, doi: str) -> bool:
         """Whether ``doi`` is the key of a stored work (not one merged away)."""
         return self.db.execute("SELECT 1 FROM works WHERE doi = ? AND merged_into IS NULL",
@@ -1177,7 +1193,8 @@ class Store:
         return Resolution(
             input=text,
             status=status,
-            doi=doi,
+            doi=doi_of_key(doi),
+            work_key=doi if is_internal_key(doi) else None,
             score=score,
             candidates=[_candidate_from_json(c) for c in json.loads(cands or "[]")],
             error=error,
@@ -1195,14 +1212,14 @@ class Store:
             best = res.best
             if res.status == "matched" and best and best.work is not None:
                 # Online answers refresh the stored record; offline ones already are it.
-                if source == "crossref" or self.get_work(best.doi) is None:
+                if source == "crossref" or self.get_work(best.work.key) is None:
                     self.add_records([best.work.record], source)
             row = {
                 "key": citation_key(res.input, context),
                 "text": res.input,
                 "context": context,
                 "status": res.status,
-                "doi": res.doi,
+                "doi": res.key,  # the work key: a DOI, or the key of a work without one
                 "score": res.score,
                 "method": res.method,
                 "candidates": json.dumps([_candidate_to_json(c) for c in res.candidates]),
@@ -1441,7 +1458,7 @@ def prepare_records(records: Iterable[dict]) -> list[PreparedWork]:
     for rec in records:
         if "score" in rec:  # a search's relevance is not part of the work
             rec = {k: v for k, v in rec.items() if k != "score"}
-        by_doi[normalize_doi(rec["DOI"])] = rec
+        by_doi[record_key(rec)] = rec
     out = []
     for doi, rec in by_doi.items():
         w = Work.from_crossref(rec)
@@ -1519,8 +1536,12 @@ def record_problem(rec: object) -> str | None:
         return f"a Crossref record must be a JSON object, not {_kind(rec)}"
     doi = rec.get("DOI")
     if not doi:
-        return "a Crossref record needs a DOI"
-    if not isinstance(doi, str):
+        # A work without a DOI is stored under its internal key (``work_key_for``).
+        key = rec.get(KEY_FIELD)
+        if not (isinstance(key, str) and is_internal_key(key.strip().lower())):
+            return "a Crossref record needs a DOI"
+        doi = key
+    elif not isinstance(doi, str):
         return f"DOI must be text, not {_kind(doi)}"
     for name in _LISTS_OF_TEXT:
         value = rec.get(name)
@@ -1621,6 +1642,7 @@ def _known_schema() -> tuple[list[str], dict[str, set[str]]]:
 def _candidate_to_json(c: Candidate) -> dict:
     return {
         "doi": c.doi,
+        **({"work": c.work_key} if c.work_key else {}),
         "score": c.score,
         "title": c.title,
         "agree": c.evidence.agree,
@@ -1632,6 +1654,7 @@ def _candidate_to_json(c: Candidate) -> dict:
 def _candidate_from_json(d: dict) -> Candidate:
     return Candidate(
         doi=d["doi"],
+        work_key=d.get("work"),
         score=d["score"],
         title=d.get("title"),
         evidence=Evidence(d.get("agree", []), d.get("disagree", []), d.get("details", {})),

@@ -208,6 +208,10 @@ def _record(btype: str, f: dict[str, str], problems: list[str]) -> dict:
         values = [v for v in _LIST.split(latex_to_text(f.get(name, ""))) if v]
         if values:
             rec[fieldname] = values
+    # A work without a DOI keeps the link it is found at (exported again as its url).
+    url = f.get("url", "").strip().strip("{}").strip()
+    if url and not rec.get("DOI") and re.match(r"(?i)https?://\S+$", url):
+        rec["URL"] = url
     # PMID, PMCID and arXiv ID as biblatex and JabRef write them (eprint + archivePrefix).
     archive = (f.get("archiveprefix") or f.get("eprinttype") or "").strip("{} ").lower()
     rec.update(identifier_fields(

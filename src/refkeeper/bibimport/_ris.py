@@ -163,6 +163,11 @@ def _record(e: dict, problems: list[str], n: int) -> dict:
                   [re.search(r"arxiv\.org/abs/(\S+?)/?$", url or "")] if m), None)
     rec.update(identifier_fields(pmid, pmcid if pmcid and pmcid.upper().startswith("PMC") else None,
                                  arxiv))
+    # A work without a DOI keeps the link it is found at (exported again as its UR).
+    link = next((u.strip() for u in e.get("urls") or [] if u and re.match(r"(?i)https?://\S+$", u.strip())
+                 and "arxiv.org/abs/" not in u), None)
+    if link and not rec.get("DOI"):
+        rec["URL"] = link
     return rec
 
 

@@ -91,7 +91,8 @@ def describe(w: Work) -> str:
         loc += f"({w.issue})"
     if w.pages:
         loc += f":{w.pages}"
-    parts = [f"{first}{more}", w.container, str(w.year) if w.year else None, loc or None]
+    parts = [f"{first}{more}", w.container, str(w.year) if w.year else None, loc or None,
+             None if w.doi else "no DOI"]
     return " · ".join(p for p in parts if p)
 
 

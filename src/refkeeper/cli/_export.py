@@ -12,7 +12,7 @@ import click
 import refkeeper
 
 from .._errors import UsageError
-from .._models import parse_doi
+from .._models import parse_work_key
 from .._output import open_output, output_exists
 from ._common import CLAIM_ID, EXIT_FINDINGS, REQUEST_ID, Context, LazyChoice, clip, pass_ctx
 
@@ -62,7 +62,7 @@ def export(ctx: Context, dois, fmt, style, output, force, ascii_only, article, c
       refkeeper export --prefer-published -o refs.bib   # versions of record over preprints
     """
     store = ctx.store
-    chosen = [parse_doi(d) for d in dois] or None
+    chosen = [parse_work_key(d) for d in dois] or None
     if any(x is not None for x in (article, claim, request_id, stance)):
         if chosen:
             raise UsageError("give DOIs or --article/--claim/--request/--stance, not both")
@@ -115,8 +115,10 @@ def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
     An entry without a DOI but with a PMID, PMCID or arXiv ID gets the DOI
     NCBI or arXiv names for it (online only).
     An entry without a DOI is resolved (online, or --offline); only a clear
-    match gives it a DOI: ambiguous and unmatched entries are listed for you,
-    and nothing is stored for them.
+    match gives it a DOI. Otherwise it is stored as a work without a DOI
+    (ADDED-WITHOUT-DOI), under an internal key (pmid:N, or rk:...): linkable,
+    exportable, resolvable later. Ambiguous entries are stored so too and
+    listed with their candidates for you to choose.
     A stored work that differs from FILE is shown as a diff and left alone
     unless --update.
     Exit code 1 when any entry needs a look (differs, ambiguous, unmatched,
@@ -140,7 +142,7 @@ def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
         for problem in bib.problems[shown:]:
             click.echo(f"warning: {path}: {problem}", err=True)
         shown = len(bib.problems)
-        if result.doi is None or result.status in ("duplicate", "error"):
+        if result.work is None or result.status in ("duplicate", "error"):
             not_stored.append(result.entry.label)
         counts[result.status] = counts.get(result.status, 0) + 1
         findings |= result.finding
@@ -150,7 +152,7 @@ def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
         label = result.key or result.entry.label
         colour = "red" if result.status in ("ambiguous", "unmatched", "error", "differs") else None
         click.echo(click.style(f"{result.status.upper():<10}", fg=colour, bold=bool(colour))
-                   + f" {label}  {result.doi or ''}".rstrip())
+                   + f" {label}  {result.work or ''}".rstrip())
         for name, stored, incoming in result.diff:
             click.echo(f"    - {name}: {clip(stored, 150) or '(empty)'}")
             click.echo(f"    + {name}: {clip(incoming, 150) or '(empty)'}")
@@ -169,8 +171,8 @@ def import_(ctx: Context, path, fmt, offline, update, as_json) -> None:
                + ("" if update or not counts.get("differs") else " (use --update to apply diffs)"),
                err=True)
     if not_stored or unread:
-        # Each entry not stored, by key and line: works without a DOI are not kept yet
-        # (issue 12 defers them to the identifiers round), so none may go unnoticed.
+        # Each entry not stored, by key and line (not read, a duplicate, an error), so
+        # none may go unnoticed.
         listed = ", ".join(not_stored[:50]) + (" ..." if len(not_stored) > 50 else "")
         click.echo(f"{len(not_stored) + unread} entries not stored"
                    + (" (not read: see the warnings above)" if unread else "")
@@ -195,7 +197,7 @@ def key_cmd(ctx: Context, doi, key) -> None:
       refkeeper key 10.1007/s00776-007-1126-1 Murakami2007
     """
     store = ctx.store
-    bare = parse_doi(doi)
+    bare = parse_work_key(doi)
     store.require_work(bare)
     if key is None:
         click.echo(store.get_key(bare) or "(no key yet: the next export chooses one)")

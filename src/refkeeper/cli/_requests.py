@@ -263,7 +263,7 @@ def request_show(ctx: Context, request_id, as_json, bibtex, stance) -> None:
     if rep.answer:
         click.echo("  answer:")
         for w, s in rep.answer:
-            click.echo(f"    {s or 'reference':<9} {w.doi}  {describe(w)}")
+            click.echo(f"    {s or 'reference':<9} {w.key}  {describe(w)}")
     if q.note:
         click.echo(f"  note: {q.note}")
     if q.reason:
@@ -290,7 +290,7 @@ def request_answer(ctx: Context, request_id, dois, reuse, stance, note, actor, a
     n = len(rep.answer)
     click.echo(f"request {rep.request.id} answered with {n} work{'s' * (n != 1)}:")
     for w, s in rep.answer:
-        click.echo(f"  {s or 'reference':<9} {w.doi}  {describe(w)}")
+        click.echo(f"  {s or 'reference':<9} {w.key}  {describe(w)}")
 
 
 @request.command("reply")

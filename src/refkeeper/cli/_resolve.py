@@ -77,7 +77,8 @@ def _print_resolution(res: Resolution) -> None:
     head = {"matched": "green", "ambiguous": "yellow", "unmatched": "red", "error": "red"}
     click.echo(click.style(res.status.upper(), fg=head[res.status], bold=True), nl=False)
     if res.status == MATCHED:
-        click.echo(f"  {res.doi}  score {res.score:.2f}" + ("  (cached)" if res.cached else ""))
+        which = res.doi or f"no DOI: stored as {res.key}"  # a PubMed-only work
+        click.echo(f"  {which}  score {res.score:.2f}" + ("  (cached)" if res.cached else ""))
     elif res.status == ERROR:
         click.echo(f"  {res.error}")
     elif res.status == "unmatched":

@@ -10,7 +10,7 @@ import click
 import refkeeper
 
 from .._errors import UsageError
-from .._models import Work, parse_doi
+from .._models import Work, parse_work_key
 from ._common import Context, Group, ProgressLine, clip, describe, pass_ctx
 
 
@@ -99,7 +99,7 @@ def verify(cctx: click.Context, since, check_all, bib, as_json, batch_size, rest
 @pass_ctx
 def verify_history(ctx: Context, doi, as_json) -> None:
     """Show every check of DOI and every version of its record that was kept."""
-    h = refkeeper.verify.history(ctx.store, parse_doi(doi))
+    h = refkeeper.verify.history(ctx.store, parse_work_key(doi))
     if as_json:
         click.echo(json.dumps(h.to_json(), ensure_ascii=False, indent=2))
         return
@@ -164,6 +164,9 @@ def _print_verify_report(r) -> None:
                    f"{c['checked']:,} of {r.total:,} works checked, {r.requests:,} Crossref requests")
         click.echo(f"  {c['ok']:,} fine · {c['problems']:,} with problems · {c['changed']:,} changed"
                    f" upstream · {c['errors']:,} could not be checked")
+        if r.without_doi:
+            click.echo(f"  {r.without_doi:,} without a DOI: no DOI to check (those with a PMID"
+                       " were asked of PubMed)")
     if r.affected_claims or r.open_requests:
         click.echo(click.style("\nAffected, most serious first:", bold=True))
     for a in r.affected_claims:

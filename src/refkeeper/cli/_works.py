@@ -13,7 +13,7 @@ import refkeeper
 
 from .._errors import StoreError, UsageError
 from .._identifiers import identifiers_of
-from .._models import parse_doi
+from .._models import parse_work_key
 from .._registries import add_work
 from ._common import (
     EXIT_FINDINGS,
@@ -57,9 +57,9 @@ def add(ctx: Context, dois, as_json) -> None:
                 click.echo(f"NOT FOUND  {doi}", err=True)
             continue
         if as_json:
-            click.echo(json.dumps({"doi": w.doi, "status": "added", "title": w.title}))
+            click.echo(json.dumps({"doi": w.doi, "work": w.key, "status": "added", "title": w.title}))
         else:
-            click.echo(f"added  {w.doi}  {clip(w.title or '', 80)}")
+            click.echo(f"added  {w.key}  {clip(w.title or '', 80)}")
     if missing:
         sys.exit(EXIT_FINDINGS)
 
@@ -69,14 +69,14 @@ def add(ctx: Context, dois, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The stored Crossref record as JSON.")
 @pass_ctx
 def show(ctx: Context, doi, as_json) -> None:
-    """Show a stored work."""
-    w = ctx.store.require_work(parse_doi(doi))
+    """Show a stored work: by DOI, or by the key of a work without one (rk:..., pmid:N)."""
+    w = ctx.store.require_work(parse_work_key(doi))
     if as_json:
         click.echo(json.dumps(w.record, ensure_ascii=False, indent=2))
         return
     click.echo(w.title or "(no title)")
     for label, value in (
-        ("DOI", f"{w.doi}  https://doi.org/{w.doi}"),
+        ("DOI", f"{w.doi}  https://doi.org/{w.doi}" if w.doi else f"no DOI (stored as {w.key})"),
         ("authors", "; ".join(w.authors) or None),
         ("in", w.container),
         ("year", w.year),
@@ -85,7 +85,9 @@ def show(ctx: Context, doi, as_json) -> None:
         ("pages", w.pages),
         ("type", w.type),
         ("publisher", w.publisher),
-        *_identifier_lines(ctx, w.doi),
+        ("ISBN", "; ".join(map(str, w.record.get("ISBN") or [])) or None),
+        ("link", None if w.doi else w.record.get("URL")),
+        *_identifier_lines(ctx, w.key),
     ):
         if value:
             click.echo(f"  {label:<9} {value}")
@@ -111,7 +113,7 @@ def _identifier_lines(ctx: Context, doi: str) -> list[tuple[str, str]]:
 
 @click.group(cls=Group)
 def works() -> None:
-    """Stored works: find duplicates and merge them."""
+    """Stored works: find duplicates and merge them; resolve a work without a DOI."""
 
 
 @works.command("duplicates")
@@ -197,3 +199,29 @@ def snapshot_import(ctx: Context, path, quiet) -> None:
     if interactive and not quiet:
         click.echo(err=True)
     click.echo(f"imported {n} works into {ctx.store.path}")
+
+
+@works.command("resolve")
+@click.argument("key")
+@click.option("--offline", is_flag=True, help="Resolve against the stored works only.")
+@by_option
+@json_option
+@pass_ctx
+def works_resolve(ctx: Context, key, offline, actor, as_json) -> None:
+    """Look for a DOI for the work without one KEY (rk:..., pmid:N); when the resolver
+    matches one, KEY is merged into that DOI's work (links, requests, identifiers, key and
+    history follow). Exit code 1 when no DOI was matched (candidates are listed)."""
+    # Asked on purpose: looked up again, never answered from an earlier cached answer.
+    resolver = ctx.resolver(offline=offline, refresh=True)
+    r = refkeeper.workflow.resolve_work(ctx.store, key, resolver, actor=actor)
+    if as_json:
+        echo_json(r.to_json())
+    elif r.merged_into:
+        click.echo(f"{r.key}: resolved to {r.merged_into}; merged into it")
+    else:
+        res = r.resolution
+        click.echo(f"{r.key}: {res.status}, no DOI matched" + (f" ({res.error})" if res.error else ""))
+        for i, c in enumerate(res.candidates[:5], 1):
+            click.echo(f"    {i}. {c.doi}  score {c.score:.2f}  {clip(c.title or '', 80)}")
+    if not r.merged_into:
+        sys.exit(EXIT_FINDINGS)

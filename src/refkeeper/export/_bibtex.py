@@ -42,6 +42,7 @@ from refkeeper.export._fields import (
     work_container,
     work_doi,
     work_institution,
+    work_link,
     work_people,
     work_title,
 )
@@ -255,6 +256,8 @@ def work_to_entry(
         fields["doi"] = doi
     if doi:
         fields["url"] = doi_url(doi)
+    elif work_link(work):
+        fields["url"] = work_link(work)
     ids = ids or {}
     # Digits and arXiv's own characters only, never from free text: written as they are.
     if ids.get("pmid"):

@@ -25,6 +25,7 @@ from refkeeper.export._fields import (
     work_container,
     work_doi,
     work_institution,
+    work_link,
     work_people,
     work_title,
 )
@@ -111,7 +112,7 @@ def work_to_csl(work: Work, key: str | None = None, note: str | None = None,
     """
     record = work.record or {}
     ctype = csl_type(work.type or record.get("type"))
-    item: dict = {"id": key or work.doi, "type": ctype}
+    item: dict = {"id": key or work.key, "type": ctype}
     if key:
         item["citation-key"] = key  # CSL 1.0.2: what Pandoc and Zotero cite by
 
@@ -174,6 +175,8 @@ def work_to_csl(work: Work, key: str | None = None, note: str | None = None,
     if doi:
         item["DOI"] = doi
         item["URL"] = doi_url(doi)
+    elif work_link(work):
+        item["URL"] = work_link(work)
     ids = ids or {}
     if ids.get("pmid"):
         item["PMID"] = ids["pmid"]

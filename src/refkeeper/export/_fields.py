@@ -18,6 +18,7 @@ __all__ = [
     "date_range",
     "doi_url",
     "edtf_date",
+    "work_link",
     "int_date_parts",
     "one_line",
     "work_container",
@@ -75,6 +76,15 @@ def work_people(work: Work, role: str) -> list[dict]:
 def work_doi(work: Work) -> str:
     """The DOI as the record spells it (case kept), without any whitespace; "" if none."""
     return "".join(clean_text((work.record or {}).get("DOI") or work.doi or "").split())
+
+
+def work_link(work: Work) -> str | None:
+    """The link a work without a DOI was imported with (its record's ``URL``), else None.
+    A work with a DOI is linked through doi.org instead (Crossref's ``URL`` is that link)."""
+    if work.doi or (work.record or {}).get("DOI"):
+        return None
+    url = "".join(clean_text(str((work.record or {}).get("URL") or "")).split())
+    return url if url.lower().startswith(("http://", "https://")) else None
 
 
 def doi_url(doi: str) -> str:

@@ -94,7 +94,7 @@ class KeyAssigner:
         self.assigned: dict[str, str] = {}
 
     def __call__(self, work: Work) -> str | None:
-        doi = normalize_doi(work.doi) if work.doi else ""
+        doi = normalize_doi(work.key) if work.key else ""  # the work key: a DOI or internal
         if doi and doi in self.assigned:
             return None
         key = _sanitise_key(self.keys[doi]) if doi in self.keys else ""
@@ -120,7 +120,7 @@ def keyed(
     for work in works:
         key = assign(work)
         if key is not None:
-            doi = normalize_doi(work.doi or "")
+            doi = normalize_doi(work.key or "")
             yield work, key, notes.get(doi), identifiers.get(doi) or {}
 
 

@@ -25,6 +25,7 @@ from refkeeper.export._fields import (
     work_container,
     work_doi,
     work_institution,
+    work_link,
     work_people,
     work_title,
 )
@@ -140,6 +141,8 @@ def work_to_ris(work: Work, key: str | None = None, note: str | None = None,
     if doi:
         put("DO", doi)
         put("UR", doi_url(doi))
+    else:
+        put("UR", work_link(work))
     ids = ids or {}
     if ids.get("pmid"):  # AN is an accession number in the database DB names
         put("DB", "PubMed")

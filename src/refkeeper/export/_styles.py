@@ -612,13 +612,13 @@ def _apa_sort_key(work: Work) -> tuple:
         name = p.get("literal") or f"{p['family']} {p['given']}"
     else:
         name = plain_title(work_title(work) or "")
-    return (fold(name), work.year or 0, fold(plain_title(work_title(work) or "")), work.doi)
+    return (fold(name), work.year or 0, fold(plain_title(work_title(work) or "")), work.key)
 
 
 def _unique(works: Iterable[Work]) -> Iterable[Work]:
     seen: set[str] = set()
     for w in works:
-        doi = normalize_doi(w.doi) if w.doi else ""
+        doi = normalize_doi(w.key) if w.key else ""
         if doi and doi in seen:
             continue
         seen.add(doi)
@@ -647,7 +647,7 @@ def write_references(
     identifiers = identifiers or {}
 
     def one(w: Work) -> str:
-        doi = normalize_doi(w.doi or "")
+        doi = normalize_doi(w.key or "")
         return format_reference(w, style, fmt, note=notes.get(doi), ids=identifiers.get(doi))
 
     refs: Iterable[str]

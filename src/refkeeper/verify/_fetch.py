@@ -37,7 +37,7 @@ from urllib.parse import quote_plus, urlsplit
 from .._crossref import CrossrefClient
 from .._errors import CrossrefError, InputError
 from .._identifiers import CROSSREF, arxiv_of_doi
-from .._models import normalize_doi
+from .._models import PMID_KEY_PREFIX, is_internal_key, normalize_doi
 from .._registries import (
     ARXIV_BATCH,
     IDCONV_BATCH,
@@ -110,6 +110,11 @@ class Item:
     agency: str | None = None  # as recorded; None when unknown
     pmid: str | None = None  # as recorded; PubMed is asked about works that have one
 
+    def __post_init__(self) -> None:
+        # A PubMed-only work is stored under its PMID (``pmid:<n>``).
+        if self.pmid is None and self.doi.startswith(PMID_KEY_PREFIX):
+            self.pmid = self.doi[len(PMID_KEY_PREFIX):]
+
     @property
     def arxiv(self) -> str | None:
         """The arXiv ID of a work stored under its arXiv DOI (a preprint on arXiv)."""
@@ -160,6 +165,9 @@ def _crossref_checks(client: CrossrefClient, items: list[Item],
     found, n = _fetch_listed(client, listed) if listed else ({}, 0)
     out = []
     for it in items:
+        if is_internal_key(it.doi):
+            out.append(without_doi(it))
+            continue
         if not at_crossref(it):
             check, asked = elsewhere(client, handles, it, ask_agency=False)
             out.append(check)
@@ -191,6 +199,15 @@ def _crossref_checks(client: CrossrefClient, items: list[Item],
             # A record shaped in a way nobody foresaw costs one work, not the whole run.
             out.append(Check(it.doi, "error", error=f"unreadable Crossref record: {exc!r}"))
     return out, n
+
+
+def without_doi(it: Item) -> Check:
+    """The check of a work without a DOI: no DOI to find dead or ask Crossref about, so it
+    is ``ok`` as stored (the problems known from its notices stand); a PubMed-only work is
+    then asked of PubMed like any work with a PMID (``pubmed_checks``)."""
+    check = check_record(it.record, dict(it.record), it.doi, it.known)
+    check.replacement, check.upstream = None, None
+    return check
 
 
 def elsewhere(client: CrossrefClient, handles: DoiClient | None, it: Item,

@@ -15,7 +15,7 @@ from .._errors import NotFoundError
 from .._models import normalize_doi
 from .._store import Store
 from ._checks import KINDS, worst
-from ._runs import checked_in_run, checks_of, findings, run_row, versions_of
+from ._runs import checked_in_run, checked_without_doi, checks_of, findings, run_row, versions_of
 
 
 @dataclass
@@ -77,6 +77,9 @@ class RunReport:
     # Works with problems found by earlier runs and not checked in this one, by kind:
     # still there, but not news (they do not change the exit code).
     known_problems: dict = field(default_factory=dict)
+    # Works without a DOI checked (counted in ``ok``): never asked of Crossref or the DOI
+    # system, so never dead; those with a PMID were asked of PubMed.
+    without_doi: int = 0
 
     @property
     def needs_attention(self) -> bool:
@@ -108,6 +111,7 @@ class RunReport:
             "affected_claims": [asdict(a) for a in self.affected_claims],
             "open_requests": [asdict(a) for a in self.open_requests],
             "known_problems": self.known_problems,
+            "without_doi": self.without_doi,
             "error": self.error,
         }
 
@@ -139,6 +143,7 @@ def run_report(store: Store, run_id: int | None = None, *, resumed: bool = False
         kind_counts={k: kind_counts[k] for k in KINDS if kind_counts[k]},
         requests=run["requests"], findings=found, affected_claims=claims, open_requests=requests_,
         error=run["error"], known_problems={k: known[k] for k in KINDS if known[k]},
+        without_doi=checked_without_doi(store, rid),
     )
 
 

@@ -94,6 +94,13 @@ def checked_in_run(store: Store, run_id: int, dois: list[str]) -> set[str]:
     return out
 
 
+def checked_without_doi(store: Store, run_id: int) -> int:
+    """How many works without a DOI (internal keys: never ``10.``) a run checked."""
+    return store.db.execute(
+        "SELECT count(*) FROM verify_results WHERE run_id = ? AND doi NOT LIKE '10.%'",
+        [run_id]).fetchone()[0]
+
+
 def commit_batch(store: Store, run_id: int, results: list[Check], requests: int) -> None:
     """One batch, all or nothing: results, works' verdicts, new record versions, counts."""
     stamp = now()

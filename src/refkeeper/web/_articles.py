@@ -180,7 +180,7 @@ def _link_by_doi(store, claim, doi, stance, note, client, actor):
     # A work not stored yet is fetched through the desk's one client first, so an editor
     # can link any DOI from the claim page; then the link, as `refkeeper link` makes it.
     work = workflow.fetch_work(store, doi, client)
-    return workflow.link(store, claim, work.doi, stance, note=note, actor=actor)
+    return workflow.link(store, claim, work.key, stance, note=note, actor=actor)
 
 
 async def add_link(request: Request):

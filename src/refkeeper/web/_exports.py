@@ -56,7 +56,7 @@ async def exports_page(request: Request, error: str | None = None, values: dict 
 def _export(store, what: dict, fmt: str, style: str, options: dict) -> tuple[int, str]:
     buf = io.StringIO()
     if what.get("doi"):
-        n = export_store(store, buf, fmt, [workflow.fetch_work(store, what["doi"], None).doi], style=style,
+        n = export_store(store, buf, fmt, [workflow.fetch_work(store, what["doi"], None).key], style=style,
                          **options)
     else:
         n = workflow.export_selection(store, buf, fmt, article=what.get("article"), claim=what.get("claim"),

@@ -52,7 +52,7 @@ def _page_data(store, request_id: str):
     # The works an editor may give or link, with what re-verification found wrong with them
     # (a retracted trial must not go to a reader unremarked), and the prose chunks.
     details, prose = _details(store, request_id)
-    return details, prose, store.work_problems([w.doi for w in details.works])
+    return details, prose, store.work_problems([w.key for w in details.works])
 
 
 async def request_page(request: Request):

@@ -40,8 +40,8 @@ async def add_work(request: Request):
     except RefkeeperError as exc:
         flash(request, str(exc), "error")
         return redirect("/works")
-    flash(request, f"{work.doi} is stored.")
-    return redirect(work_url(work.doi))
+    flash(request, f"{work.key} is stored.")
+    return redirect(work_url(work.key))
 
 
 async def merge_work(request: Request):

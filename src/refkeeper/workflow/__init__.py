@@ -44,6 +44,8 @@ public API. Each table has one module that reads and writes it (DEVELOPERS.md li
   ``claim_details``, ``work_details``) and ``fetch_work`` (a work stored by DOI), composed
   from the owners' public functions (no SQL);
 * ``_reliance``: the claims and open requests that lean on given works (``relying_on``);
+* ``_resolving``: a work stored without a DOI, resolved later and merged into the DOI
+  work (``resolve_work``);
 * ``_common``: the checks they share.
 """
 
@@ -133,6 +135,7 @@ from ._requests import (
     requests,
     requests_for_work,
 )
+from ._resolving import WorkResolution, resolve_work
 from ._selection import bibtex_for, export_selection, works_for
 from ._views import (
     ArticleDetails,
@@ -145,6 +148,7 @@ from ._views import (
 )
 
 __all__ = [
+    "WorkResolution",
     "ASSERTERS",
     "DEFAULT_ACTOR",
     "STANCES",
@@ -213,6 +217,7 @@ __all__ = [
     "mark_reference",
     "merge_references",
     "merge_works",
+    "resolve_work",
     "open_request_from_comment",
     "pending_references",
     "propose",

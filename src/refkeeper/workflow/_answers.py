@@ -79,7 +79,7 @@ class RequestReport:
             "article": {"id": self.article.id, "title": self.article.title, "url": self.article.url},
             "claim": self.claim.to_json() if self.claim else None,
             "references": [r.to_json() for r in self.references],
-            "answer": [{"doi": w.doi, "stance": s, "title": w.title} for w, s in self.answer],
+            "answer": [{"doi": w.doi, "work": w.key, "stance": s, "title": w.title} for w, s in self.answer],
             "known": self.known.to_json(),
         }
 
@@ -134,7 +134,7 @@ def answer_request(
         req = get_request(store, request)
         if req.status == "declined":
             raise UsageError(f"request {req.id} was declined ({req.reason}); it cannot be answered")
-        wanted = [stored_work(store, d).doi for d in dois]
+        wanted = [stored_work(store, d).key for d in dois]
         if reuse:
             wanted += known_for(store, req).dois()
         wanted = unique(wanted)
@@ -179,8 +179,8 @@ def reply(
     lines = [head + ":"]
     if req.note:
         lines += ["", esc(req.note)]
-    problems = store.work_problems(w.doi for w, _ in rep.answer)
-    known_ids = identifiers.identifiers_by_doi(store, [w.doi for w, _ in rep.answer])
+    problems = store.work_problems(w.key for w, _ in rep.answer)
+    known_ids = identifiers.identifiers_by_doi(store, [w.key for w, _ in rep.answer])
     n = 0
     for stance, heading in _STANCE_HEADINGS.items():
         group = [w for w, s in rep.answer if s == stance]
@@ -189,8 +189,8 @@ def reply(
         lines += ["", f"**{heading}**" if md else f"{heading}:"]
         for w in group:
             n += 1
-            note = problem_note(problems.get(w.doi))
-            ids = known_ids.get(w.doi) or {}
+            note = problem_note(problems.get(w.key))
+            ids = known_ids.get(w.key) or {}
             lines.append(f"{n}. {format_reference(w, style, fmt, note=note, ids=ids)}")
             lines += _pubmed_links(ids, md)
     unresolved = [r for r in rep.references if r.doi is None]
@@ -259,7 +259,7 @@ def request_details(store: Store, request: int | str | Request,
             cached = store.cached_resolution(r.searched_as or r.text, even_if_stale=True)
             cands[r.id] = cached.candidates if cached is not None else []
     dois = unique([r.doi for r in rep.references if r.doi] + rep.known.dois()
-                  + [w.doi for w, _ in rep.answer])
+                  + [w.key for w, _ in rep.answer])
     works = [store.require_work(d) for d in dois]
     links: dict[str, LinkedWork] = {}
     if rep.claim is not None:

@@ -12,10 +12,9 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import TypeVar
 
-from .._errors import InputError, UsageError
+from .._errors import UsageError
 from .._identifiers import kept_doi
-from .._match import extract_dois
-from .._models import Work, normalize_doi
+from .._models import Work, parse_work_key
 from .._store import Store, now
 
 STANCES = ("supports", "contests", "mentions")
@@ -53,10 +52,8 @@ def check_stance(stance: str) -> str:
 
 
 def parse_doi(text: str) -> str:
-    found = extract_dois(text or "")
-    if not found:
-        raise InputError(f"not a DOI: {text!r}")
-    return normalize_doi(found[0])
+    """The work key ``text`` names: a DOI, or the internal key of a work without one."""
+    return parse_work_key(text)
 
 
 def stored_work(store: Store, doi: str) -> Work:

@@ -138,13 +138,13 @@ def link(
         c = get_claim(store, claim)
         work = stored_work(store, doi)
         req = get_request(store, request) if request is not None else None
-        existing = live_link(store, c.id, work.doi)
+        existing = live_link(store, c.id, work.key)
         if existing is None:
-            return insert_link(store, c, work.doi, stance, note, asserted_by, asserted_by_name,
+            return insert_link(store, c, work.key, stance, note, asserted_by, asserted_by_name,
                                 confirmed, req.id if req else None, actor)
         if existing.stance != stance:
             raise UsageError(
-                f"claim {c.id} already has {work.doi} as '{existing.stance}' (link {existing.id}); "
+                f"claim {c.id} already has {work.key} as '{existing.stance}' (link {existing.id}); "
                 f"unlink it first to change the stance"
             )
         stamp = now()
@@ -154,13 +154,13 @@ def link(
                 [actor, stamp, existing.id],
             )
             log(store, actor, "link.confirm", article_id=c.article_id, claim_id=c.id,
-                 link_id=existing.id, doi=work.doi,
+                 link_id=existing.id, doi=work.key,
                  details={"stance": stance, "asserted_by": existing.asserted_by,
                           "asserted_by_name": existing.asserted_by_name})
         if note is not None and note != existing.note:
             store.db.execute("UPDATE links SET note = ? WHERE id = ?", [note, existing.id])
             log(store, actor, "link.note", article_id=c.article_id, claim_id=c.id,
-                 link_id=existing.id, doi=work.doi, details={"before": existing.note, "after": note})
+                 link_id=existing.id, doi=work.key, details={"before": existing.note, "after": note})
         return get_link(store, existing.id)
 
 
@@ -228,7 +228,7 @@ def claim_report(store: Store, claim: int | str | Claim, include_removed: bool =
     flags = []
     supports = [lw for lw in linked if lw.link.live and lw.link.stance == "supports"]
     if supports and all(lw.problems for lw in supports):
-        which = "; ".join(f"{lw.work.doi} ({', '.join(lw.problems)})" for lw in supports)
+        which = "; ".join(f"{lw.work.key} ({', '.join(lw.problems)})" for lw in supports)
         flags.append(f"its only support has a problem recorded: {which}")
     return ClaimReport(c, art, linked, flags)
 

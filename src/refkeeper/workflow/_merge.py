@@ -129,8 +129,8 @@ def merge_works(store: Store, *, keep: str, drop: str, actor: str, reason: str |
 
 
 def _summary(store: Store, work: Work) -> dict:
-    return {"key": work.doi, "title": work.title, "year": work.year, "bibtex_key": store.get_key(work.doi),
-            "identifiers": identifiers.identifiers_of(store, work.doi)}
+    return {"key": work.key, "title": work.title, "year": work.year, "bibtex_key": store.get_key(work.key),
+            "identifiers": identifiers.identifiers_of(store, work.key)}
 
 
 def duplicate_works(store: Store) -> list[Duplicate]:

@@ -176,7 +176,7 @@ def _store_references(store: Store, req: Request, resolutions: list[Resolution],
     for i, res in enumerate(resolutions):
         # A DOI only for a match: never a candidate's, never a guess. The matched work is
         # stored (links and answers point at it); a resolver without a store did not.
-        doi = normalize_doi(res.doi) if res.status == MATCHED and res.doi else None
+        doi = normalize_doi(res.key) if res.status == MATCHED and res.key else None
         if doi and store.get_work(doi) is None:
             if res.best is None or res.best.work is None:
                 raise InputError(f"matched {doi}, but its record is missing: `refkeeper add {doi}`")
@@ -340,12 +340,13 @@ def enter_reference_doi(store: Store, request: int | str | Request, reference: i
     becomes that DOI's one candidate, with the evidence, for the editor to accept or not."""
     ref = get_reference(store, request, reference)
     work = _work_for(store, resolver, parse_doi(doi))
-    d = work.doi
+    d = work.key  # a work without a DOI, named by its key, is matched under it
     cands = rank([work], CitationFeatures.parse(ref.text))
     status, best = decide(cands)
     searched = f"{ref.text} [DOI entered: {d}]"
     if status == MATCHED and best is not None:
-        res = Resolution(searched, MATCHED, d, best.score, cands, method="doi")
+        res = Resolution(searched, MATCHED, work.doi, best.score, cands, method="doi",
+                         work_key=None if work.doi else d)
     else:
         res = Resolution(searched, AMBIGUOUS, None, cands[0].score if cands else None, cands, method="doi")
     store.save_resolution(res, source="offline" if getattr(resolver, "offline", False) else "crossref")
@@ -354,7 +355,7 @@ def enter_reference_doi(store: Store, request: int | str | Request, reference: i
 
 def _keep_resolution(store: Store, ref: ReaderReference, res: Resolution, searched: str, actor: str,
                      action: str) -> ReaderReference:
-    doi = normalize_doi(res.doi) if res.status == MATCHED and res.doi else None
+    doi = normalize_doi(res.key) if res.status == MATCHED and res.key else None
     with store.write():
         if doi and store.get_work(doi) is None:
             if res.best is None or res.best.work is None:
@@ -418,7 +419,7 @@ def _resolved(store: Store, resolver, text: str) -> dict:
     """The columns a reference gets from resolving ``text`` (the matched work stored),
     resolved before the write transaction: a search must not hold the write lock."""
     res = resolver.resolve(text)
-    doi = normalize_doi(res.doi) if res.status == MATCHED and res.doi else None
+    doi = normalize_doi(res.key) if res.status == MATCHED and res.key else None
     if doi and store.get_work(doi) is None:
         if res.best is None or res.best.work is None:
             raise InputError(f"matched {doi}, but its record is missing: `refkeeper add {doi}`")

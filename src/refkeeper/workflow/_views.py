@@ -16,7 +16,7 @@ from .. import verify
 from .._crossref import CrossrefClient
 from .._errors import NotFoundError
 from .._identifiers import kept_doi
-from .._models import Work
+from .._models import Work, is_internal_key
 from .._store import Store
 from ..export import STYLES, format_reference, problem_note
 from ._claims import Article, Claim, get_article, get_claim
@@ -81,12 +81,12 @@ class WorkDetails:
 
 def work_details(store: Store, doi: str) -> WorkDetails:
     work = store.require_work(parse_doi(doi))
-    ver = verify.history(store, work.doi)
+    ver = verify.history(store, work.key)
     note = problem_note(ver.problems)
     return WorkDetails(
         work,
-        [(lk, get_claim(store, lk.claim_id)) for lk in links(store, doi=work.doi)],
-        requests_for_work(store, work.doi),
+        [(lk, get_claim(store, lk.claim_id)) for lk in links(store, doi=work.key)],
+        requests_for_work(store, work.key),
         ver,
         {style: format_reference(work, style, "text", note=note) for style in STYLES},
         note,
@@ -101,7 +101,8 @@ def fetch_work(store: Store, doi: str, client: CrossrefClient | None) -> Work:
     work = store.get_work(d)
     if work is not None:
         return work
-    record = client.work(d) if client is not None else None
+    # A work without a DOI is only ever stored, never fetched.
+    record = client.work(d) if client is not None and not is_internal_key(d) else None
     if record is None:
         raise NotFoundError(f"no work with DOI {d}" + ("" if client is not None else
                                                           " in the database (the desk is offline)"))
