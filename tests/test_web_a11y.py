@@ -203,7 +203,7 @@ def test_a_file_imported_and_a_duplicate_merged_with_the_keyboard_alone_and_no_a
         main = page.locator("main")
         expect(main).to_contain_text("Entries by outcome")
         expect(main).to_contain_text("line 46: entry 'broken' not read")
-        expect(main).to_contain_text("Candidates (none stored for this entry)")
+        expect(main).to_contain_text("Candidates (the entry is stored without a DOI meanwhile)")
         expect(page.locator("dl.diff")).to_contain_text("in the file: 13")
         expect(main).to_contain_text("nowhere1999")
         assert every_violation(page) == []

@@ -96,20 +96,26 @@ def test_an_uploaded_bibtex_file_is_imported_in_the_background_and_every_entry_t
     words = text_of(page)
     assert "The import is finished: 6 entries." in words
     assert "Read as BibTeX, encoding UTF-8." in words
-    counts = dict((s, int(n)) for n, s in re.findall(r"<li><strong>(\d+)</strong> ([a-z ]+)</li>", page))
-    assert counts == {"differs": 1, "added": 2, "resolved": 1, "unmatched": 1, "ambiguous": 1, "not read": 1}
+    counts = dict((s, int(n)) for n, s in re.findall(r"<li><strong>(\d+)</strong> ([a-z -]+)</li>", page))
+    assert counts == {"differs": 1, "added": 2, "resolved": 1, "added-without-doi": 1, "ambiguous": 1,
+                      "not read": 1}
     # The stored work that differs, with the field diff; the file's volume was not applied.
     assert "volume stored: 12 in the file: 13" in words
     assert stored(db, MURAKAMI).volume == "12"
-    # The entry without a DOI that no stored work matches, by key and line; nothing stored.
-    assert "nowhere1999 line 28" in words and "No work found for it: nothing stored." in words
-    # The entry the reader could not read, with its line and key.
+    # The entry the reader could not read, with its line and key: the one entry not stored.
     assert "line 46: entry 'broken' not read" in words
-    assert "3 entries are not stored: nowhere1999 (line 28), murakami-short (line 35)." in words
+    assert "1 entry is not stored (1 not read, below)." in words
     # The entry that could be more than one work, with its candidates to choose from.
     ambiguous = words[words.index("murakami-short line 35"):]
-    assert ambiguous.startswith("murakami-short line 35 ambiguous Candidates (none stored for this entry): "
-                                f"{MURAKAMI}, score 0.20: Effect of periarticular")
+    assert ambiguous.startswith("murakami-short line 35 ambiguous stored without a DOI Candidates (the entry "
+                                f"is stored without a DOI meanwhile): {MURAKAMI}, score 0.20: Effect of")
+    # The entries without a DOI that no stored work matches are kept as works without one,
+    # each linked to its page (where it can be resolved later).
+    without = words[words.index("Stored without a DOI No DOI in the file"):]
+    assert "nowhere1999 line 28: Quantum knitting patterns" in without
+    assert "murakami-short line 35 (ambiguous, above)" in without
+    keys = re.findall(r'<a href="/works/(rk[^"]+)">nowhere1999</a>', page)
+    assert len(keys) == 1 and desk.get("/works/" + keys[0]).status_code == 200
     # A note on an entry stored as it is: the key made for it.
     assert "line 41: entry without a key: kept as 'anonndreport'" in words
     # Stored as the file has it: the new DOI, no network needed.

@@ -57,8 +57,14 @@ class ImportReport:
 
     @property
     def not_stored(self) -> list[ImportResult]:
-        """Entries that left nothing in the store (no DOI found, a duplicate, an error)."""
-        return [r for r in self.results if r.doi is None or r.status in ("duplicate", "error")]
+        """Entries that left nothing in the store (a duplicate, an error)."""
+        return [r for r in self.results if r.work is None or r.status in ("duplicate", "error")]
+
+    @property
+    def without_doi(self) -> list[ImportResult]:
+        """Entries stored as works without a DOI (no DOI in the file, none found)."""
+        return [r for r in self.results if r.work is not None and r.doi is None
+                and r.status not in ("duplicate", "error")]
 
 
 def import_file(
