@@ -306,6 +306,12 @@ def _internal_key(store, entry: ImportEntry, owner: str | None, search: bool = T
     return key
 
 
+def _file_identifiers(entry: ImportEntry) -> dict[str, str]:
+    """The PMID, PMCID and arXiv ID the file gives for an entry (its x-* fields)."""
+    return {scheme: entry.record[f"x-{scheme}"] for scheme in _identifiers.PRINTED
+            if entry.record.get(f"x-{scheme}")}
+
+
 def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool,
                 owners: dict[str, str], later: _Writes) -> ImportResult:
     key, key_note = _usable_key(entry.key)
@@ -333,6 +339,11 @@ def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool,
         if is_internal_key(other) and store.is_stored(other):
             merging = other
     if wkey in seen:
+        # The same work written twice (by its DOI, and by a PMID that names that DOI, say):
+        # the identifiers either entry gives are the work's.
+        ids = _file_identifiers(entry)
+        if ids:
+            later.identifiers.setdefault(wkey, {}).update(ids)
         return ImportResult(entry, "duplicate", doi=doi_of_key(wkey), work=wkey,
                             notes=notes + [f"same {'DOI' if doi_of_key(wkey) else 'work'} as entry"
                                            f" {seen[wkey]}"])
@@ -375,10 +386,9 @@ def _import_one(store, entry: ImportEntry, resolution, seen: dict, update: bool,
             status = "resolved" if resolved else "updated"
     if candidates:
         status = AMBIGUOUS  # stored (or found) without a DOI; an editor may choose one
-    ids = {scheme: entry.record[f"x-{scheme}"] for scheme in _identifiers.PRINTED
-           if entry.record.get(f"x-{scheme}")}
+    ids = _file_identifiers(entry)
     if ids and status != "differs":
-        later.identifiers[wkey] = ids
+        later.identifiers.setdefault(wkey, {}).update(ids)
     key_moves = False
     if merging is not None and status != "differs":
         later.merges.append((wkey, merging))
