@@ -196,23 +196,21 @@ def decline_request(
 
 def open_requests(store: Store, ids: list[int]) -> list[Request]:
     """The open requests among ``ids``."""
-    out: list[Request] = []
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        out += [from_row(Request, r) for r in store.db.query(
-            f"SELECT * FROM requests WHERE id IN ({','.join('?' * len(chunk))}) AND status = 'open'"
-            " ORDER BY id", chunk)]
-    return out
+    return _open_where(store, "id", ids)
 
 
 def open_requests_about(store: Store, claim_ids: list[int]) -> list[Request]:
     """The open requests about any of ``claim_ids`` (a reader asking for the evidence of a
     claim leans on every work the claim is linked to)."""
+    return _open_where(store, "claim_id", claim_ids)
+
+
+def _open_where(store: Store, column: str, values: list[int]) -> list[Request]:
     out: list[Request] = []
-    for i in range(0, len(claim_ids), 500):
-        chunk = claim_ids[i:i + 500]
+    for i in range(0, len(values), 500):
+        chunk = values[i:i + 500]
         out += [from_row(Request, r) for r in store.db.query(
-            f"SELECT * FROM requests WHERE claim_id IN ({','.join('?' * len(chunk))})"
+            f"SELECT * FROM requests WHERE {column} IN ({','.join('?' * len(chunk))})"
             " AND status = 'open' ORDER BY id", chunk)]
     return out
 
