@@ -92,8 +92,11 @@ _LOCATOR = re.compile(
 )
 _DOI = re.compile(r"\b10\.\d{4,9}/\S+|\bdoi\s*:|doi\.org/|\bPMID\s*:?\s*\d", re.IGNORECASE)
 _URL = re.compile(r"https?://\S+|\bwww\.\S+\.\w", re.IGNORECASE)
+# "[PubMed]" / "[Google Scholar]" carry a reference on; "[54] SUITA, N., ..." (a reference
+# keeping the number of the list it was copied from) is the next one.
 _TAIL = re.compile(
-    r"^(?:doi\b|https?://|www\.|PMID|PMCID|PubMed\b|Epub|\[|available\b|accessed\b|retrieved\b|erratum\b)",
+    r"^(?:doi\b|https?://|www\.|PMID|PMCID|PubMed\b|Epub|\[(?!\d{1,3}\]\s)|available\b|accessed\b|retrieved\b|"
+    r"erratum\b)",
     re.IGNORECASE,
 )
 # Words of what bibliographies are made of, rare in a reader's sentences.
@@ -566,7 +569,11 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
         # the next reference ("... Med., 2015(in press)" / "Schunemann HJ, Fretheim A,"),
         # not the rest of an author list, which comes before the year.
         return True
-    if _finished_reference(cur):
+    # At a break a wrapping may have made (the next word would not have fitted), a year
+    # ending the line ("... In: Proceedings of the 2018" / "Cybernetics & Informatics ...")
+    # is as often inside a reference as at its end: only authors opening the next line
+    # say a new reference begins there. A locator or a DOI ending the line is an end.
+    if _finished_reference(cur, by_year=bool(_AUTHOR_START.match(line))):
         # After a whole reference only its tail (Epub, DOI, PMID, URL, "May 31.")
         # continues it; anything else is the next reference, or prose.
         # "New York: ACM." / "Amsterdam: Benjamins.": a place and a publisher end one.
@@ -574,8 +581,9 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
     return False
 
 
-def _finished_reference(text: str) -> bool:
-    """A reference that has reached its end: its locator, a trailing year, or a DOI."""
+def _finished_reference(text: str, by_year: bool = True) -> bool:
+    """A reference that has reached its end: its locator, a trailing year (unless
+    ``by_year`` is false), or a DOI."""
     text = _EMPTY_DOI.sub("", text)
     if not looks_like_reference(text):
         return False
@@ -586,7 +594,7 @@ def _finished_reference(text: str) -> bool:
     if _LOCATOR.search(text[-30:]):
         return True
     m = _YEAR_END.search(text)
-    if not m:
+    if not m or not by_year:
         return False
     # A year right after the authors ("Smith, J. (2010).", "Li H Durbin R 2009") only
     # starts a reference; after a title ("... Routledge, 2003.") it ends one.
