@@ -186,7 +186,8 @@ def split_references(text: str) -> list[str]:
 
 def split_text(text: str) -> list[Chunk]:
     """Cut pasted text into references and prose, in order (see the module docstring)."""
-    items = _items(_lines(text))
+    lines = _lines(text)
+    items = _items(lines)
     chunks: list[Chunk] = []
     signature: list[bool] = []
     for item in items:
@@ -220,7 +221,12 @@ def split_text(text: str) -> list[Chunk]:
     # the reader's is the list's first or last reference, not the prose around it.
     before = [c.is_reference for c in chunks]
     for i, c in enumerate(chunks):
-        if c.is_reference or signature[i] or not _could_be_listed_reference(c.text):
+        if c.is_reference or signature[i]:
+            continue
+        if _block_of_list(c, i, chunks, before, lines):
+            c.kind = REFERENCE
+            continue
+        if not _could_be_listed_reference(c.text):
             continue
         neighbours = [chunks[j] for j in (i - 1, i + 1) if 0 <= j < len(chunks) and before[j]]
         if c.marker is not None:
@@ -231,6 +237,34 @@ def split_text(text: str) -> list[Chunk]:
               and _reference_score(c.text) >= _LOOSE / 2):
             c.kind = REFERENCE
     return chunks
+
+
+def _block_of_list(c: Chunk, i: int, chunks: list[Chunk], before: list[bool], lines: list[str]) -> bool:
+    """``c`` is the first or last reference of a list whose references are set apart by
+    blank lines: a block of its own next to a reference that is a block of its own (or
+    right under a header), with a year, ending as references end (a number, a name, a
+    publisher) and not as a reader's sentence does (a lower-case word: "... is affected.").
+    A title that asks a question ("At what spatial scales are ... relevant?") has no
+    more evidence than that, but the list's shape tells it from the reader's prose."""
+    def blank(n: int) -> bool:  # line n (1-based) is blank or outside the text
+        return n < 1 or n > len(lines) or not lines[n - 1].strip()
+
+    def alone(x: Chunk) -> bool:
+        return blank(x.line - 1) and blank((x.end_line or x.line) + 1)
+
+    text = c.text
+    words = text.split()
+    if (c.marker is not None or len(words) < 5 or not _YEAR.search(text)
+            or _reference_score(text) < _LISTED or len(_PROSE_WORDS.findall(text)) > len(words) // 8
+            or re.search(rf"(?:^|\s)[{_LOW}][\w'’-]*[.!?]?[\"”’)]*$", text) or _closes(text)
+            or _FIRST_PERSON.search(text) or _NARRATIVE.search(text)):
+        return False
+    under_header = (i > 0 and not chunks[i - 1].is_reference and (chunks[i - 1].end_line or 0) == c.line - 1
+                    and (chunks[i - 1].text.endswith(":") or len(chunks[i - 1].text.split()) <= 3))
+    if not (blank((c.end_line or c.line) + 1) and (blank(c.line - 1) or under_header)):
+        return False
+    return any(0 <= j < len(chunks) and before[j] and alone(chunks[j])
+               for j in (i - 1, i + 1))
 
 
 def _same_list(first: Chunk, second: Chunk) -> bool:
