@@ -244,8 +244,9 @@ def _block_of_list(c: Chunk, i: int, chunks: list[Chunk], before: list[bool], li
     blank lines: a block of its own next to a reference that is a block of its own (or
     right under a header), with a year, ending as references end (a number, a name, a
     publisher) and not as a reader's sentence does (a lower-case word: "... is affected.").
-    A title that asks a question ("At what spatial scales are ... relevant?") has no
-    more evidence than that, but the list's shape tells it from the reader's prose."""
+    and in parts (authors. title. journal), not one run-on sentence. A title that asks a
+    question ("At what spatial scales are ... relevant?") has no more evidence than that,
+    but the list's shape tells it from the reader's prose."""
     def blank(n: int) -> bool:  # line n (1-based) is blank or outside the text
         return n < 1 or n > len(lines) or not lines[n - 1].strip()
 
@@ -257,7 +258,10 @@ def _block_of_list(c: Chunk, i: int, chunks: list[Chunk], before: list[bool], li
     if (c.marker is not None or len(words) < 5 or not _YEAR.search(text)
             or _reference_score(text) < _LISTED or len(_PROSE_WORDS.findall(text)) > len(words) // 8
             or re.search(rf"(?:^|\s)[{_LOW}][\w'’-]*[.!?]?[\"”’)]*$", text) or _closes(text)
-            or _FIRST_PERSON.search(text) or _NARRATIVE.search(text)):
+            or _FIRST_PERSON.search(text) or _NARRATIVE.search(text)
+            # a reference is made of parts (authors. title. journal, year); a sentence
+            # ("The Lancet retracted the 1998 Wakefield paper in 2010.") runs on to its end
+            or len(re.findall(r"[.,;:)](?=\s)", text)) < 2):
         return False
     under_header = (i > 0 and not chunks[i - 1].is_reference and (chunks[i - 1].end_line or 0) == c.line - 1
                     and (chunks[i - 1].text.endswith(":") or len(chunks[i - 1].text.split()) <= 3))
