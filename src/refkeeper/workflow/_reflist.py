@@ -52,7 +52,7 @@ _LOW = "a-zß-öø-ÿāăąćčďđēėęěğīıķĺļľłńņňōőœŕřśş�
 _PARTICLE = (r"(?i:van\s+der|van\s+den|van|von|de\s+la|de|der|den|del|della|da|di|du|le|la|dos|das|ter|ten|"
              r"ben|bin|ibn|al|el)")
 _SURNAME = (
-    rf"(?:{_PARTICLE}(?:\s+|-(?=[{_UP}])))*(?:[{_UP}][{_LOW}'’]*(?:[-'’][{_UP}]?[{_LOW}]+|[{_UP}][{_LOW}]+)*[{_LOW}]"
+    rf"(?:{_PARTICLE}(?:\s+|-(?=[{_UP}]))|(?i:d|l)['’](?=[{_UP}]))*(?:[{_UP}][{_LOW}'’]*(?:[-'’][{_UP}]?[{_LOW}]+|[{_UP}][{_LOW}]+)*[{_LOW}]"
     rf"|[{_UP}]{{2,}}(?:-[{_UP}]{{2,}})?)"
 )
 # How references begin: "Berthelot JM," (Vancouver), "Berthelot, J. M.," / "Berthelot, J.-M."
@@ -68,7 +68,7 @@ _AUTHOR_START = re.compile(
     rf"|\s+et\s+al\b"
     rf"|\s+[{_UP}]{{1,3}}\s+(?:(?:{_SURNAME})\s+[{_UP}]{{1,3}}\b|(?:1[89]|20)\d\d\b)"
     rf"|,\s+[{_UP}][{_LOW}]+(?:\s+{_INITIALS})?\s?[.,:])"
-    rf"|{_INITIALS}\s?(?:{_SURNAME})(?=[,.:;]|\s+(?:and|&|et\s+al)\b|\s+{_INITIALS})"
+    rf"|{_INITIALS}\s?(?:{_SURNAME})(?:\s+(?:{_SURNAME}))?(?=[,.:;]|\s+(?:and|&|et\s+al)\b|\s+{_INITIALS})"
     # "WI Steudel, F Cortbus, ...": initials first, without full stops
     rf"|[{_UP}]{{1,3}}\s(?:{_SURNAME}),\s+[{_UP}]{{1,3}}\s(?:{_SURNAME})\b)"
 )
@@ -586,6 +586,9 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
             return True
         if unfinished or _TAIL.match(line) or _MONTH.match(line):
             return False
+        m = _INLINE_MARKER.match(line)
+        if m and _AUTHOR_START.match(line[m.end():]):
+            return True  # "[21] KUSUNOKI, Y., ...": a reference keeping its own list's number
         if (not line[:1].isalpha() or line[:1].islower()) and not _AUTHOR_START.match(line):
             # A reader's sentence the text ended a line after ("... recommends this." /
             # "ben-Avraham, D. ...") is over; so is a whole reference.
@@ -601,8 +604,10 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
         # A reference right under prose ("References:" or "Jerry Hesch" / "Berthelot JM,
         # ..."); under a reference's first line ("... Labat JJ, Le" / "Goff B,") it continues.
         return True
-    if (not listed and _NAMES_START.match(line) and _AUTHOR_START.match(cur)
-            and (_YEAR.search(cur) or _LOCATOR.search(cur)) and looks_like_reference(cur)):
+    # ("EMBO J. 29:2888" is a journal: a surname in capitals is followed by a comma.)
+    if (not listed and _NAMES_START.match(line) and not re.match(rf"[{_UP}]+\s", line)
+            and _AUTHOR_START.match(cur) and (_YEAR.search(cur) or _LOCATOR.search(cur))
+            and looks_like_reference(cur)):
         # Authors with their initials under a reference that has its own authors and year:
         # the next reference ("... Med., 2015(in press)" / "Schunemann HJ, Fretheim A,"),
         # not the rest of an author list, which comes before the year.
@@ -622,7 +627,8 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
 def _finished_reference(text: str, by_year: bool = True) -> bool:
     """A reference that has reached its end: its locator, a trailing year (unless
     ``by_year`` is false), or a DOI."""
-    text = _EMPTY_DOI.sub("", text)
+    # "... S0743731510000341 .": a full stop set off by a space ends it all the same
+    text = re.sub(r"\s+([.,;])\s*$", r"\1", _EMPTY_DOI.sub("", text))
     if not looks_like_reference(text):
         return False
     if re.search(r"(?:10\.\d{4,9}/\S+|PMID:?\s*\d+|https?://\S+)\s*$", text, re.IGNORECASE):
