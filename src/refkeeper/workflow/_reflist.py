@@ -226,9 +226,16 @@ def split_text(text: str) -> list[Chunk]:
         if _block_of_list(c, i, chunks, before, lines):
             c.kind = REFERENCE
             continue
-        if not _could_be_listed_reference(c.text):
-            continue
         neighbours = [chunks[j] for j in (i - 1, i + 1) if 0 <= j < len(chunks) and before[j]]
+        if not _could_be_listed_reference(c.text):
+            # A title asking a question ("Natural attenuation: what does the subsurface have
+            # in store? Biodegradation 13: 53-64.") has many of a sentence's words; with a
+            # year and a locator, and the same marker as the reference next to it, it is one.
+            if (c.marker is not None and _YEAR.search(c.text) and _LOCATOR.search(c.text)
+                    and not (_FIRST_PERSON.search(c.text) or _NARRATIVE.search(c.text))
+                    and any(_same_list(*sorted((c, n), key=lambda x: x.line)) for n in neighbours)):
+                c.kind = REFERENCE
+            continue
         if c.marker is not None:
             if any(_same_list(*sorted((c, n), key=lambda x: x.line)) for n in neighbours):
                 c.kind = REFERENCE
