@@ -62,7 +62,8 @@ _SURNAME = (
 # no full stops), "Southwick D (Forthcoming)".
 _INITIALS = rf"[{_UP}]\.(?:\s?-?[{_UP}]\.){{0,3}}"
 _AUTHOR_START = re.compile(
-    rf"^(?:(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=\s?[,.;:]|\s+et\s+al|\s*$|\s+\((?:1[89]|20)\d\d"
+    # "In H. Bouma & D. G. Bouwhuis (Eds.)" names a book's editors, not a reference's authors
+    rf"^(?!In\s)(?:(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=\s?[,.;:]|\s+et\s+al|\s*$|\s+\((?:1[89]|20)\d\d"
     rf"|\s+\((?i:in\s+press|forthcoming|submitted|n\.\s?d\.)\))"
     rf"|,\s*[{_UP}]\.(?:\s?-?[{_UP}]\.)*"
     rf"|\s+et\s+al\b"
@@ -152,8 +153,10 @@ _RUN_ON = re.compile(
 )
 # Authors as only author lists write them: "Hassa PO,", "Escueta, M.,", "Murakami et al".
 _NAMES_START = re.compile(
-    rf"^(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=[,.;:]|\s+et\s+al)|,\s*[{_UP}]\.|\s+et\s+al\b)"
+    rf"^(?!In\s)(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=[,.;:]|\s+et\s+al)|,\s*[{_UP}]\.|\s+et\s+al\b)"
 )
+# "M. Hosseini, J. Peters, and ...", "S. Bhatt, F. Chung": initials before the surname.
+_INITIALS_FIRST = re.compile(rf"^{_INITIALS}\s?(?:{_SURNAME}),\s+{_INITIALS}\s?(?:{_SURNAME})\b")
 _URL_END = re.compile(r"(?:https?://|\b10\.\d{4,9}/|\bdoi:\s?)\S*$", re.IGNORECASE)
 _INLINE_MARKER = re.compile(r"^\s*(?:\[\d{1,3}\]|\(\d{1,3}\)|\d{1,3}[.)])\s*")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
@@ -432,7 +435,8 @@ def _items(lines: list[str]) -> list[_Item]:
             cur.lines.append(line)
             cur.end = lineno
         elif cur is None or (listed and hard and not hanging and signs_off) or _starts_new(
-                _join(cur.lines), line, hard and not listed, listed):
+                _join(cur.lines), line, hard and not listed, listed,
+                fits=width is not None and hard and len(lines[lineno - 2].rstrip()) <= width):
             # A sign-off or a bare name right under a list, where the reader wrote it on a
             # line of its own ("Thanks,", "Dr. A. K. Singh"), ends the list's last item.
             cur = _Item(lineno, [line], prose=signature, hard=hard)
@@ -564,7 +568,7 @@ def _marker(raw: str, last_number: int | None, block_start: bool,
     return None, raw.strip()
 
 
-def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -> bool:
+def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False, fits: bool = False) -> bool:
     """Whether ``line`` begins a new item rather than continuing ``cur``.
 
     ``hard`` says the line break was in the text as written (see ``_hard_break``): then
@@ -573,9 +577,11 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
     starts). Otherwise the break may be a wrapping and the line continues ``cur``
     unless a reference visibly ends there or begins under prose. ``listed`` says ``cur``
     began with a list marker: then the next marker, not an author's name, starts the
-    next item.
+    next item. ``fits`` says the text is wrapped and the line's first word would have
+    fitted on the line above: no wrapping broke a URL there ("... 10.1029/2002WR001944"
+    / "M-B Pontoppidan, W Himaman, ...").
     """
-    if _url_continues(cur, line):
+    if not fits and _url_continues(cur, line):
         return False
     unfinished = bool(re.search(r"(?:[,;:&/\-–]|\band|\bin|\bet)\s*$", _EMPTY_DOI.sub("", cur)))
     # A parenthesis or quotation still open: "(ACC/AHA/NASPE Committee to Update the 1998"
@@ -591,7 +597,8 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
         # "References" on a line of its own is a header, whatever the next line begins with.
         if lead_in or re.fullmatch(rf"[{_UP}][\w ]{{0,30}}", cur) and len(cur.split()) <= 3:
             return True
-        if unfinished or _TAIL.match(line) or _MONTH.match(line):
+        # (A URL ending in "/" is no unfinished reference: ".../p/monav/" / "Nieto, JJ, ...".)
+        if (unfinished and not _URL_END.search(cur)) or _TAIL.match(line) or _MONTH.match(line):
             return False
         m = _INLINE_MARKER.match(line)
         if m and _AUTHOR_START.match(line[m.end():]):
@@ -612,7 +619,8 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
         # ..."); under a reference's first line ("... Labat JJ, Le" / "Goff B,") it continues.
         return True
     # ("EMBO J. 29:2888" is a journal: a surname in capitals is followed by a comma.)
-    if (not listed and _NAMES_START.match(line) and not re.match(rf"[{_UP}]+\s", line)
+    if (not listed and (_NAMES_START.match(line) and not re.match(rf"[{_UP}]+\s", line)
+                        or _INITIALS_FIRST.match(line))
             and _AUTHOR_START.match(cur) and (_YEAR.search(cur) or _LOCATOR.search(cur))
             and looks_like_reference(cur)):
         # Authors with their initials under a reference that has its own authors and year:
