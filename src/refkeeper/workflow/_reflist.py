@@ -246,7 +246,45 @@ def split_text(text: str) -> list[Chunk]:
               and _could_be_listed_reference(c.text, sentence_words=1)
               and _reference_score(c.text) >= _LOOSE / 2):
             c.kind = REFERENCE
-    return chunks
+    return _one_per_block(chunks, lines)
+
+
+def _one_per_block(chunks: list[Chunk], lines: list[str]) -> list[Chunk]:
+    """In a wrapped list whose references are set apart by blank lines, a block is one
+    reference: where the wrapping may have made the break (the next word would not have
+    fitted), two references read in one block ("... Gallo de" / "Carvalho MC, ...",
+    "... (pp. 1--10)." / "IEEE.") are one. A list is taken for one set apart by blank
+    lines when at least two other blocks hold exactly one reference each."""
+    width = _wrap_width(lines)
+    if width is None:
+        return chunks
+    block_of, block = [], 0
+    for n, line in enumerate(lines):
+        if not line.strip() and (n == 0 or lines[n - 1].strip()):
+            block += 1
+        block_of.append(block)
+    by_block: dict[int, list[int]] = {}
+    for i, c in enumerate(chunks):
+        by_block.setdefault(block_of[c.line - 1], []).append(i)
+    single = [b for b, ix in by_block.items() if len(ix) == 1 and chunks[ix[0]].is_reference
+              and chunks[ix[0]].marker is None]
+    merged: dict[int, Chunk | None] = {}
+    for b, ix in by_block.items():
+        group = [chunks[i] for i in ix]
+        if (len(group) < 2 or len([x for x in single if x != b]) < 2
+                or not all(c.is_reference and c.marker is None for c in group)
+                or any(c.line != (p.end_line or p.line) + 1 for p, c in zip(group, group[1:], strict=False))
+                or any(_hard_break(lines[c.line - 2], lines[c.line - 1].strip(), width) for c in group[1:])):
+            continue
+        first, last = group[0], group[-1]
+        end = last.end_line or last.line
+        merged[ix[0]] = Chunk(_join(lines[first.line - 1 : end]), REFERENCE, first.line, None, end)
+        for i in ix[1:]:
+            merged[i] = None
+    if not merged:
+        return chunks
+    out = [merged.get(i, c) for i, c in enumerate(chunks)]
+    return [c for c in out if c is not None]
 
 
 def _block_of_list(c: Chunk, i: int, chunks: list[Chunk], before: list[bool], lines: list[str]) -> bool:
