@@ -20,7 +20,9 @@ The rules, in order:
   ``;`` ``-`` "and") or the next line can only carry on (``Epub``, ``doi:``, "May 31.",
   lower case after an unfinished reference);
 * at a wrapping, the line continues the item unless a reference visibly ended there (its
-  locator, a year after its title, a DOI) or begins under prose ("References:");
+  locator, a DOI, or a year after its title when authors open the next line) or begins
+  under prose ("References:"); where the next word would have fitted, the break is the
+  reader's, so no wrapping broke a URL there;
 * a short line a wrapping cut off a reference ("Springer, Heidelberg (2002)") goes back
   to it; an item holding several references run together is cut after each reference's
   locator where the next one's authors (or its number) begin;
@@ -36,6 +38,9 @@ than a loose line. Then the list's shape decides what evidence alone cannot: an 
 carrying the same marker as the reference next to it is the next reference, and a line at
 either end of a list without markers with half of a loose reference's evidence is its
 first or last one, as long as nothing of the reader's (speech, sentence words) is in it.
+In a list set apart by blank lines, a block beside a reference block (or under a header)
+with a year, made of parts and ending as references end, is one of its references; and
+in such a list, if wrapped, a block is one reference.
 """
 
 from __future__ import annotations
