@@ -590,3 +590,17 @@ def test_a_block_of_a_wrapped_list_set_apart_by_blank_lines_is_one_reference(dev
     for ref in refs:
         lines += [*textwrap.wrap(ref, width, break_long_words=False), ""]
     assert _same(split_references("\n".join([*lines, "Best wishes,", "Dr. Karin Olsen"]) + "\n"), refs)
+
+
+def test_in_a_list_of_references_written_one_whole_line_each_every_line_is_one(dev_string):
+    # Lines far longer than any wrapping are the reader's own: a DOI ending one is whole
+    # ("... 10.1037/1082-989X.8.3.254" / "do Carmo Costa, M., ..."), authors after a stray
+    # comma begin the next reference ("... Nuovo Cimento, 23, 115 1962," / "Engelman JA,"),
+    # and "May, D., Muller, H.L." is an author, not the month of the reference above.
+    refs = [dev_string("Wilcox, R. R., & Keselman"), dev_string("do Carmo Costa, M."),
+            dev_string("Jenett A Rubin GM"), dev_string("May, D., Muller, H.L."),
+            dev_string("Harris, E. G., ,"), dev_string("Engelman JA, Luo J"),
+            dev_string("D. Morita and T. Ishida"), dev_string("M-B Pontoppidan, W Himaman")]
+    assert all(len(r) > 110 for r in refs[::2])
+    text = "These are the ones I meant.\n\n" + "\n".join(refs) + "\n\nThanks,\nJerry\n"
+    assert split_references(text) == refs

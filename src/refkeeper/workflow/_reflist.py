@@ -141,7 +141,7 @@ _NARRATIVE = re.compile(
 # followed by a day, a year or punctuation).
 _MONTH = re.compile(
     r"^(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
-    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?=\s*(?:[\d;,.)]|$))",
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?=\s*(?:[\d;,.)]|$))(?!,\s*[A-Z]\.)",
     re.IGNORECASE,
 )
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣–—])\s+(?=\S)")
@@ -479,7 +479,8 @@ def _items(lines: list[str]) -> list[_Item]:
             cur.end = lineno
         elif cur is None or (listed and hard and not hanging and signs_off) or _starts_new(
                 _join(cur.lines), line, hard and not listed, listed,
-                fits=width is not None and hard and len(lines[lineno - 2].rstrip()) <= width):
+                fits=(width is not None and hard and len(lines[lineno - 2].rstrip()) <= width)
+                or (len(lines[lineno - 2].rstrip()) > _NO_WRAP and len(lines[lineno - 2].split()) > 1)):
             # A sign-off or a bare name right under a list, where the reader wrote it on a
             # line of its own ("Thanks,", "Dr. A. K. Singh"), ends the list's last item.
             cur = _Item(lineno, [line], prose=signature, hard=hard)
@@ -611,6 +612,11 @@ def _marker(raw: str, last_number: int | None, block_start: bool,
     return None, raw.strip()
 
 
+# Lines longer than this are nobody's wrapping: the reader wrote the line whole (unless it
+# is one word, a long URL, which sticks out of any wrapping).
+_NO_WRAP = 110
+
+
 def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False, fits: bool = False) -> bool:
     """Whether ``line`` begins a new item rather than continuing ``cur``.
 
@@ -620,9 +626,11 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False, f
     starts). Otherwise the break may be a wrapping and the line continues ``cur``
     unless a reference visibly ends there or begins under prose. ``listed`` says ``cur``
     began with a list marker: then the next marker, not an author's name, starts the
-    next item. ``fits`` says the text is wrapped and the line's first word would have
-    fitted on the line above: no wrapping broke a URL there ("... 10.1029/2002WR001944"
-    / "M-B Pontoppidan, W Himaman, ...").
+    next item. ``fits`` says the break is certainly the reader's: the text is wrapped and
+    the line's first word would have fitted on the line above, or the line above is longer
+    than any wrapping. No wrapping broke a URL there ("... 10.1029/2002WR001944" / "M-B
+    Pontoppidan, W Himaman, ..."), and authors after a comma ending such a line ("...
+    Nuovo Cimento, 23, 115 1962," / "Engelman JA, ...") begin the next reference.
     """
     if not fits and _url_continues(cur, line):
         return False
@@ -641,7 +649,9 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False, f
         if lead_in or re.fullmatch(rf"[{_UP}][\w ]{{0,30}}", cur) and len(cur.split()) <= 3:
             return True
         # (A URL ending in "/" is no unfinished reference: ".../p/monav/" / "Nieto, JJ, ...".)
-        if (unfinished and not _URL_END.search(cur)) or _TAIL.match(line) or _MONTH.match(line):
+        written_whole = fits and _AUTHOR_START.match(line) and len(cur) > _NO_WRAP
+        if ((unfinished and not _URL_END.search(cur) and not written_whole) or _TAIL.match(line)
+                or _MONTH.match(line)):
             return False
         m = _INLINE_MARKER.match(line)
         if m and _AUTHOR_START.match(line[m.end():]):
