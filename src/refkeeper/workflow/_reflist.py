@@ -257,9 +257,10 @@ def split_text(text: str) -> list[Chunk]:
 def _one_per_block(chunks: list[Chunk], lines: list[str]) -> list[Chunk]:
     """In a wrapped list whose references are set apart by blank lines, a block is one
     reference: where the wrapping may have made the break (the next word would not have
-    fitted), two references read in one block ("... Gallo de" / "Carvalho MC, ...",
-    "... (pp. 1--10)." / "IEEE.") are one. A list is taken for one set apart by blank
-    lines when at least two other blocks hold exactly one reference each."""
+    fitted), two references read in one block ("... ed. V. R. Benjamins, P." /
+    "Casanovas, J. Breuker, ...", "... (pp. 1--10)." / "IEEE.") are one. A list is taken
+    for one set apart by blank lines when at least two other blocks hold exactly one
+    reference each."""
     width = _wrap_width(lines)
     if width is None:
         return chunks
@@ -296,8 +297,8 @@ def _block_of_list(c: Chunk, i: int, chunks: list[Chunk], before: list[bool], li
     """``c`` is the first or last reference of a list whose references are set apart by
     blank lines: a block of its own next to a reference that is a block of its own (or
     right under a header), with a year, ending as references end (a number, a name, a
-    publisher) and not as a reader's sentence does (a lower-case word: "... is affected.").
-    and in parts (authors. title. journal), not one run-on sentence. A title that asks a
+    publisher) and not as a reader's sentence does (a lower-case word: "... is affected."),
+    and made of parts (authors. title. journal), not one run-on sentence. A title that asks a
     question ("At what spatial scales are ... relevant?") has no more evidence than that,
     but the list's shape tells it from the reader's prose."""
     def blank(n: int) -> bool:  # line n (1-based) is blank or outside the text
