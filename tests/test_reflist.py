@@ -510,3 +510,97 @@ def test_a_signature_under_a_url_or_an_unfinished_reference_stays_the_readers(de
             for signature in (["Sent from my iPhone"], ["Dr. A. K. Singh", "University of Leeds"]):
                 text = "\n".join([*(marker + r for r in refs), *signature]) + "\n"
                 assert split_references(text) == refs, (marker, signature)
+
+
+def test_a_reference_keeping_the_number_of_the_list_it_came_from_starts_a_new_one(dev_string):
+    # "[54] SUITA, N., ..." under "... Medicine (Baltimore) 79:379-411": not a tail like "[PubMed]".
+    refs = [dev_string("Roy PK, Venzon DJ"), dev_string("[54] SUITA, N."), dev_string("[21] KUSUNOKI, Y.")]
+    text = "Here they are:\n" + "\n".join(refs) + "\n\nThanks,\nJerry\n"
+    assert [r.split("] ", 1)[-1] for r in split_references(text)] == [r.split("] ", 1)[-1] for r in refs]
+
+
+@pytest.mark.parametrize("width", range(60, 79, 3))
+def test_a_year_ending_a_wrapped_line_inside_a_reference_does_not_end_it(dev_string, width):
+    # "... In: Proceedings of the 2018" / "Cybernetics & Informatics (K&I); 2018 ...": only
+    # authors opening the next line say a reference ended at a year the wrapping left last.
+    refs = [dev_string("Schunemann HJ"), dev_string("Drahoš P, Kučera E"), dev_string("Castiel D, Herve C"),
+            dev_string("Bagnacani, A., Ciancarini")]
+    assert _same(split_references(_wrapped_list(refs, lambda i: "", width)), refs)
+
+
+def test_the_first_or_last_block_of_a_list_set_apart_by_blank_lines_is_a_reference(dev_string):
+    # A title asking a question, a corporate author, a given name written out: little of a
+    # loose reference, but a block of its own beside reference blocks, with a year, ending
+    # as references end. The reader's sentences beside such a list stay prose (see TELLING).
+    odd = [dev_string("Karatayev, V.A. & Baskett"), dev_string("Prison Reform Trust and Soroptimist"),
+           dev_string("Brand, Karl-Werner"), dev_string("B. M. McLaren and S. Isotani")]
+    usual = [dev_string("Schunemann HJ"), dev_string("Bowers T, Vaidya A")]
+    for first, last in ((odd[0], odd[1]), (odd[3], odd[2])):
+        refs = [first, *usual, last]
+        for header in ("", "References:\n"):
+            text = ("The meta-analysis pooled 14 trials.\n\n" + header + "\n\n".join(refs)
+                    + "\n\nBest,\nDr. Li Wei, MD, PhD\n")
+            assert split_references(text) == refs, (header, first)
+
+
+@pytest.mark.parametrize("width", range(60, 79, 3))
+def test_particles_initials_first_editors_and_journals_in_capitals_are_read_as_such(dev_string, width):
+    # "d’Allonnes, A.R." and "L. I. Navarro de Lara, et al." begin authors; "M. Hosseini,
+    # J. Peters" (initials first) under a reference with its year starts the next one;
+    # "In H. Bouma & D. G. Bouwhuis (Eds.)" names editors and "EMBO J. 29:2888" a journal,
+    # neither a new reference; "... S0743731510000341 ." still ends one.
+    refs = [dev_string("Lonnstedt IM, Caramia F"), dev_string("d’Allonnes, A.R."),
+            dev_string("L. I. Navarro de Lara"), dev_string("Schunemann HJ"),
+            dev_string("Katoen JP, Peled D"), dev_string("M. Hosseini, J. Peters"),
+            dev_string("Posner, M. I., & Cohen, Y. (1984)"),
+            dev_string("Potting, C., C. Wilmes"), dev_string("Ben-Othman, J., & Yahya"),
+            dev_string("Bowers T, Vaidya A")]
+    assert _same(split_references(_wrapped_list(refs, lambda i: "", width)), refs)
+
+
+def test_a_url_ends_where_a_wrapping_could_not_have_broken_it(dev_string):
+    # "... doi: 10.1029/2002WR001944" / "M-B Pontoppidan, ...": the next word would have fitted,
+    # so no wrapping broke the DOI there; ".../p/monav/" / "Nieto, JJ, ..." (a URL ending in
+    # "/" is no unfinished reference).
+    refs = [dev_string("Cherrey KD, Flury M"), dev_string("M-B Pontoppidan, W Himaman"),
+            dev_string("Vetter, C.: MoNav"), dev_string("Nieto, JJ, Rodríguez-López")]
+    assert _same(split_references(_wrapped_list(refs, lambda i: "", 77)), refs)
+    # Not wrapped, every break is the reader's: after the URL ending in "/" too.
+    assert split_references("Sources:\n" + "\n".join(refs[2:]) + "\n") == refs[2:]
+
+
+def test_a_listed_title_asking_a_question_with_year_and_locator_is_a_reference(dev_string):
+    # "Natural attenuation: what does the subsurface have in store? Biodegradation 13: ..."
+    refs = [dev_string("Schunemann HJ"), dev_string("RÃ¶ling WF"), dev_string("Bowers T, Vaidya A")]
+    for marker in ("- ", "* ", "{}. "):
+        text = "See:\n" + "\n".join(marker.format(i) + r for i, r in enumerate(refs, 1)) + "\n\n- Anne\n"
+        assert split_references(text) == refs, marker
+
+
+# (At 66-71 columns the wrapping leaves "IEEE." alone on the block's last line, where it
+# reads as the reader's bare name, like "J.H.": not told apart yet.)
+@pytest.mark.parametrize("width", [w for w in range(60, 79) if not 66 <= w <= 71])
+def test_a_block_of_a_wrapped_list_set_apart_by_blank_lines_is_one_reference(dev_string, width):
+    # "... ed. V. R. Benjamins, P." / "Casanovas, J. Breuker, ...", "... (pp. 1--10)." / "IEEE."
+    # look like a reference's end and the next one's authors by form alone; in a list whose
+    # references are blocks of their own, a block is one.
+    refs = [dev_string("Schunemann HJ"), dev_string("Bowers T, Vaidya A"),
+            dev_string("Gangemi, A., M. T. Sagri"), dev_string("Wiggins, A., &#38; Crowston")]
+    lines = ["I read your article and I do not agree with it.", ""]
+    for ref in refs:
+        lines += [*textwrap.wrap(ref, width, break_long_words=False), ""]
+    assert _same(split_references("\n".join([*lines, "Best wishes,", "Dr. Karin Olsen"]) + "\n"), refs)
+
+
+def test_in_a_list_of_references_written_one_whole_line_each_every_line_is_one(dev_string):
+    # Lines far longer than any wrapping are the reader's own: a DOI ending one is whole
+    # ("... 10.1037/1082-989X.8.3.254" / "do Carmo Costa, M., ..."), authors after a stray
+    # comma begin the next reference ("... Nuovo Cimento, 23, 115 1962," / "Engelman JA,"),
+    # and "May, D., Muller, H.L." is an author, not the month of the reference above.
+    refs = [dev_string("Wilcox, R. R., & Keselman"), dev_string("do Carmo Costa, M."),
+            dev_string("Jenett A Rubin GM"), dev_string("May, D., Muller, H.L."),
+            dev_string("Harris, E. G., ,"), dev_string("Engelman JA, Luo J"),
+            dev_string("D. Morita and T. Ishida"), dev_string("M-B Pontoppidan, W Himaman")]
+    assert all(len(r) > 110 for r in refs[::2])
+    text = "These are the ones I meant.\n\n" + "\n".join(refs) + "\n\nThanks,\nJerry\n"
+    assert split_references(text) == refs

@@ -20,7 +20,9 @@ The rules, in order:
   ``;`` ``-`` "and") or the next line can only carry on (``Epub``, ``doi:``, "May 31.",
   lower case after an unfinished reference);
 * at a wrapping, the line continues the item unless a reference visibly ended there (its
-  locator, a year after its title, a DOI) or begins under prose ("References:");
+  locator, a DOI, or a year after its title when authors open the next line) or begins
+  under prose ("References:"); where the next word would have fitted, the break is the
+  reader's, so no wrapping broke a URL there;
 * a short line a wrapping cut off a reference ("Springer, Heidelberg (2002)") goes back
   to it; an item holding several references run together is cut after each reference's
   locator where the next one's authors (or its number) begin;
@@ -36,6 +38,9 @@ than a loose line. Then the list's shape decides what evidence alone cannot: an 
 carrying the same marker as the reference next to it is the next reference, and a line at
 either end of a list without markers with half of a loose reference's evidence is its
 first or last one, as long as nothing of the reader's (speech, sentence words) is in it.
+In a list set apart by blank lines, a block beside a reference block (or under a header)
+with a year, made of parts and ending as references end, is one of its references; and
+in such a list, if wrapped, a block is one reference.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ _LOW = "a-zß-öø-ÿāăąćčďđēėęěğīıķĺļľłńņňōőœŕřśş�
 _PARTICLE = (r"(?i:van\s+der|van\s+den|van|von|de\s+la|de|der|den|del|della|da|di|du|le|la|dos|das|ter|ten|"
              r"ben|bin|ibn|al|el)")
 _SURNAME = (
-    rf"(?:{_PARTICLE}(?:\s+|-(?=[{_UP}])))*(?:[{_UP}][{_LOW}'’]*(?:[-'’][{_UP}]?[{_LOW}]+|[{_UP}][{_LOW}]+)*[{_LOW}]"
+    rf"(?:{_PARTICLE}(?:\s+|-(?=[{_UP}]))|(?i:d|l)['’](?=[{_UP}]))*(?:[{_UP}][{_LOW}'’]*(?:[-'’][{_UP}]?[{_LOW}]+|[{_UP}][{_LOW}]+)*[{_LOW}]"
     rf"|[{_UP}]{{2,}}(?:-[{_UP}]{{2,}})?)"
 )
 # How references begin: "Berthelot JM," (Vancouver), "Berthelot, J. M.," / "Berthelot, J.-M."
@@ -62,13 +67,14 @@ _SURNAME = (
 # no full stops), "Southwick D (Forthcoming)".
 _INITIALS = rf"[{_UP}]\.(?:\s?-?[{_UP}]\.){{0,3}}"
 _AUTHOR_START = re.compile(
-    rf"^(?:(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=\s?[,.;:]|\s+et\s+al|\s*$|\s+\((?:1[89]|20)\d\d"
+    # "In H. Bouma & D. G. Bouwhuis (Eds.)" names a book's editors, not a reference's authors
+    rf"^(?!In\s)(?:(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=\s?[,.;:]|\s+et\s+al|\s*$|\s+\((?:1[89]|20)\d\d"
     rf"|\s+\((?i:in\s+press|forthcoming|submitted|n\.\s?d\.)\))"
     rf"|,\s*[{_UP}]\.(?:\s?-?[{_UP}]\.)*"
     rf"|\s+et\s+al\b"
     rf"|\s+[{_UP}]{{1,3}}\s+(?:(?:{_SURNAME})\s+[{_UP}]{{1,3}}\b|(?:1[89]|20)\d\d\b)"
     rf"|,\s+[{_UP}][{_LOW}]+(?:\s+{_INITIALS})?\s?[.,:])"
-    rf"|{_INITIALS}\s?(?:{_SURNAME})(?=[,.:;]|\s+(?:and|&|et\s+al)\b|\s+{_INITIALS})"
+    rf"|{_INITIALS}\s?(?:{_SURNAME})(?:\s+(?:{_SURNAME}))?(?=[,.:;]|\s+(?:and|&|et\s+al)\b|\s+{_INITIALS})"
     # "WI Steudel, F Cortbus, ...": initials first, without full stops
     rf"|[{_UP}]{{1,3}}\s(?:{_SURNAME}),\s+[{_UP}]{{1,3}}\s(?:{_SURNAME})\b)"
 )
@@ -92,8 +98,11 @@ _LOCATOR = re.compile(
 )
 _DOI = re.compile(r"\b10\.\d{4,9}/\S+|\bdoi\s*:|doi\.org/|\bPMID\s*:?\s*\d", re.IGNORECASE)
 _URL = re.compile(r"https?://\S+|\bwww\.\S+\.\w", re.IGNORECASE)
+# "[PubMed]" / "[Google Scholar]" carry a reference on; "[54] SUITA, N., ..." (a reference
+# keeping the number of the list it was copied from) is the next one.
 _TAIL = re.compile(
-    r"^(?:doi\b|https?://|www\.|PMID|PMCID|PubMed\b|Epub|\[|available\b|accessed\b|retrieved\b|erratum\b)",
+    r"^(?:doi\b|https?://|www\.|PMID|PMCID|PubMed\b|Epub|\[(?!\d{1,3}\]\s)|available\b|accessed\b|retrieved\b|"
+    r"erratum\b)",
     re.IGNORECASE,
 )
 # Words of what bibliographies are made of, rare in a reader's sentences.
@@ -132,7 +141,7 @@ _NARRATIVE = re.compile(
 # followed by a day, a year or punctuation).
 _MONTH = re.compile(
     r"^(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
-    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?=\s*(?:[\d;,.)]|$))",
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?=\s*(?:[\d;,.)]|$))(?!,\s*[A-Z]\.)",
     re.IGNORECASE,
 )
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣–—])\s+(?=\S)")
@@ -149,8 +158,10 @@ _RUN_ON = re.compile(
 )
 # Authors as only author lists write them: "Hassa PO,", "Escueta, M.,", "Murakami et al".
 _NAMES_START = re.compile(
-    rf"^(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=[,.;:]|\s+et\s+al)|,\s*[{_UP}]\.|\s+et\s+al\b)"
+    rf"^(?!In\s)(?:{_SURNAME})(?:\s+[{_UP}]{{1,3}}(?=[,.;:]|\s+et\s+al)|,\s*[{_UP}]\.|\s+et\s+al\b)"
 )
+# "M. Hosseini, J. Peters, and ...", "S. Bhatt, F. Chung": initials before the surname.
+_INITIALS_FIRST = re.compile(rf"^{_INITIALS}\s?(?:{_SURNAME}),\s+{_INITIALS}\s?(?:{_SURNAME})\b")
 _URL_END = re.compile(r"(?:https?://|\b10\.\d{4,9}/|\bdoi:\s?)\S*$", re.IGNORECASE)
 _INLINE_MARKER = re.compile(r"^\s*(?:\[\d{1,3}\]|\(\d{1,3}\)|\d{1,3}[.)])\s*")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
@@ -183,7 +194,8 @@ def split_references(text: str) -> list[str]:
 
 def split_text(text: str) -> list[Chunk]:
     """Cut pasted text into references and prose, in order (see the module docstring)."""
-    items = _items(_lines(text))
+    lines = _lines(text)
+    items = _items(lines)
     chunks: list[Chunk] = []
     signature: list[bool] = []
     for item in items:
@@ -217,9 +229,21 @@ def split_text(text: str) -> list[Chunk]:
     # the reader's is the list's first or last reference, not the prose around it.
     before = [c.is_reference for c in chunks]
     for i, c in enumerate(chunks):
-        if c.is_reference or signature[i] or not _could_be_listed_reference(c.text):
+        if c.is_reference or signature[i]:
+            continue
+        if _block_of_list(c, i, chunks, before, lines):
+            c.kind = REFERENCE
             continue
         neighbours = [chunks[j] for j in (i - 1, i + 1) if 0 <= j < len(chunks) and before[j]]
+        if not _could_be_listed_reference(c.text):
+            # A title asking a question ("Natural attenuation: what does the subsurface have
+            # in store? Biodegradation 13: 53-64.") has many of a sentence's words; with a
+            # year and a locator, and the same marker as the reference next to it, it is one.
+            if (c.marker is not None and _YEAR.search(c.text) and _LOCATOR.search(c.text)
+                    and not (_FIRST_PERSON.search(c.text) or _NARRATIVE.search(c.text))
+                    and any(_same_list(*sorted((c, n), key=lambda x: x.line)) for n in neighbours)):
+                c.kind = REFERENCE
+            continue
         if c.marker is not None:
             if any(_same_list(*sorted((c, n), key=lambda x: x.line)) for n in neighbours):
                 c.kind = REFERENCE
@@ -227,7 +251,78 @@ def split_text(text: str) -> list[Chunk]:
               and _could_be_listed_reference(c.text, sentence_words=1)
               and _reference_score(c.text) >= _LOOSE / 2):
             c.kind = REFERENCE
-    return chunks
+    return _one_per_block(chunks, lines)
+
+
+def _one_per_block(chunks: list[Chunk], lines: list[str]) -> list[Chunk]:
+    """In a wrapped list whose references are set apart by blank lines, a block is one
+    reference: where the wrapping may have made the break (the next word would not have
+    fitted), two references read in one block ("... ed. V. R. Benjamins, P." /
+    "Casanovas, J. Breuker, ...", "... (pp. 1--10)." / "IEEE.") are one. A list is taken
+    for one set apart by blank lines when at least two other blocks hold exactly one
+    reference each."""
+    width = _wrap_width(lines)
+    if width is None:
+        return chunks
+    block_of, block = [], 0
+    for n, line in enumerate(lines):
+        if not line.strip() and (n == 0 or lines[n - 1].strip()):
+            block += 1
+        block_of.append(block)
+    by_block: dict[int, list[int]] = {}
+    for i, c in enumerate(chunks):
+        by_block.setdefault(block_of[c.line - 1], []).append(i)
+    single = [b for b, ix in by_block.items() if len(ix) == 1 and chunks[ix[0]].is_reference
+              and chunks[ix[0]].marker is None]
+    merged: dict[int, Chunk | None] = {}
+    for b, ix in by_block.items():
+        group = [chunks[i] for i in ix]
+        if (len(group) < 2 or len([x for x in single if x != b]) < 2
+                or not all(c.is_reference and c.marker is None for c in group)
+                or any(c.line != (p.end_line or p.line) + 1 for p, c in zip(group, group[1:], strict=False))
+                or any(_hard_break(lines[c.line - 2], lines[c.line - 1].strip(), width) for c in group[1:])):
+            continue
+        first, last = group[0], group[-1]
+        end = last.end_line or last.line
+        merged[ix[0]] = Chunk(_join(lines[first.line - 1 : end]), REFERENCE, first.line, None, end)
+        for i in ix[1:]:
+            merged[i] = None
+    if not merged:
+        return chunks
+    out = [merged.get(i, c) for i, c in enumerate(chunks)]
+    return [c for c in out if c is not None]
+
+
+def _block_of_list(c: Chunk, i: int, chunks: list[Chunk], before: list[bool], lines: list[str]) -> bool:
+    """``c`` is the first or last reference of a list whose references are set apart by
+    blank lines: a block of its own next to a reference that is a block of its own (or
+    right under a header), with a year, ending as references end (a number, a name, a
+    publisher) and not as a reader's sentence does (a lower-case word: "... is affected."),
+    and made of parts (authors. title. journal), not one run-on sentence. A title that asks a
+    question ("At what spatial scales are ... relevant?") has no more evidence than that,
+    but the list's shape tells it from the reader's prose."""
+    def blank(n: int) -> bool:  # line n (1-based) is blank or outside the text
+        return n < 1 or n > len(lines) or not lines[n - 1].strip()
+
+    def alone(x: Chunk) -> bool:
+        return blank(x.line - 1) and blank((x.end_line or x.line) + 1)
+
+    text = c.text
+    words = text.split()
+    if (c.marker is not None or len(words) < 5 or not _YEAR.search(text)
+            or _reference_score(text) < _LISTED or len(_PROSE_WORDS.findall(text)) > len(words) // 8
+            or re.search(rf"(?:^|\s)[{_LOW}][\w'’-]*[.!?]?[\"”’)]*$", text) or _closes(text)
+            or _FIRST_PERSON.search(text) or _NARRATIVE.search(text)
+            # a reference is made of parts (authors. title. journal, year); a sentence
+            # ("The Lancet retracted the 1998 Wakefield paper in 2010.") runs on to its end
+            or len(re.findall(r"[.,;:)](?=\s)", text)) < 2):
+        return False
+    under_header = (i > 0 and not chunks[i - 1].is_reference and (chunks[i - 1].end_line or 0) == c.line - 1
+                    and (chunks[i - 1].text.endswith(":") or len(chunks[i - 1].text.split()) <= 3))
+    if not (blank((c.end_line or c.line) + 1) and (blank(c.line - 1) or under_header)):
+        return False
+    return any(0 <= j < len(chunks) and before[j] and alone(chunks[j])
+               for j in (i - 1, i + 1))
 
 
 def _same_list(first: Chunk, second: Chunk) -> bool:
@@ -384,7 +479,9 @@ def _items(lines: list[str]) -> list[_Item]:
             cur.lines.append(line)
             cur.end = lineno
         elif cur is None or (listed and hard and not hanging and signs_off) or _starts_new(
-                _join(cur.lines), line, hard and not listed, listed):
+                _join(cur.lines), line, hard and not listed, listed,
+                fits=(width is not None and hard and len(lines[lineno - 2].rstrip()) <= width)
+                or (len(lines[lineno - 2].rstrip()) > _NO_WRAP and len(lines[lineno - 2].split()) > 1)):
             # A sign-off or a bare name right under a list, where the reader wrote it on a
             # line of its own ("Thanks,", "Dr. A. K. Singh"), ends the list's last item.
             cur = _Item(lineno, [line], prose=signature, hard=hard)
@@ -516,7 +613,12 @@ def _marker(raw: str, last_number: int | None, block_start: bool,
     return None, raw.strip()
 
 
-def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -> bool:
+# Lines longer than this are nobody's wrapping: the reader wrote the line whole (unless it
+# is one word, a long URL, which sticks out of any wrapping).
+_NO_WRAP = 110
+
+
+def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False, fits: bool = False) -> bool:
     """Whether ``line`` begins a new item rather than continuing ``cur``.
 
     ``hard`` says the line break was in the text as written (see ``_hard_break``): then
@@ -525,9 +627,13 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
     starts). Otherwise the break may be a wrapping and the line continues ``cur``
     unless a reference visibly ends there or begins under prose. ``listed`` says ``cur``
     began with a list marker: then the next marker, not an author's name, starts the
-    next item.
+    next item. ``fits`` says the break is certainly the reader's: the text is wrapped and
+    the line's first word would have fitted on the line above, or the line above is longer
+    than any wrapping. No wrapping broke a URL there ("... 10.1029/2002WR001944" / "M-B
+    Pontoppidan, W Himaman, ..."), and authors after a comma ending such a line ("...
+    Nuovo Cimento, 23, 115 1962," / "Engelman JA, ...") begin the next reference.
     """
-    if _url_continues(cur, line):
+    if not fits and _url_continues(cur, line):
         return False
     unfinished = bool(re.search(r"(?:[,;:&/\-–]|\band|\bin|\bet)\s*$", _EMPTY_DOI.sub("", cur)))
     # A parenthesis or quotation still open: "(ACC/AHA/NASPE Committee to Update the 1998"
@@ -543,8 +649,14 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
         # "References" on a line of its own is a header, whatever the next line begins with.
         if lead_in or re.fullmatch(rf"[{_UP}][\w ]{{0,30}}", cur) and len(cur.split()) <= 3:
             return True
-        if unfinished or _TAIL.match(line) or _MONTH.match(line):
+        # (A URL ending in "/" is no unfinished reference: ".../p/monav/" / "Nieto, JJ, ...".)
+        written_whole = fits and _AUTHOR_START.match(line) and len(cur) > _NO_WRAP
+        if ((unfinished and not _URL_END.search(cur) and not written_whole) or _TAIL.match(line)
+                or _MONTH.match(line)):
             return False
+        m = _INLINE_MARKER.match(line)
+        if m and _AUTHOR_START.match(line[m.end():]):
+            return True  # "[21] KUSUNOKI, Y., ...": a reference keeping its own list's number
         if (not line[:1].isalpha() or line[:1].islower()) and not _AUTHOR_START.match(line):
             # A reader's sentence the text ended a line after ("... recommends this." /
             # "ben-Avraham, D. ...") is over; so is a whole reference.
@@ -560,13 +672,20 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
         # A reference right under prose ("References:" or "Jerry Hesch" / "Berthelot JM,
         # ..."); under a reference's first line ("... Labat JJ, Le" / "Goff B,") it continues.
         return True
-    if (not listed and _NAMES_START.match(line) and _AUTHOR_START.match(cur)
-            and (_YEAR.search(cur) or _LOCATOR.search(cur)) and looks_like_reference(cur)):
+    # ("EMBO J. 29:2888" is a journal: a surname in capitals is followed by a comma.)
+    if (not listed and (_NAMES_START.match(line) and not re.match(rf"[{_UP}]+\s", line)
+                        or _INITIALS_FIRST.match(line))
+            and _AUTHOR_START.match(cur) and (_YEAR.search(cur) or _LOCATOR.search(cur))
+            and looks_like_reference(cur)):
         # Authors with their initials under a reference that has its own authors and year:
         # the next reference ("... Med., 2015(in press)" / "Schunemann HJ, Fretheim A,"),
         # not the rest of an author list, which comes before the year.
         return True
-    if _finished_reference(cur):
+    # At a break a wrapping may have made (the next word would not have fitted), a year
+    # ending the line ("... In: Proceedings of the 2018" / "Cybernetics & Informatics ...")
+    # is as often inside a reference as at its end: only authors opening the next line
+    # say a new reference begins there. A locator or a DOI ending the line is an end.
+    if _finished_reference(cur, by_year=bool(_AUTHOR_START.match(line))):
         # After a whole reference only its tail (Epub, DOI, PMID, URL, "May 31.")
         # continues it; anything else is the next reference, or prose.
         # "New York: ACM." / "Amsterdam: Benjamins.": a place and a publisher end one.
@@ -574,9 +693,11 @@ def _starts_new(cur: str, line: str, hard: bool = False, listed: bool = False) -
     return False
 
 
-def _finished_reference(text: str) -> bool:
-    """A reference that has reached its end: its locator, a trailing year, or a DOI."""
-    text = _EMPTY_DOI.sub("", text)
+def _finished_reference(text: str, by_year: bool = True) -> bool:
+    """A reference that has reached its end: its locator, a trailing year (unless
+    ``by_year`` is false), or a DOI."""
+    # "... S0743731510000341 .": a full stop set off by a space ends it all the same
+    text = re.sub(r"\s+([.,;])\s*$", r"\1", _EMPTY_DOI.sub("", text))
     if not looks_like_reference(text):
         return False
     if re.search(r"(?:10\.\d{4,9}/\S+|PMID:?\s*\d+|https?://\S+)\s*$", text, re.IGNORECASE):
@@ -586,7 +707,7 @@ def _finished_reference(text: str) -> bool:
     if _LOCATOR.search(text[-30:]):
         return True
     m = _YEAR_END.search(text)
-    if not m:
+    if not m or not by_year:
         return False
     # A year right after the authors ("Smith, J. (2010).", "Li H Durbin R 2009") only
     # starts a reference; after a title ("... Routledge, 2003.") it ends one.
