@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from pathlib import Path
 
 import pytest
 from conftest import SAMPLE
@@ -73,6 +74,28 @@ def test_an_import_that_failed_half_way_resumes_after_the_files_it_finished(tmp_
     assert store.count_works() == len(records)
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def alive(pid: int) -> bool:
+    """A process that still runs (a zombie waiting for its reaper counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def test_a_killed_import_resumes_without_redoing_finished_files(tmp_path):
     base = sample_records()
     records = [dict(base[i % len(base)], DOI=f"10.5555/resume-{i}") for i in range(24_000)]
@@ -91,9 +114,16 @@ def test_a_killed_import_resumes_without_redoing_finished_files(tmp_path):
         if finished >= 2:
             break
         time.sleep(0.05)
+    workers = children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert 2 <= finished < 24, "the import must be killed between files"
+    # Its worker processes do not outlive it (waiting on their queue forever).
+    assert workers
+    gone_by = time.monotonic() + 30
+    while time.monotonic() < gone_by and any(alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not [pid for pid in workers if alive(pid)]
     finished = store.db.execute("SELECT count(*) FROM snapshot_files").fetchone()[0]
     states = []
     store.import_snapshot(tmp_path / "snap", progress=states.append)

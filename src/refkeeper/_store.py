@@ -1140,7 +1140,8 @@ class Store:
         pending: collections.deque = collections.deque()
         workers = max(1, os.cpu_count() or 1)
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                 initializer=exit_with_parent) as pool:
 
             def submit() -> None:
                 for name, size, mtime, content in files:
@@ -1468,6 +1469,21 @@ def prepare_records(records: Iterable[dict]) -> list[PreparedWork]:
              w.issue, w.pages, w.type, w.publisher),
             pack_record(rec), index.document(rec), tuple(index.blocking_keys(rec))))
     return out
+
+
+def exit_with_parent() -> None:
+    """Initializer of the snapshot import's worker processes: a worker whose parent is gone
+    (the import was killed, even with SIGKILL) exits at once. Without it the workers wait on
+    their task queue forever, since each holds both ends of its pipe and never sees EOF."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # returns when the parent's end of the sentinel pipe closes
+        os._exit(1)
+
+    threading.Thread(target=watch, name="refkeeper-exit-with-parent", daemon=True).start()
 
 
 # Works a snapshot import writes in one transaction: a file of the public data file
