@@ -293,19 +293,35 @@ def _probe_fts(conn: sqlite3.Connection, table: str, expr: str, cap: int) -> lis
 
 
 def _probe_many(conn: sqlite3.Connection, table: str, probes: list[str], cap: int,
-                fts: bool) -> list[list[int]]:
-    """The rowids each probe finds (at most ``cap + 1`` each), in one statement: a
-    UNION ALL of limited sub-selects, so SQLite, not Python, loops over the probes."""
-    out: list[list[int]] = [[] for _ in probes]
+                fts: bool) -> list[list[int] | None]:
+    """The rowids each probe finds, or None for a probe finding more than ``cap`` (too
+    common to tell). Two statements, each a UNION ALL of limited sub-selects, so SQLite,
+    not Python, loops over the probes: the first counts each probe's rows (to ``cap + 1``),
+    the second reads the rowids of the probes that are not too common. Common words and
+    keys are most of the rows, and counting them in C costs a fraction of reading them."""
+    out: list[list[int] | None] = [[] for _ in probes]
     where = f"[{table}] MATCH ?" if fts else "key = ?"
     col = "rowid" if fts else "work"
     for start in range(0, len(probes), 200):  # SQLite allows 500 terms in a compound select
         chunk = probes[start:start + 200]
         sql = " UNION ALL ".join(
-            f"SELECT * FROM (SELECT {i} AS p, {col} FROM [{table}] WHERE {where} LIMIT {cap + 1})"
+            f"SELECT {i}, count(*) FROM (SELECT 1 FROM [{table}] WHERE {where} LIMIT {cap + 1})"
             for i in range(len(chunk)))
-        for p, rowid in conn.execute(sql, chunk):
-            out[start + p].append(rowid)
+        wanted = []
+        for p, n in conn.execute(sql, chunk):
+            if n > cap:
+                out[start + p] = None
+            elif n:
+                wanted.append(p)
+        if not wanted:
+            continue
+        # Numbered 0.. (not by probe) so the statement's text, and SQLite's compiled
+        # statement in the connection's cache, depend only on how many there are.
+        sql = " UNION ALL ".join(
+            f"SELECT * FROM (SELECT {j} AS p, {col} FROM [{table}] WHERE {where} LIMIT {cap + 1})"
+            for j in range(len(wanted)))
+        for j, rowid in conn.execute(sql, [chunk[p] for p in wanted]):
+            out[start + wanted[j]].append(rowid)
     return out
 
 
@@ -351,7 +367,7 @@ def candidates(
     total = max(total, 1)
     scores: dict[int, float] = {}
 
-    def hit(rowids: list[int], weight: float = 1.0, base: float = 0.0) -> bool:
+    def hit(rowids: list[int] | None, weight: float = 1.0, base: float = 0.0) -> bool:
         if not rowids or len(rowids) > cap:
             return False
         w = base + weight * math.log(1.0 + total / len(rowids))
@@ -384,8 +400,10 @@ def candidates(
     common: list[str] = []
     for w, found in zip(terms, _probe_many(conn, keys_table, [f"t{w}" for w in terms], cap, fts=False),
                         strict=True):
-        if not hit(found) and found:
+        if found is None:  # in more titles than cap: too common to tell alone
             common.append(w)
+        else:
+            hit(found)
     strong = sum(1 for s in scores.values() if s >= 2 * math.log(1.0 + total / cap))
     if strong < limit and len(common) >= 2:
         # Every word too common to tell alone: the longest few together.
