@@ -17,6 +17,7 @@ which titles are compared and citation keys made.
 from __future__ import annotations
 
 import codecs
+import functools
 import html
 import re
 import unicodedata
@@ -332,8 +333,12 @@ def _plain(runs: list) -> str:
     return "".join(r if isinstance(r, str) else _plain(r[1]) for r in runs)
 
 
+@functools.lru_cache(maxsize=256)
 def plain_title(title: str) -> str:
-    """A Crossref title with its markup removed and whitespace collapsed."""
+    """A Crossref title with its markup removed and whitespace collapsed.
+
+    Cached (a few recent titles): an export asks it of each title more than once in a row
+    (the citation key, the entry, its notes), and parsing markup is not free."""
     return _SPACES.sub(" ", _plain(title_runs(title))).strip()
 
 
