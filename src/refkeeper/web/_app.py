@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
+import anyio.to_thread
 import jinja2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -41,6 +42,7 @@ PAGE_MODULES = ["_session", "_queue", "_requests", "_articles", "_duplicates", "
 
 SESSION_COOKIE = "refkeeper_session"
 SESSION_DAYS = 14
+REQUEST_THREADS = 8  # pages served at once; the rest wait their turn (see lifespan)
 LOOPBACK_NAMES = {"localhost"}
 
 
@@ -264,6 +266,11 @@ def create_app(
     ]
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        # Pages run in worker threads (SQLite and templates are blocking). anyio's default
+        # of 40 lets twenty editors' clicks all run at once on two cores, each slowed by
+        # the others (the GIL): a few threads serve the same clicks in turn, with a
+        # shorter tail.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         yield
         desk.jobs.shutdown(wait=False)
         desk.close()
