@@ -131,3 +131,18 @@ def every_type() -> list[dict]:
                     count[k] = count.get(k, 0) + 1
                 out.append(record)
     return out
+
+
+def migrations_before(prefix: str):
+    """The schema of the refkeeper before the one whose migration starts with ``prefix``
+    ("m014"): its migrations, to write a database an upgrade test then opens."""
+    import sqlite_utils
+
+    from refkeeper._store import migrations
+
+    old = sqlite_utils.Migrations("refkeeper")
+    for m in migrations.pending(sqlite_utils.Database(memory=True)):
+        if m.name.startswith(prefix):
+            break
+        old(name=m.name)(m.fn)
+    return old

@@ -10,14 +10,14 @@ import sqlite3
 import pytest
 import sqlite_utils
 from click.testing import CliRunner
-from sqlite_utils import Migrations
+from conftest import migrations_before
 
 from refkeeper import _identifiers as identifiers
 from refkeeper import workflow as wf
 from refkeeper._errors import NotFoundError, UsageError
 from refkeeper._resolve import Resolver
 from refkeeper._sources import IndexSource
-from refkeeper._store import Store, migrations, pack_record
+from refkeeper._store import Store, pack_record
 from refkeeper.bibimport import import_entries, read_bibliography
 from refkeeper.cli import cli
 from refkeeper.export import export_store
@@ -295,11 +295,7 @@ def test_works_duplicates_and_works_merge_on_the_command_line(twice):
 
 def test_a_database_of_the_previous_schema_is_upgraded_with_its_works_unmerged(tmp_path, sample_store):
     path = tmp_path / "old.db"
-    old = Migrations("refkeeper")
-    for m in migrations.pending(sqlite_utils.Database(memory=True)):
-        if m.name.startswith("m013"):
-            break
-        old(name=m.name)(m.fn)
+    old = migrations_before("m013")
     db = sqlite_utils.Database(path)
     old.apply(db)
     record = copy_of(sample_store, VISSER, VISSER)

@@ -7,15 +7,14 @@ import gzip
 import json
 
 import sqlite_utils
-from conftest import READER_REFERENCES, SAMPLE
-from sqlite_utils import Migrations
+from conftest import READER_REFERENCES, SAMPLE, migrations_before
 
 from refkeeper import _index as index
 from refkeeper import _store
 from refkeeper._models import Work
 from refkeeper._resolve import Resolver
 from refkeeper._sources import IndexSource
-from refkeeper._store import FTS_TABLE, Store, migrations
+from refkeeper._store import FTS_TABLE, Store
 
 MURAKAMI_DOI = "10.1007/s00776-007-1126-1"
 MURAKAMI = READER_REFERENCES[1]
@@ -103,11 +102,7 @@ def test_a_database_of_the_previous_schema_is_upgraded_and_its_old_answers_re_de
     path = tmp_path / "old.db"
     # The previous version: migrations up to m004; it wrote works, their FTS rows and
     # cached answers without a generation.
-    old = Migrations("refkeeper")
-    for m in migrations.pending(sqlite_utils.Database(memory=True)):
-        if m.name.startswith("m009"):
-            break
-        old(name=m.name)(m.fn)
+    old = migrations_before("m009")
     db = sqlite_utils.Database(path)
     old.apply(db)
     records = sample_records()
@@ -174,13 +169,9 @@ def test_a_records_doi_like_keys_are_its_doi_suffix_and_pii_not_a_random_publish
 
 def test_works_stored_before_doi_like_keys_get_theirs_on_upgrade(tmp_path):
     path = tmp_path / "old.db"
-    # The previous version: every migration before m012, works written with their
+    # The previous version: every migration before m014, works written with their
     # full-text rows and blocking keys, none of them DOI-like.
-    old = Migrations("refkeeper")
-    for m in migrations.pending(sqlite_utils.Database(memory=True)):
-        if m.name.startswith("m012"):
-            break
-        old(name=m.name)(m.fn)
+    old = migrations_before("m014")
     db = sqlite_utils.Database(path)
     old.apply(db)
     records = sample_records()
