@@ -37,14 +37,13 @@ from refkeeper._models import Work, first_text, record_year
 from refkeeper.export._fields import (
     DateRange,
     date_range,
-    doi_url,
     edtf_date,
     work_container,
     work_doi,
     work_institution,
-    work_link,
     work_people,
     work_title,
+    work_url,
 )
 from refkeeper.export._keys import KeyAssigner, keyed
 from refkeeper.export._latex import escape_chars, latex_escape, title_to_latex
@@ -254,10 +253,9 @@ def work_to_entry(
     doi = work_doi(work)
     if doi and _braces_balanced(doi):
         fields["doi"] = doi
-    if doi:
-        fields["url"] = doi_url(doi)
-    elif work_link(work):
-        fields["url"] = work_link(work)
+    url = work_url(work)
+    if url:
+        fields["url"] = url
     ids = ids or {}
     # Digits and arXiv's own characters only, never from free text: written as they are.
     if ids.get("pmid"):

@@ -20,14 +20,13 @@ from typing import TextIO
 from refkeeper._models import Work
 from refkeeper.export._fields import (
     date_range,
-    doi_url,
     one_line,
     work_container,
     work_doi,
     work_institution,
-    work_link,
     work_people,
     work_title,
+    work_url,
 )
 from refkeeper.export._keys import KeyAssigner, keyed
 from refkeeper.export._markup import plain_title, title_runs
@@ -174,9 +173,9 @@ def work_to_csl(work: Work, key: str | None = None, note: str | None = None,
     doi = work_doi(work)
     if doi:
         item["DOI"] = doi
-        item["URL"] = doi_url(doi)
-    elif work_link(work):
-        item["URL"] = work_link(work)
+    url = work_url(work)
+    if url:
+        item["URL"] = url
     ids = ids or {}
     if ids.get("pmid"):
         item["PMID"] = ids["pmid"]

@@ -19,6 +19,7 @@ __all__ = [
     "doi_url",
     "edtf_date",
     "work_link",
+    "work_url",
     "int_date_parts",
     "one_line",
     "work_container",
@@ -85,6 +86,13 @@ def work_link(work: Work) -> str | None:
         return None
     url = "".join(clean_text(str((work.record or {}).get("URL") or "")).split())
     return url if url.lower().startswith(("http://", "https://")) else None
+
+
+def work_url(work: Work) -> str | None:
+    """The one link every format writes for a work: its DOI's doi.org link, else the link
+    it was imported with (``work_link``), else None."""
+    doi = work_doi(work)
+    return doi_url(doi) if doi else work_link(work)
 
 
 def doi_url(doi: str) -> str:

@@ -19,15 +19,14 @@ from refkeeper._models import Work, first_text
 from refkeeper.export._fields import (
     DateRange,
     date_range,
-    doi_url,
     edtf_date,
     one_line,
     work_container,
     work_doi,
     work_institution,
-    work_link,
     work_people,
     work_title,
+    work_url,
 )
 from refkeeper.export._keys import KeyAssigner, keyed
 from refkeeper.export._markup import plain_title
@@ -140,9 +139,7 @@ def work_to_ris(work: Work, key: str | None = None, note: str | None = None,
     doi = work_doi(work)
     if doi:
         put("DO", doi)
-        put("UR", doi_url(doi))
-    else:
-        put("UR", work_link(work))
+    put("UR", work_url(work))
     ids = ids or {}
     if ids.get("pmid"):  # AN is an accession number in the database DB names
         put("DB", "PubMed")
