@@ -54,10 +54,12 @@ def relying_on(store: Store, dois: Iterable[str]) -> dict[str, Relying]:
     still_open = {r.id: r for r in open_requests(store, unique(rid for rid, _ in pairs))}
     # A reader asking for a claim's evidence leans on every work the claim is linked to,
     # even before a work is given in answer.
-    about = open_requests_about(store, unique(lk.claim_id for lk in found))
-    for req in about:
+    linked: dict[int, list[str]] = {}
+    for lk in found:
+        linked.setdefault(lk.claim_id, []).append(lk.doi)
+    for req in open_requests_about(store, list(linked)):
         still_open[req.id] = req
-        pairs.update((req.id, lk.doi) for lk in found if lk.claim_id == req.claim_id)
+        pairs.update((req.id, doi) for doi in linked[req.claim_id])
     for rid, doi in sorted(pairs):
         if rid in still_open and doi in out:
             out[doi].open_requests.append(still_open[rid])
